@@ -1,0 +1,8 @@
+//! carrier: a modem dialer and PPP stack.
+//!
+//! The protocol core ([`hdlc`], [`ppp`]) is pure: no I/O, no clock, no
+//! tasks. [`session`] drives it over a serial line with tokio.
+
+pub mod hdlc;
+pub mod ppp;
+pub mod secrets;

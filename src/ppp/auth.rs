@@ -1,0 +1,134 @@
+//! What PAP and CHAP share: the protocols as LCP names them, secrets, and
+//! the credentials each role uses.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::secrets::SecretsTable;
+
+/// An authentication protocol LCP can negotiate (RFC 1661 §6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthProto {
+    Pap,
+    /// CHAP with MD5, algorithm 5 (RFC 1994 §3).
+    ChapMd5,
+}
+
+impl AuthProto {
+    /// The Authentication-Protocol option's data.
+    pub fn lcp_data(self) -> &'static [u8] {
+        match self {
+            AuthProto::Pap => &[0xc0, 0x23],
+            AuthProto::ChapMd5 => &[0xc2, 0x23, 0x05],
+        }
+    }
+
+    pub fn from_lcp_data(data: &[u8]) -> Option<Self> {
+        match data {
+            [0xc0, 0x23] => Some(AuthProto::Pap),
+            [0xc2, 0x23, 0x05] => Some(AuthProto::ChapMd5),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthProto::Pap => "PAP",
+            AuthProto::ChapMd5 => "CHAP",
+        }
+    }
+}
+
+/// A password or CHAP secret. It prints as `<hidden>` so it cannot reach a
+/// log by accident, and compares in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Secret(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Constant-time comparison, so a wrong guess learns nothing from timing.
+    pub fn matches(&self, other: &[u8]) -> bool {
+        ct_eq(&self.0, other)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+    }
+}
+
+/// Equal-length comparison without an early exit.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Credentials for both roles.
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    /// Our name: the PAP Peer-ID and CHAP Name we send, and the name we
+    /// look ourselves up under as authenticator (pppd's `name`/`user`).
+    pub name: String,
+    /// Our password for the peer role when it does not come from `secrets`.
+    pub password: Option<Secret>,
+    /// pppd-format secrets: as authenticator, the peers we accept; as peer,
+    /// our secret for a named authenticator.
+    pub secrets: Arc<SecretsTable>,
+    /// The authenticator's name to use in secrets lookups (pppd's
+    /// `remotename`); `*` matches any.
+    pub remote_name: Option<String>,
+}
+
+impl AuthConfig {
+    /// Our secret when authenticating to `server`.
+    pub fn our_secret(&self, server: &str) -> Option<Secret> {
+        if let Some(p) = &self.password {
+            return Some(p.clone());
+        }
+        let server = self.remote_name.as_deref().unwrap_or(server);
+        self.secrets
+            .lookup(&self.name, server)
+            .map(|e| e.secret.clone())
+    }
+
+    /// Whether we can authenticate ourselves at all.
+    pub fn can_authenticate(&self) -> bool {
+        self.password.is_some() || self.secrets.has_client(&self.name)
+    }
+
+    /// The secret a peer called `client` must know when authenticating to us.
+    pub fn peer_secret(&self, client: &str) -> Option<Secret> {
+        self.secrets
+            .lookup(client, &self.name)
+            .map(|e| e.secret.clone())
+    }
+}
+
+/// How authentication in one direction ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The peer proved itself (as `peer`), or we did to it.
+    Success {
+        peer: String,
+    },
+    Failure {
+        message: String,
+    },
+}

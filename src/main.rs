@@ -1,1 +1,552 @@
-fn main() {}
+//! The `carrier` command line. Exit codes follow pppd(8) where pppd has
+//! one (see README.md, "Exit codes").
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carrier::events::{Format, Reporter};
+use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+use carrier::ppp::fsm::FsmConfig;
+use carrier::ppp::link::{EchoConfig, LinkConfig};
+use carrier::secrets::{read_private, SecretsTable};
+use carrier::session::{self, Outcome, SessionConfig};
+use carrier_hw::AsyncTty;
+use clap::{ArgAction, Args, Parser, Subcommand};
+use serde_json::json;
+use tokio::sync::watch;
+
+/// pppd's exit status 1: a fatal error (device, file).
+const EXIT_FATAL: u8 = 1;
+/// pppd's exit status 2: bad options or configuration.
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "carrier", version, about = "Modem dialer and PPP stack")]
+struct Cli {
+    /// -v logs every frame in and out, decoded; -vv the state machines too.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// `human` lines, or one JSON object per line for programs.
+    #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
+    events: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Call out: bring up PPP as the client (PAP/CHAP peer, address by IPCP).
+    /// With no --device, dials the built-in simulator.
+    Dial(DialArgs),
+    /// Take a call: PPP as the authenticator, giving the caller its address.
+    Answer(AnswerArgs),
+    /// Both ends in one process over a simulated serial cable, to watch a
+    /// whole PPP session come up without any hardware.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct LineArgs {
+    /// The serial device (or PTY) of the line.
+    #[arg(long)]
+    device: Option<PathBuf>,
+    /// A null-modem line: no AT commands, PPP at once (pppd's `local`).
+    #[arg(long)]
+    direct: bool,
+    /// Line speed in bit/s (a PTY ignores it).
+    #[arg(long)]
+    speed: Option<u32>,
+    /// Write every PPP frame to this pcap file (link type 204).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+}
+
+/// Options in pppd's spirit, with pppd's names.
+#[derive(Args, Debug, Clone)]
+struct PppArgs {
+    /// Maximum receive unit to ask for.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(128..=16384))]
+    mru: u16,
+    /// Receive async control character map to ask for (hex).
+    #[arg(long, value_parser = parse_hex_u32, default_value = "0")]
+    asyncmap: u32,
+    /// Send an LCP Echo-Request every N seconds.
+    #[arg(long, value_name = "N")]
+    lcp_echo_interval: Option<u64>,
+    /// Declare the peer dead after N unanswered Echo-Requests.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    lcp_echo_failure: u32,
+    /// Echo only when the peer has sent nothing since the last echo.
+    #[arg(long)]
+    lcp_echo_adaptive: bool,
+    /// LCP/IPCP restart timer, seconds.
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    lcp_restart: u64,
+    /// Configure-Requests before giving up.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    lcp_max_configure: u32,
+    /// Terminate-Requests before giving up.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    lcp_max_terminate: u32,
+    /// Naks before rejecting instead.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    lcp_max_failure: u32,
+    /// Keep waiting for the peer after Max-Configure requests.
+    #[arg(long)]
+    passive: bool,
+    /// Do not negotiate a magic number.
+    #[arg(long)]
+    nomagic: bool,
+    /// Do not ask for address/control field compression.
+    #[arg(long)]
+    noaccomp: bool,
+    /// Do not ask for protocol field compression.
+    #[arg(long)]
+    nopcomp: bool,
+}
+
+#[derive(Args, Debug)]
+struct DialArgs {
+    #[command(flatten)]
+    line: LineArgs,
+    #[command(flatten)]
+    ppp: PppArgs,
+    /// Our name for PAP/CHAP.
+    #[arg(long)]
+    user: Option<String>,
+    /// Our password. Visible to other users in `ps`: prefer --password-file.
+    #[arg(long, conflicts_with = "password_file")]
+    password: Option<String>,
+    /// A file holding our password (mode 600), first line.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// A pppd-format secrets file to find our secret in.
+    #[arg(long, value_name = "FILE")]
+    secrets: Option<PathBuf>,
+    /// The authenticator's name for secrets lookups (pppd's `remotename`).
+    #[arg(long)]
+    remotename: Option<String>,
+    /// Ask the peer for DNS servers and report them.
+    #[arg(long)]
+    usepeerdns: bool,
+    /// Require the peer to authenticate itself with PAP.
+    #[arg(long)]
+    require_pap: bool,
+    /// Require the peer to authenticate itself with CHAP-MD5.
+    #[arg(long)]
+    require_chap: bool,
+}
+
+#[derive(Args, Debug)]
+struct AnswerArgs {
+    #[command(flatten)]
+    line: LineArgs,
+    #[command(flatten)]
+    ppp: PppArgs,
+    /// Our name as authenticator (CHAP Name, secrets lookups).
+    #[arg(long, default_value = "carrier")]
+    name: String,
+    /// pppd-format secrets file of the callers we accept (mode 600).
+    #[arg(long, value_name = "FILE")]
+    secrets: PathBuf,
+    /// Authenticate the caller with PAP (default: CHAP-MD5).
+    #[arg(long)]
+    require_pap: bool,
+    /// Authenticate the caller with CHAP-MD5.
+    #[arg(long)]
+    require_chap: bool,
+    /// Our address on the link.
+    #[arg(long)]
+    local: Ipv4Addr,
+    /// The address given to the caller.
+    #[arg(long)]
+    remote: Ipv4Addr,
+    /// DNS server offered to the caller (up to two).
+    #[arg(long, value_name = "IP")]
+    ms_dns: Vec<Ipv4Addr>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Simulated line rate, bit/s.
+    #[arg(long, default_value_t = 33600)]
+    bitrate: u32,
+    /// One-way latency of the simulated line, milliseconds.
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u64,
+    /// How long to keep the link up before hanging up, seconds.
+    #[arg(long, default_value_t = 3)]
+    hold: u64,
+    /// Capture the dialing side's frames to this pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+}
+
+impl DemoArgs {
+    fn default_for(dial: &DialArgs) -> DemoArgs {
+        DemoArgs {
+            bitrate: 33600,
+            latency_ms: 50,
+            hold: 3,
+            pcap: dial.line.pcap.clone(),
+        }
+    }
+}
+
+/// A failure before or outside PPP, with its exit status.
+struct Fatal {
+    code: u8,
+    message: String,
+}
+
+fn fatal(code: u8, message: impl Into<String>) -> Fatal {
+    Fatal {
+        code,
+        message: message.into(),
+    }
+}
+
+fn parse_hex_u32(s: &str) -> Result<u32, String> {
+    let t = s.trim_start_matches("0x").trim_start_matches("0X");
+    u32::from_str_radix(t, 16).map_err(|e| format!("{s:?} is not a hex number: {e}"))
+}
+
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn",
+        1 => "info,carrier::frame=debug",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CARRIER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("carrier: cannot start: {e}");
+            return ExitCode::from(EXIT_FATAL);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            // No line given: the built-in simulator stands in for the modem
+            // and the network.
+            Command::Dial(a) if a.line.device.is_none() && !a.line.direct => {
+                demo(DemoArgs::default_for(&a), cli.events).await
+            }
+            Command::Dial(a) => dial(a, cli.events).await,
+            Command::Answer(a) => answer(a, cli.events).await,
+            Command::Demo(a) => demo(a, cli.events).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("carrier: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn link_config(p: &PppArgs) -> LinkConfig {
+    let fsm = FsmConfig {
+        restart: Duration::from_secs(p.lcp_restart.max(1)),
+        max_terminate: p.lcp_max_terminate,
+        max_configure: p.lcp_max_configure,
+        max_failure: p.lcp_max_failure,
+        passive: p.passive,
+    };
+    let mut c = LinkConfig {
+        lcp_fsm: fsm,
+        ipcp_fsm: fsm,
+        echo: EchoConfig {
+            interval: p.lcp_echo_interval.map(Duration::from_secs),
+            failure: p.lcp_echo_failure,
+            adaptive: p.lcp_echo_adaptive,
+        },
+        ..LinkConfig::default()
+    };
+    c.lcp.mru = p.mru;
+    c.lcp.accm = p.asyncmap;
+    c.lcp.magic = !p.nomagic;
+    c.lcp.acfc = !p.noaccomp;
+    c.lcp.pfc = !p.nopcomp;
+    c
+}
+
+fn required_auth(pap: bool, chap: bool) -> Vec<AuthProto> {
+    let mut v = Vec::new();
+    if chap {
+        v.push(AuthProto::ChapMd5);
+    }
+    if pap {
+        v.push(AuthProto::Pap);
+    }
+    v
+}
+
+fn load_secrets(path: &Path) -> Result<SecretsTable, Fatal> {
+    SecretsTable::load(path).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))
+}
+
+fn open_line(line: &LineArgs) -> Result<AsyncTty, Fatal> {
+    if !line.direct {
+        return Err(fatal(
+            EXIT_CONFIG,
+            "dialing through a modem is not available yet: give --direct for a null-modem line",
+        ));
+    }
+    let Some(device) = &line.device else {
+        return Err(fatal(EXIT_CONFIG, "--direct needs --device PATH"));
+    };
+    AsyncTty::open(device, line.speed).map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+}
+
+/// SIGINT and SIGTERM ask the session to terminate the link.
+fn stop_on_signals() -> Result<watch::Receiver<bool>, Fatal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            // Each signal is a new change, so a second one forces the stop.
+            tx.send_modify(|v| *v = true);
+        }
+    });
+    Ok(rx)
+}
+
+fn finish(reporter: &Reporter, outcome: &Outcome) -> u8 {
+    reporter.emit(
+        "stats",
+        json!({"link": outcome.link, "framing": outcome.framing, "ip_undelivered": outcome.ip_undelivered}),
+        &format!(
+            "{} frames in, {} out; {} discarded by the framer, {} malformed, {} protocol-rejected",
+            outcome.link.frames_in,
+            outcome.link.frames_out,
+            outcome.framing.discarded(),
+            outcome.link.malformed + outcome.link.bad_header,
+            outcome.link.protocol_rejected
+        ),
+    );
+    outcome.exit_code() as u8
+}
+
+async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
+    let mut link = link_config(&a.ppp);
+    link.ipcp.request_dns = a.usepeerdns;
+    link.lcp.require_auth = required_auth(a.require_pap, a.require_chap);
+    let password = match (&a.password, &a.password_file) {
+        (Some(p), _) => Some(Secret::new(p.as_bytes())),
+        (None, Some(f)) => {
+            let text = read_private(f).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))?;
+            Some(Secret::new(text.lines().next().unwrap_or("").as_bytes()))
+        }
+        (None, None) => None,
+    };
+    let secrets = match &a.secrets {
+        Some(p) => load_secrets(p)?,
+        None => SecretsTable::default(),
+    };
+    if password.is_some() && a.user.is_none() {
+        return Err(fatal(EXIT_CONFIG, "--password needs --user"));
+    }
+    link.auth = AuthConfig {
+        name: a.user.clone().unwrap_or_default(),
+        password,
+        secrets: Arc::new(secrets),
+        remote_name: a.remotename.clone(),
+    };
+    let tty = open_line(&a.line)?;
+    let reporter = Reporter::new(format);
+    reporter.emit(
+        "connect",
+        json!({"device": tty.path(), "speed": a.line.speed, "direct": true}),
+        &format!("{}: direct line, starting PPP", tty.path().display()),
+    );
+    let stop = stop_on_signals()?;
+    let cfg = SessionConfig {
+        link,
+        pcap: a.line.pcap.clone(),
+    };
+    let outcome = session::run(&tty, cfg, &reporter, stop)
+        .await
+        .map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    Ok(finish(&reporter, &outcome))
+}
+
+fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fatal> {
+    if a.ms_dns.len() > 2 {
+        return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
+    }
+    let mut link = link_config(&a.ppp);
+    let require = required_auth(a.require_pap, a.require_chap);
+    link.lcp.require_auth = if require.is_empty() {
+        vec![AuthProto::ChapMd5]
+    } else {
+        require
+    };
+    link.ipcp.local = Some(a.local);
+    link.ipcp.remote = Some(a.remote);
+    link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];
+    link.auth = AuthConfig {
+        name: a.name.clone(),
+        secrets: Arc::new(secrets),
+        ..AuthConfig::default()
+    };
+    Ok(link)
+}
+
+async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
+    let secrets = load_secrets(&a.secrets)?;
+    if secrets.is_empty() {
+        return Err(fatal(
+            EXIT_CONFIG,
+            format!("{}: no secrets: nobody could log in", a.secrets.display()),
+        ));
+    }
+    let link = answer_link(&a, secrets)?;
+    let tty = open_line(&a.line)?;
+    let reporter = Reporter::new(format);
+    reporter.emit(
+        "connect",
+        json!({"device": tty.path(), "speed": a.line.speed, "direct": true}),
+        &format!("{}: direct line, waiting for PPP", tty.path().display()),
+    );
+    let stop = stop_on_signals()?;
+    let cfg = SessionConfig {
+        link,
+        pcap: a.line.pcap.clone(),
+    };
+    let outcome = session::run(&tty, cfg, &reporter, stop)
+        .await
+        .map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    Ok(finish(&reporter, &outcome))
+}
+
+/// Both ends over a paced PTY cable: an access server asking for PAP and
+/// giving out an address and DNS, and a client dialing in.
+async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
+    use carrier_sim::{LineProfile, NullModem};
+
+    let profile = LineProfile {
+        bitrate: Some(a.bitrate),
+        latency: Duration::from_millis(a.latency_ms),
+    };
+    let cable = NullModem::spawn(profile).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    let server_tty =
+        AsyncTty::open(cable.end_a(), None).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    let client_tty =
+        AsyncTty::open(cable.end_b(), None).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+
+    let reporter = Reporter::new(format);
+    reporter.emit(
+        "demo",
+        json!({"bitrate": a.bitrate, "latency_ms": a.latency_ms,
+               "server_device": cable.end_a(), "client_device": cable.end_b()}),
+        &format!(
+            "simulated line {} bit/s, {} ms latency: server on {}, client on {}",
+            a.bitrate,
+            a.latency_ms,
+            cable.end_a().display(),
+            cable.end_b().display()
+        ),
+    );
+
+    let mut server = LinkConfig::default();
+    server.lcp.require_auth = vec![AuthProto::Pap];
+    server.ipcp.local = Some(Ipv4Addr::new(10, 64, 0, 1));
+    server.ipcp.remote = Some(Ipv4Addr::new(10, 64, 0, 2));
+    server.ipcp.dns = [Some(Ipv4Addr::new(10, 64, 0, 53)), None];
+    server.auth = AuthConfig {
+        name: "access-server".into(),
+        secrets: Arc::new(SecretsTable::single(
+            "demo",
+            "*",
+            Secret::new("demo-password"),
+        )),
+        ..AuthConfig::default()
+    };
+    let mut client = LinkConfig::default();
+    client.ipcp.request_dns = true;
+    client.echo.interval = Some(Duration::from_secs(1));
+    client.echo.failure = 3;
+    client.auth = AuthConfig {
+        name: "demo".into(),
+        password: Some(Secret::new("demo-password")),
+        ..AuthConfig::default()
+    };
+
+    let (server_stop_tx, server_stop) = watch::channel(false);
+    let (client_stop_tx, client_stop) = watch::channel(false);
+    let signals = stop_on_signals()?;
+    let server_rep = Reporter::new(format).with_label("server");
+    let client_rep = Reporter::new(format).with_label("client");
+
+    let server_task = session::run(
+        &server_tty,
+        SessionConfig {
+            link: server,
+            pcap: None,
+        },
+        &server_rep,
+        server_stop,
+    );
+    let client_task = session::run(
+        &client_tty,
+        SessionConfig {
+            link: client,
+            pcap: a.pcap.clone(),
+        },
+        &client_rep,
+        client_stop,
+    );
+    // Hang up from the client side after `hold` seconds, or at once on a
+    // signal.
+    let hold = Duration::from_secs(a.hold);
+    let hangup = async {
+        let mut signals = signals;
+        tokio::select! {
+            _ = tokio::time::sleep(hold) => {}
+            _ = signals.changed() => {}
+        }
+        let _ = client_stop_tx.send(true);
+        std::future::pending::<()>().await;
+    };
+    let (s, c) = tokio::select! {
+        r = async { tokio::join!(server_task, client_task) } => r,
+        _ = hangup => unreachable!("hangup never completes"),
+    };
+    drop(server_stop_tx);
+    let (s, c) = (
+        s.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?,
+        c.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?,
+    );
+    finish(&client_rep, &c);
+    finish(&server_rep, &s);
+    // Success: the client hung up (user request) and the server saw it.
+    let ok = c.reason == carrier::ppp::DownReason::UserRequest
+        && s.reason == carrier::ppp::DownReason::PeerTerminated;
+    Ok(if ok { 0 } else { c.exit_code() as u8 })
+}

@@ -730,6 +730,11 @@ impl Link {
                 self.start_auth(ours.auth, theirs.auth, now);
             }
             Signal::Down => {
+                // The peer's Terminate-Request is the cause, even if the
+                // line drops before our Stopping timer runs out.
+                if self.lcp.peer_terminated {
+                    self.down_reason.get_or_insert(DownReason::PeerTerminated);
+                }
                 self.events.push_back(Event::LcpDown);
                 self.echo_timer = None;
                 self.auth = AuthState::default();

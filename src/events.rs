@@ -1,0 +1,133 @@
+//! What the user sees: one line per step for people, or one JSON object
+//! per line (`--events json`) for programs. Each JSON object has an
+//! `"event"` field; the names are a contract (DESIGN.md).
+
+use std::io::Write;
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use crate::ppp::link::{AuthRole, Event};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug)]
+pub struct Reporter {
+    format: Format,
+    start: Instant,
+    /// Prefixes human lines, e.g. "dial" and "answer" in the demo.
+    label: Option<String>,
+}
+
+impl Reporter {
+    pub fn new(format: Format) -> Self {
+        Reporter {
+            format,
+            start: Instant::now(),
+            label: None,
+        }
+    }
+
+    pub fn with_label(mut self, label: &str) -> Self {
+        self.label = Some(label.to_string());
+        self
+    }
+
+    /// Emits one event: `name` and its fields, with `human` the line for
+    /// people.
+    pub fn emit(&self, name: &str, fields: Value, human: &str) {
+        let t = self.start.elapsed().as_secs_f64();
+        let line = match self.format {
+            Format::Json => {
+                let mut m = Map::new();
+                m.insert("event".into(), Value::from(name));
+                m.insert("time".into(), json!((t * 1000.0).round() / 1000.0));
+                if let Some(l) = &self.label {
+                    m.insert("side".into(), Value::from(l.as_str()));
+                }
+                if let Value::Object(f) = fields {
+                    m.extend(f);
+                }
+                Value::Object(m).to_string()
+            }
+            Format::Human => match &self.label {
+                Some(l) => format!("[{t:7.3}s] {l:>6}: {human}"),
+                None => format!("[{t:7.3}s] {human}"),
+            },
+        };
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not take the link down with it.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    /// Reports an event of the PPP core; phase changes only go to the log.
+    pub fn link_event(&self, ev: &Event) {
+        match ev {
+            Event::Phase(p) => tracing::debug!(phase = ?p, "phase"),
+            Event::LcpUp { ours, theirs } => self.emit(
+                "lcp-up",
+                json!({
+                    "mru": ours.mru, "peer_mru": theirs.mru,
+                    "rx_accm": format!("{:#010x}", ours.accm), "tx_accm": format!("{:#010x}", theirs.accm),
+                    "pfc": theirs.pfc, "acfc": theirs.acfc,
+                    "magic": ours.magic, "peer_magic": theirs.magic,
+                }),
+                &format!(
+                    "LCP up (mru {}, peer mru {}, asyncmap {:#x}{}{})",
+                    ours.mru,
+                    theirs.mru,
+                    theirs.accm,
+                    if theirs.pfc { ", pcomp" } else { "" },
+                    if theirs.acfc { ", accomp" } else { "" }
+                ),
+            ),
+            Event::LcpDown => self.emit("lcp-down", json!({}), "LCP down"),
+            Event::AuthOk {
+                protocol,
+                role,
+                peer,
+            } => self.emit(
+                "auth-ok",
+                json!({"protocol": protocol, "role": role, "peer": peer}),
+                &match role {
+                    AuthRole::Authenticator => format!("{} ok: peer {peer:?} authenticated", protocol.name()),
+                    AuthRole::Peer => format!("{} ok", protocol.name()),
+                },
+            ),
+            Event::AuthFailed {
+                protocol,
+                role,
+                message,
+            } => self.emit(
+                "auth-failed",
+                json!({"protocol": protocol, "role": role, "message": message}),
+                &format!("{} failed: {message}", protocol.name()),
+            ),
+            Event::IpUp { local, peer, dns } => {
+                let dns_h = if dns.is_empty() {
+                    String::new()
+                } else {
+                    let d: Vec<String> = dns.iter().map(|a| a.to_string()).collect();
+                    format!(" DNS {}", d.join(" "))
+                };
+                let peer_h = peer.map(|p| format!(" peer {p}")).unwrap_or_default();
+                self.emit(
+                    "ipcp-up",
+                    json!({"local": local, "peer": peer, "dns": dns}),
+                    &format!("IP {local}{peer_h}{dns_h}"),
+                )
+            }
+            Event::IpDown => self.emit("ipcp-down", json!({}), "IP down"),
+            Event::Down { reason } => self.emit(
+                "down",
+                json!({"reason": reason, "exit_code": reason.exit_code()}),
+                &format!("link down: {reason}"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The tokio driver of one line: tty -> HDLC -> PPP core, and back. The
+//! core stays sans-IO; this owns the reads, writes, timers and signals.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use bytes::BytesMut;
+use carrier_hw::{AsyncTty, HwError};
+use thiserror::Error;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::events::Reporter;
+use crate::hdlc::{Decoder, DecoderStats, Encoder};
+use crate::pcap::{Direction, PcapWriter};
+use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
+use crate::ppp::trace::describe;
+use crate::ppp::DownReason;
+
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Device(#[from] HwError),
+    #[error("{path}: cannot write capture: {source}")]
+    Pcap {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// How a session ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub reason: DownReason,
+    pub link: LinkStats,
+    pub framing: DecoderStats,
+    /// IP datagrams that arrived with nowhere to go (no IP interface).
+    pub ip_undelivered: u64,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        self.reason.exit_code()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SessionConfig {
+    pub link: LinkConfig,
+    pub pcap: Option<PathBuf>,
+}
+
+/// A write that takes longer than this means the far end stopped reading.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
+/// Runs PPP on an open line until the link goes down. `stop` turning true
+/// asks for an orderly close (LCP Terminate-Request, then the Ack or the
+/// Max-Terminate timeout); a second change gives up at once.
+pub async fn run(
+    tty: &AsyncTty,
+    cfg: SessionConfig,
+    reporter: &Reporter,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Outcome, SessionError> {
+    let mut pcap = match &cfg.pcap {
+        Some(path) => Some(
+            PcapWriter::create(path).map_err(|source| SessionError::Pcap {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let pcap_err = |source| SessionError::Pcap {
+        path: cfg.pcap.clone().unwrap_or_default(),
+        source,
+    };
+
+    let mut link = Link::new(cfg.link.clone(), rand::random());
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::default();
+    let mut wire = BytesMut::with_capacity(4096);
+    let mut rbuf = vec![0u8; 4096];
+    let mut ip_undelivered = 0u64;
+    let mut stopping = false;
+    let mut stop_gone = false;
+    let mut down: Option<DownReason> = None;
+
+    let now = Instant::now().into_std();
+    link.open(now);
+    link.lower_up(now);
+
+    loop {
+        // Events first: a framing change must apply before the frames that
+        // follow it are encoded.
+        while let Some(ev) = link.poll_event() {
+            match &ev {
+                Event::LcpUp { .. } | Event::LcpDown => {
+                    apply_framing(&link.framing(), &mut enc, &mut dec)
+                }
+                Event::Down { reason } => down = Some(*reason),
+                _ => {}
+            }
+            reporter.link_event(&ev);
+        }
+        wire.clear();
+        while let Some(f) = link.poll_transmit() {
+            tracing::debug!(target: "carrier::frame", "sent [{}]", describe(f.protocol, &f.data));
+            if let Some(p) = &mut pcap {
+                p.write(Direction::Sent, f.protocol, &f.data, SystemTime::now())
+                    .map_err(pcap_err)?;
+            }
+            enc.encode(f.protocol, &f.data, &mut wire);
+        }
+        if !wire.is_empty() {
+            match tokio::time::timeout(WRITE_STALL, tty.write_all(&wire)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "write to line failed");
+                    link.lower_down(Instant::now().into_std());
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!("line stopped accepting data");
+                    link.lower_down(Instant::now().into_std());
+                    continue;
+                }
+            }
+        }
+        if let Some(reason) = down {
+            return Ok(Outcome {
+                reason,
+                link: *link.stats(),
+                framing: *dec.stats(),
+                ip_undelivered,
+            });
+        }
+
+        let deadline = link.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            r = tty.read(&mut rbuf) => {
+                let now = Instant::now().into_std();
+                match r {
+                    Ok(0) => {
+                        tracing::info!("line closed");
+                        link.lower_down(now);
+                    }
+                    Ok(n) => {
+                        let mut pcap_result = Ok(());
+                        dec.decode(
+                            &rbuf[..n],
+                            |frame| {
+                                if let Ok((protocol, info)) = crate::hdlc::split_header(frame) {
+                                    tracing::debug!(target: "carrier::frame", "rcvd [{}]", describe(protocol, info));
+                                    if let Some(p) = &mut pcap {
+                                        if pcap_result.is_ok() {
+                                            pcap_result = p.write(Direction::Received, protocol, info, SystemTime::now());
+                                        }
+                                    }
+                                }
+                                if link.handle_frame(frame, now).is_some() {
+                                    // No IP interface on this line yet.
+                                    ip_undelivered += 1;
+                                }
+                            },
+                            |why| tracing::debug!(?why, "frame discarded"),
+                        );
+                        pcap_result.map_err(pcap_err)?;
+                    }
+                    Err(e) if carrier_hw::is_hangup(&e) => {
+                        tracing::info!("line hung up");
+                        link.lower_down(now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "read from line failed");
+                        link.lower_down(now);
+                    }
+                }
+            }
+            _ = sleep_until(deadline) => link.handle_timeout(Instant::now().into_std()),
+            changed = stop.changed(), if !stop_gone => {
+                let now = Instant::now().into_std();
+                if changed.is_err() {
+                    // Nobody can ask any more: run on.
+                    stop_gone = true;
+                } else if *stop.borrow_and_update() {
+                    if stopping {
+                        // Asked twice: give up waiting for the peer.
+                        link.lower_down(now);
+                    } else {
+                        stopping = true;
+                        tracing::info!("terminating the link");
+                        link.close(DownReason::UserRequest, now);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn apply_framing(f: &Framing, enc: &mut Encoder, dec: &mut Decoder) {
+    enc.set_accm(f.tx_accm);
+    enc.set_compression(f.tx_acfc, f.tx_pfc);
+    dec.set_accm(f.rx_accm);
+    // RFC 1661 §6.1: we still accept full-size frames if we asked for less.
+    dec.set_mru(usize::from(f.mru).max(crate::hdlc::DEFAULT_MRU));
+    tracing::debug!(
+        tx_accm = format_args!("{:#x}", f.tx_accm),
+        rx_accm = format_args!("{:#x}", f.rx_accm),
+        acfc = f.tx_acfc,
+        pfc = f.tx_pfc,
+        "framing"
+    );
+}

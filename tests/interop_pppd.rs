@@ -1,0 +1,279 @@
+//! carrier against the reference implementation: pppd 2.4.9 inside
+//! user-mode-linux on a PTY (tests/support/pppd.rs). Each test checks both
+//! sides' view: our JSON events and pppd's log.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::pppd::{start_or_skip, Pppd, PppdOptions};
+
+/// The `carrier` binary with its JSON events collected on a thread.
+struct Carrier {
+    child: Child,
+    events: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Carrier {
+    fn spawn(args: &[&str]) -> Carrier {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carrier"))
+            .args(["--events", "json", "-v"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start carrier");
+        let out = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+                assert!(v["event"].is_string(), "no event field: {line}");
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Carrier {
+            child,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first event called `name`, waiting up to `timeout`.
+    fn wait_event(&mut self, name: &str, timeout: Duration) -> Option<Value> {
+        if let Some(v) = self.seen.iter().find(|v| v["event"] == name) {
+            return Some(v.clone());
+        }
+        let end = Instant::now() + timeout;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if v["event"] == name {
+                        return Some(v);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    fn terminate(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM carrier");
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait().expect("wait carrier") {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Carrier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SERVER: &str = "local passive noccp novj noipv6 debug name server \
+                      10.77.0.1:10.77.0.2 ms-dns 10.77.0.53 ms-dns 10.77.0.54";
+
+fn pppd_server(auth: &str) -> Option<Pppd> {
+    start_or_skip(
+        PppdOptions::from_str_args(&format!("{SERVER} {auth}"))
+            .pap_secrets("alice * s3cret *\n")
+            .chap_secrets("alice server s3cret *\n"),
+    )
+}
+
+fn dial(pppd: &Pppd, password: &str) -> Carrier {
+    Carrier::spawn(&[
+        "dial",
+        "--direct",
+        "--device",
+        pppd.device().to_str().unwrap(),
+        "--user",
+        "alice",
+        "--password",
+        password,
+        "--usepeerdns",
+    ])
+}
+
+fn log_of(pppd: &Pppd) -> String {
+    format!("--- pppd log ---\n{}", pppd.log())
+}
+
+/// carrier dials pppd, authenticates, takes the address and DNS pppd
+/// offers, then hangs up; pppd sees the termination.
+fn dial_and_hang_up(auth: &str, pppd_says: &str) {
+    let Some(mut pppd) = pppd_server(auth) else {
+        return;
+    };
+    let mut c = dial(&pppd, "s3cret");
+    let up = c
+        .wait_event("ipcp-up", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no ipcp-up; events {:?}\n{}", c.seen, log_of(&pppd)));
+    assert_eq!(up["local"], "10.77.0.2");
+    assert_eq!(up["peer"], "10.77.0.1");
+    assert_eq!(up["dns"], serde_json::json!(["10.77.0.53", "10.77.0.54"]));
+    assert!(c.seen.iter().any(|v| v["event"] == "auth-ok"));
+    assert!(
+        pppd.wait_log(pppd_says, Duration::from_secs(5)),
+        "{}",
+        log_of(&pppd)
+    );
+    assert!(pppd.wait_log("remote IP address 10.77.0.2", Duration::from_secs(5)));
+
+    c.terminate();
+    let down = c.wait_event("down", Duration::from_secs(10)).expect("down");
+    assert_eq!(down["reason"], "user-request");
+    assert_eq!(
+        c.wait_exit(Duration::from_secs(5)),
+        Some(5),
+        "pppd's code for a signal"
+    );
+    assert!(
+        pppd.wait_log("LCP terminated by peer", Duration::from_secs(10)),
+        "{}",
+        log_of(&pppd)
+    );
+    assert!(
+        pppd.wait_exit(Duration::from_secs(15)).is_some(),
+        "pppd exits"
+    );
+}
+
+#[test]
+fn carrier_dials_pppd_with_pap() {
+    dial_and_hang_up("require-pap", "PAP peer authentication succeeded for alice");
+}
+
+#[test]
+fn carrier_dials_pppd_with_chap() {
+    dial_and_hang_up("require-chap", "sent [CHAP Success");
+}
+
+#[test]
+fn wrong_password_to_pppd_is_auth_failed_on_both_sides() {
+    let Some(mut pppd) = pppd_server("require-chap") else {
+        return;
+    };
+    let mut c = dial(&pppd, "wrong");
+    let failed = c
+        .wait_event("auth-failed", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no auth-failed; {:?}\n{}", c.seen, log_of(&pppd)));
+    assert_eq!(failed["role"], "peer");
+    let down = c.wait_event("down", Duration::from_secs(15)).expect("down");
+    assert_eq!(down["reason"], "auth-failed");
+    assert_eq!(c.wait_exit(Duration::from_secs(5)), Some(19));
+    assert!(c.seen.iter().all(|v| v["event"] != "ipcp-up"));
+    // pppd, the authenticator, exits with its code for a peer that failed.
+    assert_eq!(
+        pppd.wait_exit(Duration::from_secs(20)),
+        Some(11),
+        "{}",
+        log_of(&pppd)
+    );
+}
+
+#[test]
+fn pppd_terminating_is_seen_as_peer_terminated() {
+    let Some(pppd) = pppd_server("require-pap") else {
+        return;
+    };
+    let mut c = dial(&pppd, "s3cret");
+    c.wait_event("ipcp-up", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no ipcp-up; {:?}\n{}", c.seen, log_of(&pppd)));
+    pppd.terminate();
+    let down = c.wait_event("down", Duration::from_secs(15)).expect("down");
+    assert_eq!(down["reason"], "peer-terminated");
+    assert_eq!(c.wait_exit(Duration::from_secs(5)), Some(16));
+}
+
+/// pppd dials `carrier answer`: we authenticate it and assign its address.
+fn pppd_dials_carrier(require: &str) {
+    let dir = std::env::temp_dir().join(format!("carrier-answer-{}-{require}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secrets = dir.join("secrets");
+    std::fs::write(&secrets, "alice * s3cret *\n").unwrap();
+    std::fs::set_permissions(
+        &secrets,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+
+    let Some(mut pppd) = start_or_skip(PppdOptions::from_str_args(
+        "local noccp novj noipv6 debug noauth user alice password s3cret noipdefault usepeerdns",
+    )) else {
+        return;
+    };
+    let mut c = Carrier::spawn(&[
+        "answer",
+        "--direct",
+        "--device",
+        pppd.device().to_str().unwrap(),
+        "--secrets",
+        secrets.to_str().unwrap(),
+        require,
+        "--local",
+        "10.88.0.1",
+        "--remote",
+        "10.88.0.2",
+        "--ms-dns",
+        "10.88.0.53",
+    ]);
+    let ok = c
+        .wait_event("auth-ok", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no auth-ok; {:?}\n{}", c.seen, log_of(&pppd)));
+    assert_eq!(ok["peer"], "alice");
+    assert_eq!(ok["role"], "authenticator");
+    let up = c
+        .wait_event("ipcp-up", Duration::from_secs(20))
+        .expect("ipcp-up");
+    assert_eq!(up["peer"], "10.88.0.2");
+    assert!(
+        pppd.wait_log("local  IP address 10.88.0.2", Duration::from_secs(5)),
+        "{}",
+        log_of(&pppd)
+    );
+    assert!(pppd.wait_log("remote IP address 10.88.0.1", Duration::from_secs(5)));
+    assert!(
+        pppd.wait_log("primary   DNS address 10.88.0.53", Duration::from_secs(5)),
+        "{}",
+        log_of(&pppd)
+    );
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(10)), Some(5));
+    assert!(pppd.wait_exit(Duration::from_secs(15)).is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn pppd_dials_carrier_answer_with_chap() {
+    pppd_dials_carrier("--require-chap");
+}
+
+#[test]
+fn pppd_dials_carrier_answer_with_pap() {
+    pppd_dials_carrier("--require-pap");
+}

@@ -196,6 +196,7 @@ pub struct LinkStats {
     /// Frames for a protocol not (yet) open in this phase.
     pub not_ready: u64,
     pub echo_requests_sent: u64,
+    pub echo_requests_in: u64,
     pub echo_replies_in: u64,
     pub discard_requests_in: u64,
 }
@@ -503,6 +504,7 @@ impl Link {
             }
             code::ECHO_REQ => {
                 if self.lcp.receive_echo_class(now) {
+                    self.stats.echo_requests_in += 1;
                     let mut data = self.our_magic().to_be_bytes().to_vec();
                     data.extend_from_slice(u.data.get(4..).unwrap_or(&[]));
                     data.truncate(usize::from(self.lcp.opts.theirs.mru).saturating_sub(4));

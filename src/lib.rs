@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod hdlc;
+pub mod net;
 pub mod pcap;
 pub mod ppp;
 pub mod secrets;

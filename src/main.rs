@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::events::{Format, Reporter};
+use carrier::net::tun::TunPlane;
+use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
 use carrier::ppp::fsm::FsmConfig;
 use carrier::ppp::link::{EchoConfig, LinkConfig};
@@ -62,6 +64,47 @@ struct LineArgs {
     /// Write every PPP frame to this pcap file (link type 204).
     #[arg(long)]
     pcap: Option<PathBuf>,
+    /// Name of the TUN interface created when IP comes up (pppd's `ifname`).
+    #[arg(long, default_value = "carrier0")]
+    ifname: String,
+    /// Create no IP interface: bring the link up only.
+    #[arg(long)]
+    no_tun: bool,
+}
+
+impl LineArgs {
+    fn ip_plane(&self) -> IpChoice {
+        if self.no_tun {
+            IpChoice::None(NoIp::default())
+        } else {
+            IpChoice::Tun(TunPlane::new(&self.ifname))
+        }
+    }
+}
+
+/// The IP plane chosen on the command line.
+enum IpChoice {
+    None(NoIp),
+    Tun(TunPlane),
+}
+
+impl IpChoice {
+    async fn run<L>(
+        self,
+        line: &mut L,
+        cfg: SessionConfig,
+        reporter: &Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, Fatal>
+    where
+        L: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let r = match self {
+            IpChoice::None(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
+            IpChoice::Tun(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
+        };
+        r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+    }
 }
 
 /// Options in pppd's spirit, with pppd's names.
@@ -340,7 +383,7 @@ fn stop_on_signals() -> Result<watch::Receiver<bool>, Fatal> {
 fn finish(reporter: &Reporter, outcome: &Outcome) -> u8 {
     reporter.emit(
         "stats",
-        json!({"link": outcome.link, "framing": outcome.framing, "ip_undelivered": outcome.ip_undelivered}),
+        json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped}),
         &format!(
             "{} frames in, {} out; {} discarded by the framer, {} malformed, {} protocol-rejected",
             outcome.link.frames_in,
@@ -378,7 +421,7 @@ async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
         secrets: Arc::new(secrets),
         remote_name: a.remotename.clone(),
     };
-    let tty = open_line(&a.line)?;
+    let mut tty = open_line(&a.line)?;
     let reporter = Reporter::new(format);
     reporter.emit(
         "connect",
@@ -390,9 +433,11 @@ async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
         link,
         pcap: a.line.pcap.clone(),
     };
-    let outcome = session::run(&tty, cfg, &reporter, stop)
-        .await
-        .map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    let outcome = a
+        .line
+        .ip_plane()
+        .run(&mut tty, cfg, &reporter, stop)
+        .await?;
     Ok(finish(&reporter, &outcome))
 }
 
@@ -427,7 +472,7 @@ async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         ));
     }
     let link = answer_link(&a, secrets)?;
-    let tty = open_line(&a.line)?;
+    let mut tty = open_line(&a.line)?;
     let reporter = Reporter::new(format);
     reporter.emit(
         "connect",
@@ -439,9 +484,11 @@ async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         link,
         pcap: a.line.pcap.clone(),
     };
-    let outcome = session::run(&tty, cfg, &reporter, stop)
-        .await
-        .map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    let outcome = a
+        .line
+        .ip_plane()
+        .run(&mut tty, cfg, &reporter, stop)
+        .await?;
     Ok(finish(&reporter, &outcome))
 }
 
@@ -455,9 +502,9 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         latency: Duration::from_millis(a.latency_ms),
     };
     let cable = NullModem::spawn(profile).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-    let server_tty =
+    let mut server_tty =
         AsyncTty::open(cable.end_a(), None).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-    let client_tty =
+    let mut client_tty =
         AsyncTty::open(cable.end_b(), None).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
 
     let reporter = Reporter::new(format);
@@ -504,8 +551,10 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     let server_rep = Reporter::new(format).with_label("server");
     let client_rep = Reporter::new(format).with_label("client");
 
+    let (mut server_ip, mut client_ip) = (NoIp::default(), NoIp::default());
     let server_task = session::run(
-        &server_tty,
+        &mut server_tty,
+        &mut server_ip,
         SessionConfig {
             link: server,
             pcap: None,
@@ -514,7 +563,8 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         server_stop,
     );
     let client_task = session::run(
-        &client_tty,
+        &mut client_tty,
+        &mut client_ip,
         SessionConfig {
             link: client,
             pcap: a.pcap.clone(),

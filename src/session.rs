@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
-use carrier_hw::{AsyncTty, HwError};
+use carrier_hw::HwError;
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::events::Reporter;
 use crate::hdlc::{Decoder, DecoderStats, Encoder};
+use crate::net::{IpLink, IpPlane};
 use crate::pcap::{Direction, PcapWriter};
 use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
 use crate::ppp::trace::describe;
@@ -34,8 +36,8 @@ pub struct Outcome {
     pub reason: DownReason,
     pub link: LinkStats,
     pub framing: DecoderStats,
-    /// IP datagrams that arrived with nowhere to go (no IP interface).
-    pub ip_undelivered: u64,
+    /// IP datagrams the IP plane dropped (no interface, fenced off).
+    pub ip_dropped: u64,
 }
 
 impl Outcome {
@@ -53,15 +55,21 @@ pub struct SessionConfig {
 /// A write that takes longer than this means the far end stopped reading.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 
-/// Runs PPP on an open line until the link goes down. `stop` turning true
-/// asks for an orderly close (LCP Terminate-Request, then the Ack or the
-/// Max-Terminate timeout); a second change gives up at once.
-pub async fn run(
-    tty: &AsyncTty,
+/// Runs PPP on an open line until the link goes down, carrying IP between
+/// the peer and `ip`. `stop` turning true asks for an orderly close (LCP
+/// Terminate-Request, then the Ack or the Max-Terminate timeout); a second
+/// change gives up at once.
+pub async fn run<L, P>(
+    line: &mut L,
+    ip: &mut P,
     cfg: SessionConfig,
     reporter: &Reporter,
     mut stop: watch::Receiver<bool>,
-) -> Result<Outcome, SessionError> {
+) -> Result<Outcome, SessionError>
+where
+    L: AsyncRead + AsyncWrite + Unpin,
+    P: IpPlane,
+{
     let mut pcap = match &cfg.pcap {
         Some(path) => Some(
             PcapWriter::create(path).map_err(|source| SessionError::Pcap {
@@ -81,7 +89,7 @@ pub async fn run(
     let mut dec = Decoder::default();
     let mut wire = BytesMut::with_capacity(4096);
     let mut rbuf = vec![0u8; 4096];
-    let mut ip_undelivered = 0u64;
+    let mut obuf = vec![0u8; 65536];
     let mut stopping = false;
     let mut stop_gone = false;
     let mut down: Option<DownReason> = None;
@@ -94,14 +102,41 @@ pub async fn run(
         // Events first: a framing change must apply before the frames that
         // follow it are encoded.
         while let Some(ev) = link.poll_event() {
+            reporter.link_event(&ev);
             match &ev {
                 Event::LcpUp { .. } | Event::LcpDown => {
                     apply_framing(&link.framing(), &mut enc, &mut dec)
                 }
-                Event::Down { reason } => down = Some(*reason),
+                Event::IpUp { local, peer, dns } => {
+                    let l = IpLink {
+                        local: *local,
+                        peer: *peer,
+                        dns: dns.clone(),
+                        mtu: link.framing().peer_mru,
+                    };
+                    match ip.up(&l) {
+                        Ok(what) => reporter.emit(
+                            "ip-interface",
+                            serde_json::json!({"detail": what}),
+                            &what,
+                        ),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot set up the IP interface");
+                            reporter.emit(
+                                "ip-interface",
+                                serde_json::json!({"error": e.to_string()}),
+                                &format!("no IP interface: {e}"),
+                            );
+                        }
+                    }
+                }
+                Event::IpDown => ip.down(),
+                Event::Down { reason } => {
+                    ip.down();
+                    down = Some(*reason)
+                }
                 _ => {}
             }
-            reporter.link_event(&ev);
         }
         wire.clear();
         while let Some(f) = link.poll_transmit() {
@@ -113,7 +148,7 @@ pub async fn run(
             enc.encode(f.protocol, &f.data, &mut wire);
         }
         if !wire.is_empty() {
-            match tokio::time::timeout(WRITE_STALL, tty.write_all(&wire)).await {
+            match tokio::time::timeout(WRITE_STALL, line.write_all(&wire)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "write to line failed");
@@ -132,13 +167,13 @@ pub async fn run(
                 reason,
                 link: *link.stats(),
                 framing: *dec.stats(),
-                ip_undelivered,
+                ip_dropped: ip.dropped(),
             });
         }
 
         let deadline = link.poll_timeout().map(Instant::from_std);
         tokio::select! {
-            r = tty.read(&mut rbuf) => {
+            r = line.read(&mut rbuf) => {
                 let now = Instant::now().into_std();
                 match r {
                     Ok(0) => {
@@ -158,9 +193,8 @@ pub async fn run(
                                         }
                                     }
                                 }
-                                if link.handle_frame(frame, now).is_some() {
-                                    // No IP interface on this line yet.
-                                    ip_undelivered += 1;
+                                if let Some(datagram) = link.handle_frame(frame, now) {
+                                    ip.deliver(datagram);
                                 }
                             },
                             |why| tracing::debug!(?why, "frame discarded"),
@@ -178,6 +212,24 @@ pub async fn run(
                 }
             }
             _ = sleep_until(deadline) => link.handle_timeout(Instant::now().into_std()),
+            r = ip.next_outbound(&mut obuf), if link.is_ip_up() => match r {
+                Ok(n) => {
+                    let datagram = &obuf[..n];
+                    tracing::debug!(target: "carrier::frame", "sent [{}]", describe(crate::ppp::proto::IPV4, datagram));
+                    if let Some(p) = &mut pcap {
+                        p.write(Direction::Sent, crate::ppp::proto::IPV4, datagram, SystemTime::now())
+                            .map_err(pcap_err)?;
+                    }
+                    wire.clear();
+                    enc.encode(crate::ppp::proto::IPV4, datagram, &mut wire);
+                    link.note_ip_sent();
+                    if let Err(e) = line.write_all(&wire).await {
+                        tracing::warn!(error = %e, "write to line failed");
+                        link.lower_down(Instant::now().into_std());
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "IP interface read failed"),
+            },
             changed = stop.changed(), if !stop_gone => {
                 let now = Instant::now().into_std();
                 if changed.is_err() {

@@ -21,7 +21,21 @@ struct Carrier {
 
 impl Carrier {
     fn spawn(args: &[&str]) -> Carrier {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_carrier"))
+        Self::spawn_in(None, args)
+    }
+
+    /// Runs carrier inside network namespace `netns` when given.
+    fn spawn_in(netns: Option<&str>, args: &[&str]) -> Carrier {
+        let bin = env!("CARGO_BIN_EXE_carrier");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .args(["--events", "json", "-v"])
             .args(args)
             .stdout(Stdio::piped())
@@ -116,6 +130,7 @@ fn dial(pppd: &Pppd, password: &str) -> Carrier {
         "--password",
         password,
         "--usepeerdns",
+        "--no-tun",
     ])
 }
 
@@ -241,6 +256,7 @@ fn pppd_dials_carrier(require: &str) {
         "10.88.0.2",
         "--ms-dns",
         "10.88.0.53",
+        "--no-tun",
     ]);
     let ok = c
         .wait_event("auth-ok", Duration::from_secs(20))
@@ -294,6 +310,7 @@ fn dial_with(pppd_opts: &str, ours: &[&str]) -> Option<(Pppd, Carrier)> {
         "alice",
         "--password",
         "s3cret",
+        "--no-tun",
     ];
     args.extend_from_slice(ours);
     let mut c = Carrier::spawn(&args);
@@ -437,4 +454,108 @@ fn capture_opens_in_tshark_without_malformed_frames_or_passwords() {
     let bad = tshark(&["-Y", "_ws.malformed || _ws.expert.severity >= warning"]);
     assert!(bad.trim().is_empty(), "malformed frames:\n{bad}");
     std::fs::remove_file(&pcap).unwrap();
+}
+
+/// A network namespace for one test, removed when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Option<Netns> {
+        let name = format!("carrier-{tag}-{}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                !support::pppd::in_ci(),
+                "cannot create a network namespace under CI"
+            );
+            eprintln!("SKIP: cannot create network namespaces here (not root?)");
+            return None;
+        }
+        let ns = Netns(name);
+        assert!(ns.run(&["ip", "link", "set", "lo", "up"]).status.success());
+        Some(ns)
+    }
+
+    fn run(&self, cmd: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(cmd)
+            .output()
+            .expect("ip netns exec")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn ping_crosses_the_link_both_ways() {
+    let Some(ns) = Netns::new("ping") else {
+        return;
+    };
+    let Some(pppd) = start_or_skip(
+        PppdOptions::from_str_args(
+            "local passive noccp novj noipv6 debug require-pap 10.78.0.1:10.78.0.2",
+        )
+        .pap_secrets("alice * s3cret *\n"),
+    ) else {
+        return;
+    };
+    let mut c = Carrier::spawn_in(
+        Some(&ns.0),
+        &[
+            "dial",
+            "--direct",
+            "--device",
+            pppd.device().to_str().unwrap(),
+            "--user",
+            "alice",
+            "--password",
+            "s3cret",
+            "--ifname",
+            "cping0",
+        ],
+    );
+    c.wait_event("ipcp-up", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no ipcp-up: {:?}\n{}", c.seen, log_of(&pppd)));
+    let iface = c
+        .wait_event("ip-interface", Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        iface["detail"].as_str().unwrap_or("").contains("cping0"),
+        "{iface}"
+    );
+    let addr = ns.run(&["ip", "-4", "addr", "show", "cping0"]);
+    let addr = String::from_utf8_lossy(&addr.stdout);
+    assert!(addr.contains("10.78.0.2 peer 10.78.0.1"), "{addr}");
+
+    // Our side to pppd's. The first datagram after IPCP opens can be lost
+    // in the guest, so allow a retry.
+    let ping = ns.run(&["ping", "-c", "3", "-W", "2", "10.78.0.1"]);
+    assert!(
+        ping.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        log_of(&pppd)
+    );
+    // pppd's side to ours, from inside the guest.
+    let (code, out) = pppd
+        .exec("busybox ping -c 3 -W 2 10.78.0.2", Duration::from_secs(15))
+        .expect("guest ping ran");
+    assert_eq!(code, 0, "{out}");
+    c.terminate();
+    let stats = c
+        .wait_event("stats", Duration::from_secs(10))
+        .expect("stats");
+    assert!(stats["link"]["ip_in"].as_u64().unwrap() >= 6, "{stats}");
+    assert!(stats["link"]["ip_out"].as_u64().unwrap() >= 6, "{stats}");
+    // The interface is gone with the link.
+    let after = ns.run(&["ip", "link", "show", "cping0"]);
+    assert!(!after.status.success(), "cping0 still exists");
 }

@@ -1,0 +1,62 @@
+//! Where IP datagrams go once IPCP is up: a TUN device, the access
+//! server's fence, or nowhere. The session drives an [`IpPlane`] and knows
+//! nothing of what is behind it.
+
+use std::io;
+use std::net::Ipv4Addr;
+
+/// The addresses IPCP agreed on and the largest datagram the peer takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpLink {
+    pub local: Ipv4Addr,
+    pub peer: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub mtu: u16,
+}
+
+/// The IP side of a PPP session.
+#[allow(async_fn_in_trait)]
+pub trait IpPlane {
+    /// IPCP opened: make the interface (or whatever stands for it) ready.
+    /// Returns a line for the user, e.g. the interface's name.
+    fn up(&mut self, link: &IpLink) -> io::Result<String>;
+    /// IPCP closed or the link went down: undo `up`.
+    fn down(&mut self);
+    /// A datagram from the peer.
+    fn deliver(&mut self, datagram: &[u8]);
+    /// Waits for a datagram to send to the peer and writes it into `buf`,
+    /// returning its length. Must be cancel-safe: the session polls it in a
+    /// `select!` beside the line.
+    async fn next_outbound(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Datagrams this plane dropped (no interface, fenced off, ...).
+    fn dropped(&self) -> u64;
+}
+
+/// No IP interface: datagrams from the peer are counted and dropped; none
+/// go out. For a link that only proves it can come up, and for users
+/// without the rights to create a TUN device.
+#[derive(Debug, Default)]
+pub struct NoIp {
+    dropped: u64,
+}
+
+impl IpPlane for NoIp {
+    fn up(&mut self, _link: &IpLink) -> io::Result<String> {
+        Ok("no IP interface: datagrams from the peer are dropped".into())
+    }
+
+    fn down(&mut self) {}
+
+    fn deliver(&mut self, _datagram: &[u8]) {
+        self.dropped += 1;
+    }
+
+    async fn next_outbound(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        std::future::pending().await
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+pub mod tun;

@@ -15,7 +15,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Reporter {
     format: Format,
     start: Instant,

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::events::{Format, Reporter};
+use carrier::net::fence::{FencePlane, FenceStats};
+use carrier::net::probe::ProbePlane;
 use carrier::net::tun::TunPlane;
 use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
@@ -220,8 +222,8 @@ struct DemoArgs {
     /// One-way latency of the simulated line, milliseconds.
     #[arg(long, default_value_t = 50)]
     latency_ms: u64,
-    /// How long to keep the link up before hanging up, seconds.
-    #[arg(long, default_value_t = 3)]
+    /// Hang up after this many seconds at the latest, seconds.
+    #[arg(long, default_value_t = 10)]
     hold: u64,
     /// Capture the dialing side's frames to this pcap file.
     #[arg(long)]
@@ -233,7 +235,7 @@ impl DemoArgs {
         DemoArgs {
             bitrate: 33600,
             latency_ms: 50,
-            hold: 3,
+            hold: 10,
             pcap: dial.line.pcap.clone(),
         }
     }
@@ -385,9 +387,11 @@ fn finish(reporter: &Reporter, outcome: &Outcome) -> u8 {
         "stats",
         json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped}),
         &format!(
-            "{} frames in, {} out; {} discarded by the framer, {} malformed, {} protocol-rejected",
+            "{} frames in ({} IP), {} out ({} IP); {} discarded by the framer, {} malformed, {} protocol-rejected",
             outcome.link.frames_in,
-            outcome.link.frames_out,
+            outcome.link.ip_in,
+            outcome.link.frames_out + outcome.link.ip_out,
+            outcome.link.ip_out,
             outcome.framing.discarded(),
             outcome.link.malformed + outcome.link.bad_header,
             outcome.link.protocol_rejected
@@ -551,7 +555,18 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     let server_rep = Reporter::new(format).with_label("server");
     let client_rep = Reporter::new(format).with_label("client");
 
-    let (mut server_ip, mut client_ip) = (NoIp::default(), NoIp::default());
+    // Behind the server: one service host and the DNS server, fenced.
+    let service = Ipv4Addr::new(10, 64, 1, 10);
+    let outside = Ipv4Addr::new(10, 64, 9, 99);
+    let fence_stats = Arc::new(FenceStats::default());
+    let mut server_ip = FencePlane::new(
+        vec![service],
+        vec![Ipv4Addr::new(10, 64, 0, 53)],
+        fence_stats.clone(),
+    );
+    let (probes_done_tx, mut probes_done) = watch::channel(false);
+    let mut client_ip = ProbePlane::new(NoIp::default(), &[service, outside], client_rep.clone())
+        .notify_finished(probes_done_tx);
     let server_task = session::run(
         &mut server_tty,
         &mut server_ip,
@@ -572,13 +587,14 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         &client_rep,
         client_stop,
     );
-    // Hang up from the client side after `hold` seconds, or at once on a
-    // signal.
+    // Hang up from the client side once the probes are done (or after
+    // `hold` seconds), or at once on a signal.
     let hold = Duration::from_secs(a.hold);
     let hangup = async {
         let mut signals = signals;
         tokio::select! {
             _ = tokio::time::sleep(hold) => {}
+            _ = probes_done.wait_for(|d| *d) => {}
             _ = signals.changed() => {}
         }
         let _ = client_stop_tx.send(true);
@@ -595,6 +611,17 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     );
     finish(&client_rep, &c);
     finish(&server_rep, &s);
+    server_rep.emit(
+        "fence",
+        json!({"fence": &*fence_stats}),
+        &format!(
+            "fence: {} datagrams forwarded, {} dropped at the fence",
+            fence_stats
+                .forwarded
+                .load(std::sync::atomic::Ordering::Relaxed),
+            fence_stats.dropped()
+        ),
+    );
     // Success: the client hung up (user request) and the server saw it.
     let ok = c.reason == carrier::ppp::DownReason::UserRequest
         && s.reason == carrier::ppp::DownReason::PeerTerminated;

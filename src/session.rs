@@ -213,6 +213,7 @@ where
             }
             _ = sleep_until(deadline) => link.handle_timeout(Instant::now().into_std()),
             r = ip.next_outbound(&mut obuf), if link.is_ip_up() => match r {
+                Ok(0) => {}
                 Ok(n) => {
                     let datagram = &obuf[..n];
                     tracing::debug!(target: "carrier::frame", "sent [{}]", describe(crate::ppp::proto::IPV4, datagram));

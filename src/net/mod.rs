@@ -59,4 +59,8 @@ impl IpPlane for NoIp {
         self.dropped
     }
 }
+pub mod fence;
+pub mod hosts;
+pub mod ipv4;
+pub mod probe;
 pub mod tun;

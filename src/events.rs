@@ -21,6 +21,9 @@ pub struct Reporter {
     start: Instant,
     /// Prefixes human lines, e.g. "dial" and "answer" in the demo.
     label: Option<String>,
+    /// Send the lines to the log instead of stdout (for servers whose
+    /// stdout is someone else's contract).
+    to_log: bool,
 }
 
 impl Reporter {
@@ -29,6 +32,17 @@ impl Reporter {
             format,
             start: Instant::now(),
             label: None,
+            to_log: false,
+        }
+    }
+
+    /// A reporter whose lines go to the `tracing` log at info level.
+    pub fn to_log(label: &str) -> Self {
+        Reporter {
+            format: Format::Human,
+            start: Instant::now(),
+            label: Some(label.to_string()),
+            to_log: true,
         }
     }
 
@@ -40,6 +54,14 @@ impl Reporter {
     /// Emits one event: `name` and its fields, with `human` the line for
     /// people.
     pub fn emit(&self, name: &str, fields: Value, human: &str) {
+        if self.to_log {
+            tracing::info!(
+                side = self.label.as_deref().unwrap_or(""),
+                event = name,
+                "{human}"
+            );
+            return;
+        }
         let t = self.start.elapsed().as_secs_f64();
         let line = match self.format {
             Format::Json => {

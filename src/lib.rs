@@ -3,6 +3,7 @@
 //! The protocol core ([`hdlc`], [`ppp`]) is pure: no I/O, no clock, no
 //! tasks. [`session`] drives it over a serial line with tokio.
 
+pub mod access;
 pub mod events;
 pub mod hdlc;
 pub mod net;

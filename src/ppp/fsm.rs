@@ -174,7 +174,7 @@ pub struct Fsm<O> {
     state: State,
     cfg: FsmConfig,
     restart_count: u32,
-    /// Configure-Naks sent since the last irc.
+    /// Configure-Naks sent since the last Configure-Ack or new negotiation.
     nak_count: u32,
     timer: Option<Instant>,
     next_id: u8,
@@ -409,6 +409,11 @@ impl<O: Options> Fsm<O> {
                 return Ok(());
             }
             _ => {}
+        }
+        // A request in Stopped starts a new negotiation: count its Naks
+        // afresh before judging it, as pppd does.
+        if self.state == State::Stopped {
+            self.nak_count = 0;
         }
         let reject_not_nak = self.nak_count >= self.cfg.max_failure;
         match self.opts.check_request(pkt.data, reject_not_nak) {
@@ -737,6 +742,9 @@ impl<O: Options> Fsm<O> {
     }
 
     fn sca(&mut self) {
+        // RFC 1661 §4.6: Max-Failure counts Configure-Naks "sent without
+        // sending a Configure-Ack"; an Ack starts the count over.
+        self.nak_count = 0;
         if let Some((code, opts)) = self.pending_reply.take() {
             self.out
                 .push_back(packet::build(code, self.pending_reply_id, &opts));

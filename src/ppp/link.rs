@@ -195,6 +195,8 @@ pub struct LinkStats {
     pub protocol_rejected: u64,
     /// Frames for a protocol not (yet) open in this phase.
     pub not_ready: u64,
+    /// Authentications that succeeded (either direction).
+    pub auth_ok: u64,
     pub echo_requests_sent: u64,
     pub echo_requests_in: u64,
     pub echo_replies_in: u64,
@@ -905,6 +907,7 @@ impl Link {
                 };
                 // A passed re-challenge is not news.
                 if first {
+                    self.stats.auth_ok += 1;
                     self.events.push_back(Event::AuthOk {
                         protocol,
                         role,

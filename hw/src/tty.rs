@@ -134,6 +134,14 @@ pub struct AsyncTty {
     inner: AsyncFd<Tty>,
 }
 
+impl AsRawFd for AsyncTty {
+    /// For ioctls on the port (control lines, break); reads and writes go
+    /// through the methods, which keep tokio's readiness state right.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
 /// Whether an error from a tty means the line is gone (hangup, device
 /// unplugged, far end of a PTY closed) rather than a passing condition.
 pub fn is_hangup(e: &io::Error) -> bool {

@@ -1,0 +1,272 @@
+//! Modem control lines (V.24 circuits) on a real serial port: DTR and RTS
+//! out, DCD, RI, DSR and CTS in, through the TIOCMGET/TIOCMBIS/TIOCMBIC
+//! ioctls of tty_ioctl(4).
+//!
+//! Not every device has them. A Linux PTY answers these ioctls with ENOTTY
+//! (the pty driver has no tiocmget/tiocmset operations), and some USB
+//! adapters answer EINVAL; both become [`LinesError::Unsupported`] so that
+//! the caller can say so once and fall back to result codes and LCP echo
+//! instead of failing the call.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::libc;
+use thiserror::Error;
+
+use crate::tty::{AsyncTty, Tty};
+
+#[derive(Debug, Error)]
+pub enum LinesError {
+    #[error("this device has no modem control lines (a PTY, or a port without them)")]
+    Unsupported,
+    #[error("modem control lines: {0}")]
+    Io(#[source] io::Error),
+}
+
+impl LinesError {
+    fn from_errno(e: Errno) -> LinesError {
+        match e {
+            Errno::ENOTTY | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP => {
+                LinesError::Unsupported
+            }
+            other => LinesError::Io(other.into()),
+        }
+    }
+}
+
+/// The input circuits as last read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lines {
+    /// Data Carrier Detect (V.24 circuit 109): a call is up.
+    pub dcd: bool,
+    /// Ring Indicator (circuit 125).
+    pub ri: bool,
+    /// Data Set Ready (circuit 107): the modem is powered and ready.
+    pub dsr: bool,
+    /// Clear To Send (circuit 106).
+    pub cts: bool,
+}
+
+impl Lines {
+    fn from_bits(bits: libc::c_int) -> Lines {
+        Lines {
+            dcd: bits & libc::TIOCM_CAR != 0,
+            ri: bits & libc::TIOCM_RNG != 0,
+            dsr: bits & libc::TIOCM_DSR != 0,
+            cts: bits & libc::TIOCM_CTS != 0,
+        }
+    }
+}
+
+pub trait ModemLines {
+    /// Raises (true) or drops (false) Data Terminal Ready.
+    fn set_dtr(&self, on: bool) -> Result<(), LinesError>;
+    /// Raises or drops Request To Send.
+    fn set_rts(&self, on: bool) -> Result<(), LinesError>;
+    fn get(&self) -> Result<Lines, LinesError>;
+}
+
+// The "bad" variants because these request numbers predate the _IOR/_IOW
+// encoding: they are plain constants in asm-generic/ioctls.h.
+nix::ioctl_read_bad!(tiocmget, libc::TIOCMGET, libc::c_int);
+nix::ioctl_write_ptr_bad!(tiocmbis, libc::TIOCMBIS, libc::c_int);
+nix::ioctl_write_ptr_bad!(tiocmbic, libc::TIOCMBIC, libc::c_int);
+
+fn get_bits(fd: RawFd) -> Result<libc::c_int, LinesError> {
+    let mut bits: libc::c_int = 0;
+    // SAFETY: `fd` is borrowed from a live owner for the duration of the
+    // call (every caller passes `self.as_raw_fd()`), and TIOCMGET writes
+    // exactly one c_int through the pointer, which points at `bits`.
+    unsafe { tiocmget(fd, &mut bits) }.map_err(LinesError::from_errno)?;
+    Ok(bits)
+}
+
+fn change_bits(fd: RawFd, bits: libc::c_int, on: bool) -> Result<(), LinesError> {
+    // SAFETY: as in get_bits, `fd` is open for the duration of the call;
+    // TIOCMBIS/TIOCMBIC read one c_int through the pointer, which points
+    // at `bits` on our stack.
+    let r = unsafe {
+        if on {
+            tiocmbis(fd, &bits)
+        } else {
+            tiocmbic(fd, &bits)
+        }
+    };
+    r.map(|_| ()).map_err(LinesError::from_errno)
+}
+
+/// The control lines of whatever file descriptor `fd` refers to.
+pub fn fd_set_dtr(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
+    change_bits(fd.as_raw_fd(), libc::TIOCM_DTR, on)
+}
+
+pub fn fd_set_rts(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
+    change_bits(fd.as_raw_fd(), libc::TIOCM_RTS, on)
+}
+
+pub fn fd_get(fd: BorrowedFd<'_>) -> Result<Lines, LinesError> {
+    get_bits(fd.as_raw_fd()).map(Lines::from_bits)
+}
+
+macro_rules! impl_modem_lines {
+    ($($ty:ty),*) => {$(
+        impl ModemLines for $ty {
+            fn set_dtr(&self, on: bool) -> Result<(), LinesError> {
+                change_bits(self.as_raw_fd(), libc::TIOCM_DTR, on)
+            }
+            fn set_rts(&self, on: bool) -> Result<(), LinesError> {
+                change_bits(self.as_raw_fd(), libc::TIOCM_RTS, on)
+            }
+            fn get(&self) -> Result<Lines, LinesError> {
+                get_bits(self.as_raw_fd()).map(Lines::from_bits)
+            }
+        }
+    )*};
+}
+
+impl_modem_lines!(Tty, AsyncTty, File, BorrowedFd<'_>);
+
+/// Raises DTR again when dropped, so that a hang-up interrupted half way
+/// (an error, a cancelled future) does not leave the modem deaf: with
+/// AT&D2 a modem ignores commands while DTR is low.
+struct RaiseDtrOnDrop<'a, L: ModemLines + ?Sized>(&'a L);
+
+impl<L: ModemLines + ?Sized> Drop for RaiseDtrOnDrop<'_, L> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.set_dtr(true) {
+            tracing::debug!(error = %e, "could not raise DTR after hang-up");
+        }
+    }
+}
+
+/// Hangs up by dropping DTR for `duration` and raising it again (the
+/// modem must be set to hang up on DTR loss, AT&D2, which is the factory
+/// default of most). Blocks the thread; see [`hangup_by_dtr_async`].
+pub fn hangup_by_dtr<L: ModemLines + ?Sized>(
+    lines: &L,
+    duration: Duration,
+) -> Result<(), LinesError> {
+    lines.set_dtr(false)?;
+    let _raise = RaiseDtrOnDrop(lines);
+    std::thread::sleep(duration);
+    Ok(())
+}
+
+/// [`hangup_by_dtr`] without blocking the runtime. DTR comes back up even
+/// if the future is dropped before it completes.
+pub async fn hangup_by_dtr_async<L: ModemLines + ?Sized>(
+    lines: &L,
+    duration: Duration,
+) -> Result<(), LinesError> {
+    lines.set_dtr(false)?;
+    let _raise = RaiseDtrOnDrop(lines);
+    tokio::time::sleep(duration).await;
+    Ok(())
+}
+
+/// Sends a break (tcsendbreak(3), 0.25 to 0.5 s of continuous space), as
+/// chat's `\K` does.
+pub fn send_break<F: AsRawFd + ?Sized>(port: &F) -> Result<(), LinesError> {
+    // SAFETY: the descriptor is borrowed from `port`, which outlives this
+    // call.
+    let fd = unsafe { BorrowedFd::borrow_raw(port.as_raw_fd()) };
+    nix::sys::termios::tcsendbreak(fd, 0).map_err(LinesError::from_errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pty::Pty;
+    use nix::pty::openpty;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn pty_answers_unsupported_not_panic() {
+        let pair = openpty(None, None).unwrap();
+        let master = File::from(pair.master);
+        let slave = File::from(pair.slave);
+        for f in [&master, &slave] {
+            assert!(matches!(f.get(), Err(LinesError::Unsupported)));
+            assert!(matches!(f.set_dtr(true), Err(LinesError::Unsupported)));
+            assert!(matches!(f.set_dtr(false), Err(LinesError::Unsupported)));
+            assert!(matches!(f.set_rts(true), Err(LinesError::Unsupported)));
+            assert!(matches!(fd_get(f.as_fd()), Err(LinesError::Unsupported)));
+        }
+        let err = hangup_by_dtr(&master, Duration::from_millis(1)).unwrap_err();
+        assert!(matches!(err, LinesError::Unsupported));
+        assert!(err.to_string().contains("no modem control lines"));
+    }
+
+    #[tokio::test]
+    async fn async_pty_answers_unsupported() {
+        let pty = Pty::open().unwrap();
+        assert!(matches!(pty.master.get(), Err(LinesError::Unsupported)));
+        let r = hangup_by_dtr_async(&pty.master, Duration::from_millis(1)).await;
+        assert!(matches!(r, Err(LinesError::Unsupported)));
+    }
+
+    #[test]
+    fn regular_file_is_unsupported_too() {
+        // Not a tty at all: ENOTTY as well.
+        let f = tempfile::tempfile().unwrap();
+        assert!(matches!(f.get(), Err(LinesError::Unsupported)));
+    }
+
+    #[test]
+    fn bits_decode() {
+        let l = Lines::from_bits(libc::TIOCM_CAR | libc::TIOCM_CTS);
+        assert_eq!(
+            l,
+            Lines {
+                dcd: true,
+                ri: false,
+                dsr: false,
+                cts: true
+            }
+        );
+        assert_eq!(
+            Lines::from_bits(libc::TIOCM_RNG | libc::TIOCM_DSR),
+            Lines {
+                dcd: false,
+                ri: true,
+                dsr: true,
+                cts: false
+            }
+        );
+    }
+
+    /// A fake port that records what was done, to check the hang-up
+    /// sequence and that DTR comes back up.
+    struct Recorder(std::sync::Mutex<Vec<bool>>);
+    impl ModemLines for Recorder {
+        fn set_dtr(&self, on: bool) -> Result<(), LinesError> {
+            self.0.lock().unwrap().push(on);
+            Ok(())
+        }
+        fn set_rts(&self, _on: bool) -> Result<(), LinesError> {
+            Ok(())
+        }
+        fn get(&self) -> Result<Lines, LinesError> {
+            Ok(Lines::default())
+        }
+    }
+
+    #[test]
+    fn hangup_drops_then_raises_dtr() {
+        let r = Recorder(Default::default());
+        hangup_by_dtr(&r, Duration::from_millis(5)).unwrap();
+        assert_eq!(*r.0.lock().unwrap(), vec![false, true]);
+    }
+
+    #[tokio::test]
+    async fn cancelled_async_hangup_still_raises_dtr() {
+        let r = Recorder(Default::default());
+        let fut = hangup_by_dtr_async(&r, Duration::from_secs(60));
+        let _ = tokio::time::timeout(Duration::from_millis(10), fut).await;
+        assert_eq!(*r.0.lock().unwrap(), vec![false, true]);
+    }
+}

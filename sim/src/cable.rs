@@ -10,33 +10,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// Speed and delay of the simulated line.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LineProfile {
-    /// Bits per second; None carries bytes as fast as the PTYs allow.
-    pub bitrate: Option<u32>,
-    /// One-way delay added to every byte.
-    pub latency: Duration,
-}
-
-impl Default for LineProfile {
-    fn default() -> Self {
-        LineProfile {
-            bitrate: None,
-            latency: Duration::ZERO,
-        }
-    }
-}
-
-impl LineProfile {
-    /// Time to clock `n` bytes onto an async 8N1 line: 10 bits each.
-    pub fn transmit_time(&self, n: usize) -> Duration {
-        match self.bitrate {
-            Some(bps) if bps > 0 => Duration::from_secs_f64(n as f64 * 10.0 / f64::from(bps)),
-            _ => Duration::ZERO,
-        }
-    }
-}
+pub use crate::pace::LineProfile;
+use crate::pace::Pacer;
+use crate::scale::TimeScale;
 
 /// Two PTYs joined back to back. Dropping it cuts the cable.
 #[derive(Debug)]
@@ -88,12 +64,8 @@ impl Drop for NullModem {
 /// at the other: bytes queue behind each other on the line, then travel.
 async fn reader(from: Arc<Pty>, tx: mpsc::Sender<(Instant, Vec<u8>)>, profile: LineProfile) {
     let mut buf = vec![0u8; 512];
-    let mut line_free = Instant::now();
-    // Small chunks keep the pacing smooth at low rates.
-    let chunk = match profile.bitrate {
-        Some(bps) => ((bps / 10 / 100) as usize).clamp(1, buf.len()),
-        None => buf.len(),
-    };
+    let mut pacer = Pacer::new(profile, TimeScale::REAL);
+    let chunk = pacer.chunk(buf.len());
     loop {
         let n = match from.master.read(&mut buf[..chunk]).await {
             Ok(0) => return,
@@ -108,20 +80,10 @@ async fn reader(from: Arc<Pty>, tx: mpsc::Sender<(Instant, Vec<u8>)>, profile: L
                 return;
             }
         };
-        line_free = line_free.max(Instant::now()) + profile.transmit_time(n);
-        if tx
-            .send((line_free + profile.latency, buf[..n].to_vec()))
-            .await
-            .is_err()
-        {
+        if tx.send((pacer.book(n), buf[..n].to_vec())).await.is_err() {
             return;
         }
-        // Do not read ahead of the line by more than a little: a sender
-        // sees the back-pressure a real modem's flow control would give.
-        let ahead = line_free.saturating_duration_since(Instant::now());
-        if ahead > Duration::from_millis(50) {
-            tokio::time::sleep(ahead - Duration::from_millis(50)).await;
-        }
+        pacer.hold().await;
     }
 }
 

@@ -71,7 +71,8 @@ impl Options for Ipcp {
         } else {
             [None; 2]
         };
-        self.peer_addr = None;
+        // `peer_addr` is left alone, as LCP's `theirs`: it comes from the
+        // Configure-Request just Ack'ed when scr restarts a negotiation.
         self.local_addr = None;
         self.dns.clear();
     }

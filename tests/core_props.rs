@@ -1,0 +1,785 @@
+//! Property tests of the protocol core: the sans-IO link under garbage,
+//! lossy and corrupting wires and random option sets, and the streaming
+//! HDLC decoder under arbitrary chunking. Two links are wired back to back
+//! with a fake clock (as in core_links.rs), so every case runs in
+//! microseconds of real time and is deterministic.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use carrier::hdlc::{Decoder, DecoderStats, Discard, Encoder, FcsKind};
+use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+use carrier::ppp::link::{Event, Frame, Link, LinkConfig};
+use carrier::ppp::{proto, Phase};
+use carrier::secrets::SecretsTable;
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+// ---------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------
+
+/// Longest fake time a negotiation may take before it must have ended.
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+/// Loop turns in which the clock does not move: more than this is a busy
+/// loop (frames ping-ponging, or a deadline that never clears).
+const MAX_TURNS_AT_ONE_INSTANT: u32 = 1_000;
+/// Loop turns in one whole run.
+const MAX_TURNS: u32 = 20_000;
+
+/// `cases` cases, unless PROPTEST_CASES asks for a longer soak.
+fn config(cases: u32) -> ProptestConfig {
+    let default = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_some() {
+        default
+    } else {
+        ProptestConfig { cases, ..default }
+    }
+}
+
+fn frame_bytes(f: &Frame) -> Vec<u8> {
+    let mut v = vec![0xff, 0x03];
+    v.extend_from_slice(&f.protocol.to_be_bytes());
+    v.extend_from_slice(&f.data);
+    v
+}
+
+fn server(require: &[AuthProto]) -> LinkConfig {
+    let mut c = LinkConfig::default();
+    c.lcp.require_auth = require.to_vec();
+    c.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
+    c.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
+    c.ipcp.dns = [
+        Some(Ipv4Addr::new(10, 0, 0, 53)),
+        Some(Ipv4Addr::new(10, 0, 0, 54)),
+    ];
+    c.auth = AuthConfig {
+        name: "server".into(),
+        secrets: Arc::new(SecretsTable::parse("alice * s3cret *\n", "t".as_ref()).unwrap()),
+        ..AuthConfig::default()
+    };
+    c
+}
+
+fn client() -> LinkConfig {
+    let mut c = LinkConfig::default();
+    c.ipcp.request_dns = true;
+    c.auth = AuthConfig {
+        name: "alice".into(),
+        password: Some(Secret::new("s3cret")),
+        ..AuthConfig::default()
+    };
+    c
+}
+
+fn has_down(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::Down { .. }))
+}
+
+fn ip_up_event(ev: &[Event]) -> Option<(Ipv4Addr, Option<Ipv4Addr>, Vec<Ipv4Addr>)> {
+    ev.iter().rev().find_map(|e| match e {
+        Event::IpUp { local, peer, dns } => Some((*local, *peer, dns.clone())),
+        _ => None,
+    })
+}
+
+struct Side {
+    link: Link,
+    events: Vec<Event>,
+    /// A Down event was polled: the session flushes what is queued and
+    /// ends, so the link gets no more frames or timeouts.
+    down: bool,
+    /// The flush after Down is done: nothing more leaves this side.
+    gone: bool,
+    /// Configure-Requests sent, [LCP, IPCP].
+    conf_reqs: [u32; 2],
+}
+
+impl Side {
+    fn new(cfg: LinkConfig, seed: [u8; 32]) -> Self {
+        Side {
+            link: Link::new(cfg, seed),
+            events: Vec::new(),
+            down: false,
+            gone: false,
+            conf_reqs: [0; 2],
+        }
+    }
+}
+
+/// Two links back to back with a fake clock.
+struct Pair {
+    sides: [Side; 2],
+    start: Instant,
+    now: Instant,
+    /// Frames taken from `poll_transmit`, both sides.
+    sent: usize,
+}
+
+impl Pair {
+    fn new(a: LinkConfig, b: LinkConfig, seed: [u8; 32]) -> Self {
+        let mut seed_b = seed;
+        seed_b[0] ^= 0x5a;
+        let now = Instant::now();
+        Pair {
+            sides: [Side::new(a, seed), Side::new(b, seed_b)],
+            start: now,
+            now,
+            sent: 0,
+        }
+    }
+
+    fn start(&mut self) {
+        for s in &mut self.sides {
+            s.link.open(self.now);
+            s.link.lower_up(self.now);
+        }
+    }
+
+    /// Runs until both sides are quiet and no timer is due within `limit`.
+    /// `wire(from, bytes)` returns what arrives at the other end: nothing,
+    /// the frame, several copies, altered copies.
+    fn run(&mut self, limit: Duration, mut wire: impl FnMut(usize, Vec<u8>) -> Vec<Vec<u8>>) {
+        let end = self.now + limit;
+        let mut turns = 0u32;
+        let mut turns_here = 0u32;
+        loop {
+            turns += 1;
+            turns_here += 1;
+            assert!(turns <= MAX_TURNS, "no end after {turns} turns");
+            assert!(
+                turns_here <= MAX_TURNS_AT_ONE_INSTANT,
+                "busy loop at {:?}: {:?} / {:?}",
+                self.now - self.start,
+                self.sides[0].link,
+                self.sides[1].link
+            );
+            for s in &mut self.sides {
+                while let Some(e) = s.link.poll_event() {
+                    s.down |= matches!(e, Event::Down { .. });
+                    s.events.push(e);
+                }
+            }
+            let mut moved = false;
+            for from in 0..2 {
+                if self.sides[from].gone {
+                    continue;
+                }
+                let to = 1 - from;
+                while let Some(f) = self.sides[from].link.poll_transmit() {
+                    moved = true;
+                    self.sent += 1;
+                    if f.data.first() == Some(&1) {
+                        match f.protocol {
+                            proto::LCP => self.sides[from].conf_reqs[0] += 1,
+                            proto::IPCP => self.sides[from].conf_reqs[1] += 1,
+                            _ => {}
+                        }
+                    }
+                    for bytes in wire(from, frame_bytes(&f)) {
+                        if !self.sides[to].down {
+                            handle_counted(&mut self.sides[to].link, &bytes, self.now);
+                        }
+                    }
+                }
+            }
+            for s in &mut self.sides {
+                s.gone |= s.down;
+            }
+            if moved {
+                continue;
+            }
+            let next = self
+                .sides
+                .iter()
+                .filter(|s| !s.down)
+                .filter_map(|s| s.link.poll_timeout())
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    if t > self.now {
+                        self.now = t;
+                        turns_here = 0;
+                    }
+                    for s in &mut self.sides {
+                        if !s.down {
+                            s.link.handle_timeout(self.now);
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn run_clean(&mut self, limit: Duration) {
+        self.run(limit, |_, b| vec![b]);
+    }
+}
+
+/// `handle_frame`, checking that the frame is counted exactly once.
+fn handle_counted(link: &mut Link, frame: &[u8], now: Instant) {
+    let before = *link.stats();
+    link.handle_frame(frame, now);
+    let after = link.stats();
+    let counted = (after.frames_in - before.frames_in) + (after.bad_header - before.bad_header);
+    assert_eq!(counted, 1, "frame {frame:02x?} counted {counted} times");
+}
+
+// ---------------------------------------------------------------------
+// Strategies
+// ---------------------------------------------------------------------
+
+/// Frames worth throwing at a link: raw bytes, or a readable header with a
+/// protocol the link knows and a control packet whose fields may lie.
+fn junk_frame() -> impl Strategy<Value = Vec<u8>> {
+    let raw = prop::collection::vec(any::<u8>(), 0..64);
+    let protocol = prop_oneof![
+        Just(proto::LCP),
+        Just(proto::PAP),
+        Just(proto::CHAP),
+        Just(proto::IPCP),
+        Just(proto::IPV4),
+        Just(proto::IPV6CP),
+        any::<u16>(),
+    ];
+    let control = (
+        any::<bool>(),
+        protocol,
+        0u8..14,
+        any::<u8>(),
+        prop::option::of(0u16..80),
+        prop::collection::vec(any::<u8>(), 0..60),
+    )
+        .prop_map(|(full, protocol, code, id, len, data)| {
+            let mut v = if full { vec![0xff, 0x03] } else { Vec::new() };
+            v.extend_from_slice(&protocol.to_be_bytes());
+            v.extend_from_slice(&[code, id]);
+            let len = len.unwrap_or(4 + data.len() as u16);
+            v.extend_from_slice(&len.to_be_bytes());
+            v.extend_from_slice(&data);
+            v
+        });
+    // Well-formed Configure packets with random options.
+    let option = (any::<u8>(), prop::collection::vec(any::<u8>(), 0..6)).prop_map(|(k, d)| {
+        let mut v = vec![k % 10, d.len() as u8 + 2];
+        v.extend_from_slice(&d);
+        v
+    });
+    let configure = (
+        prop_oneof![Just(proto::LCP), Just(proto::IPCP)],
+        1u8..=4,
+        any::<u8>(),
+        prop::collection::vec(option, 0..5),
+    )
+        .prop_map(|(protocol, code, id, opts)| {
+            let opts = opts.concat();
+            let mut v = vec![0xff, 0x03];
+            v.extend_from_slice(&protocol.to_be_bytes());
+            v.extend_from_slice(&[code, id]);
+            v.extend_from_slice(&(4 + opts.len() as u16).to_be_bytes());
+            v.extend_from_slice(&opts);
+            v
+        });
+    prop_oneof![raw, control, configure]
+}
+
+#[derive(Clone, Debug)]
+enum Fate {
+    Deliver,
+    Drop,
+    Duplicate,
+    /// XOR one octet (chosen by the index) with a non-zero mask.
+    Flip(Index, u8),
+}
+
+fn fate() -> impl Strategy<Value = Fate> {
+    prop_oneof![
+        4 => Just(Fate::Deliver),
+        2 => Just(Fate::Drop),
+        1 => Just(Fate::Duplicate),
+        2 => (any::<Index>(), 1u8..=255).prop_map(|(i, m)| Fate::Flip(i, m)),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct LcpOpts {
+    mru: u16,
+    accm: u32,
+    magic: bool,
+    pfc: bool,
+    acfc: bool,
+}
+
+fn lcp_opts() -> impl Strategy<Value = LcpOpts> {
+    (
+        prop_oneof![Just(1500u16), 128u16..=1500],
+        prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(mru, accm, magic, pfc, acfc)| LcpOpts {
+            mru,
+            accm,
+            magic,
+            pfc,
+            acfc,
+        })
+}
+
+impl LcpOpts {
+    fn apply(&self, c: &mut LinkConfig) {
+        c.lcp.mru = self.mru;
+        c.lcp.accm = self.accm;
+        c.lcp.magic = self.magic;
+        c.lcp.pfc = self.pfc;
+        c.lcp.acfc = self.acfc;
+    }
+}
+
+/// How the two ends find their addresses.
+#[derive(Clone, Copy, Debug)]
+enum Addressing {
+    /// The server assigns the client's address (pppd's usual dial-in).
+    ServerAssigns,
+    /// The client has a fixed address and the server takes it.
+    ClientFixed,
+    /// Both are configured with the same client address.
+    Agreed,
+}
+
+fn auth_set() -> impl Strategy<Value = Vec<AuthProto>> {
+    prop_oneof![
+        Just(vec![]),
+        Just(vec![AuthProto::Pap]),
+        Just(vec![AuthProto::ChapMd5]),
+        Just(vec![AuthProto::Pap, AuthProto::ChapMd5]),
+        Just(vec![AuthProto::ChapMd5, AuthProto::Pap]),
+    ]
+}
+
+// ---------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// A link that has not been opened (Dead phase) takes any frame.
+    #[test]
+    fn garbage_to_a_fresh_link(
+        as_server in any::<bool>(),
+        frames in prop::collection::vec(junk_frame(), 1..16),
+    ) {
+        let cfg = if as_server { server(&[AuthProto::Pap]) } else { client() };
+        let mut link = Link::new(cfg, [3; 32]);
+        let now = Instant::now();
+        for f in &frames {
+            handle_counted(&mut link, f, now);
+        }
+        // Nothing is answered before the link is opened.
+        prop_assert!(link.poll_transmit().is_none());
+        prop_assert_eq!(link.phase(), Phase::Dead);
+    }
+
+    /// A link in the Establish phase, timers running, takes any frame.
+    #[test]
+    fn garbage_to_a_link_in_establish(
+        as_server in any::<bool>(),
+        frames in prop::collection::vec((junk_frame(), 0u64..5_000), 1..16),
+    ) {
+        let cfg = if as_server { server(&[AuthProto::Pap]) } else { client() };
+        let mut link = Link::new(cfg, [4; 32]);
+        let mut now = Instant::now();
+        link.open(now);
+        link.lower_up(now);
+        prop_assert_eq!(link.phase(), Phase::Establish);
+        for (f, ms) in &frames {
+            handle_counted(&mut link, f, now);
+            while link.poll_transmit().is_some() {}
+            while link.poll_event().is_some() {}
+            now += Duration::from_millis(*ms);
+            link.handle_timeout(now);
+            if let Some(t) = link.poll_timeout() {
+                prop_assert!(t > now, "deadline {:?} already due", t - now);
+            }
+        }
+        prop_assert_eq!(link.stats().frames_in + link.stats().bad_header, frames.len() as u64);
+    }
+
+    /// Both ends up (PAP done, IP up), then garbage to either end; the pair
+    /// then runs on to a quiet state without panicking or spinning.
+    #[test]
+    fn garbage_to_an_open_link(
+        frames in prop::collection::vec((any::<bool>(), junk_frame()), 1..24),
+    ) {
+        let mut p = Pair::new(client(), server(&[AuthProto::Pap]), [5; 32]);
+        p.start();
+        p.run_clean(Duration::from_secs(5));
+        prop_assert!(p.sides.iter().all(|s| s.link.is_ip_up()));
+        let before: Vec<u64> = p
+            .sides
+            .iter()
+            .map(|s| s.link.stats().frames_in + s.link.stats().bad_header)
+            .collect();
+        let mut given = [0u64; 2];
+        for (to_server, f) in &frames {
+            let i = usize::from(*to_server);
+            handle_counted(&mut p.sides[i].link, f, p.now);
+            given[i] += 1;
+        }
+        for i in 0..2 {
+            let s = p.sides[i].link.stats();
+            prop_assert_eq!(s.frames_in + s.bad_header, before[i] + given[i]);
+        }
+        p.run_clean(Duration::from_secs(60));
+    }
+}
+
+proptest! {
+    #![proptest_config(config(2048))]
+
+    /// A real negotiation (client with PAP credentials, server requiring
+    /// PAP) over a wire that drops, duplicates and corrupts a chosen subset
+    /// of frames. Each end either has IP up or has reported Down within
+    /// RUN_LIMIT of fake time, and the run never spins.
+    #[test]
+    fn mangled_negotiation_ends_up_or_down(
+        fates in prop::collection::vec(fate(), 0..48),
+        seed in any::<[u8; 32]>(),
+    ) {
+        let mut p = Pair::new(client(), server(&[AuthProto::Pap]), seed);
+        p.start();
+        let mut n = 0usize;
+        p.run(RUN_LIMIT, |_, mut bytes| {
+            let fate = fates.get(n).cloned().unwrap_or(Fate::Deliver);
+            n += 1;
+            match fate {
+                Fate::Deliver => vec![bytes],
+                Fate::Drop => vec![],
+                Fate::Duplicate => vec![bytes.clone(), bytes],
+                Fate::Flip(i, mask) => {
+                    let i = i.index(bytes.len());
+                    bytes[i] ^= mask;
+                    vec![bytes]
+                }
+            }
+        });
+        for (i, s) in p.sides.iter().enumerate() {
+            prop_assert!(
+                s.link.is_ip_up() || s.down,
+                "side {} neither up nor down after {:?} and {} frames: {:?}, events {:?}",
+                i, p.now - p.start, p.sent, s.link, s.events
+            );
+            if s.link.is_ip_up() {
+                prop_assert_eq!(s.link.phase(), Phase::Network);
+            }
+        }
+        // Both up means the client has the address the server assigns: the
+        // server Naks anything else and Acks nothing else. (What the client
+        // learns of the server's address can differ: an Ack flipped into a
+        // Reject legitimately makes the server stop announcing it.)
+        if p.sides.iter().all(|s| s.link.is_ip_up()) {
+            let (local, _, _) = ip_up_event(&p.sides[0].events).unwrap();
+            let (_, s_peer, _) = ip_up_event(&p.sides[1].events).unwrap();
+            prop_assert_eq!(local, Ipv4Addr::new(10, 0, 0, 2));
+            prop_assert_eq!(s_peer, Some(local));
+        }
+    }
+
+    /// Random LCP and IPCP option sets on both ends always converge to IP
+    /// up over a clean wire, without a retransmission, within Max-Configure
+    /// requests; and each end frames for the other as the other asked.
+    #[test]
+    fn random_options_converge(
+        srv in lcp_opts(),
+        cli in lcp_opts(),
+        require in auth_set(),
+        offer_dns in any::<bool>(),
+        request_dns in any::<bool>(),
+        addressing in prop_oneof![
+            Just(Addressing::ServerAssigns),
+            Just(Addressing::ClientFixed),
+            Just(Addressing::Agreed),
+        ],
+        seed in any::<[u8; 32]>(),
+    ) {
+        let client_addr = Ipv4Addr::new(10, 0, 0, 2);
+        let mut s = server(&require);
+        srv.apply(&mut s);
+        if !offer_dns {
+            s.ipcp.dns = [None, None];
+        }
+        let mut c = client();
+        cli.apply(&mut c);
+        c.ipcp.request_dns = request_dns;
+        match addressing {
+            Addressing::ServerAssigns => {}
+            Addressing::ClientFixed => {
+                s.ipcp.remote = None;
+                c.ipcp.local = Some(client_addr);
+            }
+            Addressing::Agreed => c.ipcp.local = Some(client_addr),
+        }
+        let max_configure = s.lcp_fsm.max_configure;
+        let mut p = Pair::new(c, s, seed);
+        p.start();
+        p.run_clean(Duration::from_secs(60));
+
+        let [cs, ss] = &p.sides;
+        prop_assert!(!has_down(&cs.events) && !has_down(&ss.events),
+            "went down: {:?} / {:?}", cs.events, ss.events);
+        prop_assert!(cs.link.is_ip_up() && ss.link.is_ip_up(),
+            "not up: {:?} / {:?}", cs.link, ss.link);
+        prop_assert_eq!(p.now, p.start, "a timer had to fire");
+        for side in [cs, ss] {
+            prop_assert!(side.conf_reqs[0] <= max_configure, "LCP {:?}", side.conf_reqs);
+            prop_assert!(side.conf_reqs[1] <= max_configure, "IPCP {:?}", side.conf_reqs);
+        }
+
+        // Addresses and DNS.
+        let (c_local, c_peer, c_dns) = ip_up_event(&cs.events).unwrap();
+        let (s_local, s_peer, _) = ip_up_event(&ss.events).unwrap();
+        prop_assert_eq!(c_local, client_addr);
+        prop_assert_eq!(s_peer, Some(client_addr));
+        prop_assert_eq!(s_local, Ipv4Addr::new(10, 0, 0, 1));
+        prop_assert_eq!(c_peer, Some(s_local));
+        let want_dns = if offer_dns && request_dns {
+            vec![Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(10, 0, 0, 54)]
+        } else {
+            vec![]
+        };
+        prop_assert_eq!(c_dns, want_dns);
+
+        // Framing: what one sends with is what the other receives with.
+        let (cf, sf) = (cs.link.framing(), ss.link.framing());
+        prop_assert_eq!(cf.tx_accm, sf.rx_accm);
+        prop_assert_eq!(sf.tx_accm, cf.rx_accm);
+        prop_assert_eq!(cf.mru, sf.peer_mru);
+        prop_assert_eq!(sf.mru, cf.peer_mru);
+        // ... and is what the receiver asked for (nobody Naks these).
+        prop_assert_eq!(sf.rx_accm, srv.accm);
+        prop_assert_eq!(cf.rx_accm, cli.accm);
+        prop_assert_eq!(sf.mru, srv.mru);
+        prop_assert_eq!(cf.mru, cli.mru);
+        prop_assert_eq!((cf.tx_pfc, cf.tx_acfc), (srv.pfc, srv.acfc));
+        prop_assert_eq!((sf.tx_pfc, sf.tx_acfc), (cli.pfc, cli.acfc));
+
+        // The LcpUp events agree with each other, both directions.
+        let lcp_up = |ev: &[Event]| ev.iter().rev().find_map(|e| match e {
+            Event::LcpUp { ours, theirs } => Some((*ours, *theirs)),
+            _ => None,
+        });
+        let (c_ours, c_theirs) = lcp_up(&cs.events).unwrap();
+        let (s_ours, s_theirs) = lcp_up(&ss.events).unwrap();
+        prop_assert_eq!(c_ours, s_theirs);
+        prop_assert_eq!(s_ours, c_theirs);
+        prop_assert_eq!(s_ours.auth, require.first().copied());
+        prop_assert_eq!(c_ours.magic.is_some(), cli.magic);
+        prop_assert_eq!(s_ours.magic.is_some(), srv.magic);
+    }
+}
+
+// ---------------------------------------------------------------------
+// HDLC decoder: chunking does not matter
+// ---------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Piece {
+    Noise(Vec<u8>),
+    Frame {
+        protocol: u16,
+        info: Vec<u8>,
+    },
+    /// An encoded frame with one octet changed.
+    Corrupt {
+        info: Vec<u8>,
+        at: Index,
+        mask: u8,
+    },
+    /// An encoded frame cut short by the abort sequence.
+    Aborted(Vec<u8>),
+    Flags(usize),
+}
+
+fn piece() -> impl Strategy<Value = Piece> {
+    let info = || prop::collection::vec(any::<u8>(), 0..400);
+    prop_oneof![
+        prop::collection::vec(
+            prop_oneof![Just(0x7eu8), Just(0x7d), Just(0x11), any::<u8>()],
+            0..40
+        )
+        .prop_map(Piece::Noise),
+        (any::<u16>(), info()).prop_map(|(protocol, info)| Piece::Frame { protocol, info }),
+        (info(), any::<Index>(), 1u8..=255).prop_map(|(info, at, mask)| Piece::Corrupt {
+            info,
+            at,
+            mask
+        }),
+        info().prop_map(Piece::Aborted),
+        (0usize..4).prop_map(Piece::Flags),
+    ]
+}
+
+type Decoded = (Vec<Vec<u8>>, Vec<Discard>, DecoderStats);
+
+fn decode_in_chunks(mut d: Decoder, input: &[u8], cuts: &[usize]) -> Decoded {
+    let mut frames = Vec::new();
+    let mut discards = Vec::new();
+    let mut last = 0;
+    for &c in cuts.iter().chain([&input.len()]) {
+        d.decode(
+            &input[last..c],
+            |f| frames.push(f.to_vec()),
+            |r| discards.push(r),
+        );
+        last = c;
+    }
+    (frames, discards, *d.stats())
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// Whatever the stream and however it is cut, the decoder yields the
+    /// same frames, discards and counters as for the stream in one piece.
+    #[test]
+    fn decoder_chunking_is_invisible(
+        pieces in prop::collection::vec(piece(), 0..12),
+        cuts in prop::collection::vec(any::<Index>(), 0..24),
+        mru in prop_oneof![Just(1500usize), 0usize..600],
+        accm in prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
+        tx_accm in prop_oneof![Just(u32::MAX), any::<u32>()],
+        fcs32 in any::<bool>(),
+    ) {
+        let fcs = if fcs32 { FcsKind::Fcs32 } else { FcsKind::Fcs16 };
+        let mut e = Encoder::new();
+        e.set_accm(tx_accm);
+        e.set_fcs(fcs);
+        let mut wire = BytesMut::new();
+        for p in &pieces {
+            match p {
+                Piece::Noise(b) => wire.extend_from_slice(b),
+                Piece::Frame { protocol, info } => e.encode(*protocol, info, &mut wire),
+                Piece::Corrupt { info, at, mask } => {
+                    let mut f = BytesMut::new();
+                    e.encode(0x0021, info, &mut f);
+                    let i = at.index(f.len());
+                    f[i] ^= mask;
+                    wire.extend_from_slice(&f);
+                }
+                Piece::Aborted(info) => {
+                    let mut f = BytesMut::new();
+                    e.encode(0x0021, info, &mut f);
+                    f.truncate(f.len() / 2);
+                    wire.extend_from_slice(&f);
+                    wire.extend_from_slice(&[0x7d, 0x7e]);
+                }
+                Piece::Flags(n) => wire.extend_from_slice(&vec![0x7e; *n]),
+            }
+        }
+        let mut d = Decoder::new(mru);
+        d.set_accm(accm);
+        d.set_fcs(fcs);
+
+        let whole = decode_in_chunks(d.clone(), &wire, &[]);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
+        points.sort_unstable();
+        let chunked = decode_in_chunks(d.clone(), &wire, &points);
+        // Byte by byte, the extreme chunking.
+        let every: Vec<usize> = (0..wire.len()).collect();
+        let bytewise = decode_in_chunks(d, &wire, &every);
+
+        let (frames, discards, stats) = &whole;
+        prop_assert_eq!(&chunked, &whole);
+        prop_assert_eq!(&bytewise, &whole);
+        prop_assert_eq!(stats.frames, frames.len() as u64);
+        prop_assert_eq!(stats.discarded(), discards.len() as u64);
+        for f in frames {
+            prop_assert!(f.len() + fcs.octets() <= mru + 8, "{} octets, mru {}", f.len(), mru);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Bugs the properties found, as plain tests
+// ---------------------------------------------------------------------
+
+/// Brings a PAP pair up, then hands `to_server` to the server as if the
+/// client had started a new negotiation, and runs on.
+fn renegotiate(to_server: &[u8]) -> Pair {
+    let mut p = Pair::new(client(), server(&[AuthProto::Pap]), [9; 32]);
+    p.start();
+    p.run_clean(Duration::from_secs(5));
+    assert!(p.sides.iter().all(|s| s.link.is_ip_up()));
+    handle_counted(&mut p.sides[1].link, to_server, p.now);
+    p.run_clean(RUN_LIMIT);
+    p
+}
+
+/// The last LcpUp's (ours, theirs).
+fn last_lcp_up(ev: &[Event]) -> (carrier::ppp::lcp::Agreed, carrier::ppp::lcp::Agreed) {
+    ev.iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::LcpUp { ours, theirs } => Some((*ours, *theirs)),
+            _ => None,
+        })
+        .expect("LCP up")
+}
+
+/// A Configure-Request that arrives while Opened (or Stopped) is judged,
+/// and Ack'ed, before the automaton's scr starts our side of the new
+/// negotiation; that reset used to wipe the options just agreed for the
+/// peer, so the link came back up sending with default framing and, worse,
+/// without authenticating itself to a peer that asked for it (the server
+/// then gave up with peer-auth-failed).
+#[test]
+fn lcp_renegotiation_keeps_the_peers_options() {
+    // Client's new request: Magic-Number, PFC, ACFC.
+    let req = [
+        0xff, 0x03, 0xc0, 0x21, 1, 0x99, 0, 14, 5, 6, 0x12, 0x34, 0x56, 0x78, 7, 2, 8, 2,
+    ];
+    let p = renegotiate(&req);
+    let [c, s] = &p.sides;
+    assert!(!has_down(&c.events), "client: {:?}", c.events);
+    assert!(!has_down(&s.events), "server: {:?}", s.events);
+    assert!(c.link.is_ip_up() && s.link.is_ip_up());
+    let (c_ours, c_theirs) = last_lcp_up(&c.events);
+    let (s_ours, s_theirs) = last_lcp_up(&s.events);
+    assert_eq!(
+        c_theirs.auth,
+        Some(AuthProto::Pap),
+        "client must prove itself"
+    );
+    assert_eq!(c_theirs, s_ours);
+    assert_eq!(
+        (s_theirs.pfc, s_theirs.acfc, s_theirs.accm),
+        (true, true, 0)
+    );
+    assert_eq!(s_theirs, c_ours);
+    let events_since_up = |ev: &[Event]| {
+        ev.iter()
+            .filter(|e| matches!(e, Event::AuthOk { .. }))
+            .count()
+    };
+    assert_eq!(events_since_up(&c.events), 2, "authenticated twice");
+}
+
+/// The same for IPCP: the peer's address, Ack'ed in the Configure-Request
+/// that restarted IPCP, used to be forgotten, so IpUp named no peer.
+#[test]
+fn ipcp_renegotiation_keeps_the_peer_address() {
+    let req = [0xff, 0x03, 0x80, 0x21, 1, 0x99, 0, 10, 3, 6, 10, 0, 0, 2];
+    let p = renegotiate(&req);
+    let [c, s] = &p.sides;
+    assert!(c.link.is_ip_up() && s.link.is_ip_up());
+    let (_, s_peer, _) = ip_up_event(&s.events).unwrap();
+    assert_eq!(s_peer, Some(Ipv4Addr::new(10, 0, 0, 2)));
+    let (c_local, c_peer, _) = ip_up_event(&c.events).unwrap();
+    assert_eq!(c_local, Ipv4Addr::new(10, 0, 0, 2));
+    assert_eq!(c_peer, Some(Ipv4Addr::new(10, 0, 0, 1)));
+}

@@ -133,6 +133,7 @@ impl AccessServer {
         let cfg = SessionConfig {
             link: self.link_config(lease.addr),
             pcap: None,
+            ..SessionConfig::default()
         };
         let outcome = session::run(&mut line, &mut fence, cfg, reporter, stop).await?;
         if outcome.link.auth_ok > 0 {

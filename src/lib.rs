@@ -6,6 +6,8 @@
 pub mod access;
 pub mod events;
 pub mod hdlc;
+pub mod inbound;
+pub mod modem;
 pub mod net;
 pub mod pcap;
 pub mod ppp;

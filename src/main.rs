@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::events::{Format, Reporter};
+use carrier::inbound::{self as inb, AuthKind, Partition, Store};
 use carrier::net::fence::{FencePlane, FenceStats};
 use carrier::net::probe::ProbePlane;
 use carrier::net::tun::TunPlane;
@@ -26,6 +27,8 @@ use tokio::sync::watch;
 const EXIT_FATAL: u8 = 1;
 /// pppd's exit status 2: bad options or configuration.
 const EXIT_CONFIG: u8 = 2;
+/// No inbound call may be answered: not enabled, already used, disabled.
+const EXIT_INBOUND_CLOSED: u8 = 20;
 
 #[derive(Parser, Debug)]
 #[command(name = "carrier", version, about = "Modem dialer and PPP stack")]
@@ -50,6 +53,49 @@ enum Command {
     /// Both ends in one process over a simulated serial cable, to watch a
     /// whole PPP session come up without any hardware.
     Demo(DemoArgs),
+    /// The one-time enablement of an inbound service call.
+    #[command(subcommand)]
+    Inbound(InboundCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum InboundCommand {
+    /// Allow one service call: records what the caller may reach and
+    /// prints the caller's credentials, once.
+    Enable(EnableArgs),
+    /// Revoke the enablement now; hangs up a call in progress.
+    Disable(StateDirArg),
+    /// Show whether inbound service is enabled, consumed or disabled.
+    Status(StateDirArg),
+}
+
+#[derive(Args, Debug, Clone)]
+struct StateDirArg {
+    /// Where the enablement is kept.
+    #[arg(long, env = "CARRIER_STATE_DIR", default_value = "/var/lib/carrier")]
+    state_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct EnableArgs {
+    #[command(flatten)]
+    dir: StateDirArg,
+    /// The console's address on the link.
+    #[arg(long)]
+    ppp_local: Ipv4Addr,
+    /// The address given to the caller.
+    #[arg(long)]
+    ppp_remote: Ipv4Addr,
+    /// A partition the caller may reach: NAME=ADDRESS[@ALIAS]. The alias
+    /// defaults to host .11, .12, ... of the --ppp-local /24, in order.
+    #[arg(long, value_name = "NAME=ADDR[@ALIAS]")]
+    partition: Vec<String>,
+    /// Let the caller reach the console itself, on the service ports only.
+    #[arg(long)]
+    console_access: bool,
+    /// How the caller authenticates.
+    #[arg(long, value_enum, default_value_t = AuthKind::Chap)]
+    auth: AuthKind,
 }
 
 #[derive(Args, Debug)]
@@ -195,8 +241,14 @@ struct AnswerArgs {
     #[arg(long, default_value = "carrier")]
     name: String,
     /// pppd-format secrets file of the callers we accept (mode 600).
-    #[arg(long, value_name = "FILE")]
-    secrets: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "inbound")]
+    secrets: Option<PathBuf>,
+    /// Serve the one inbound service call that `carrier inbound enable`
+    /// allowed: its credentials, addresses, partitions and firewall.
+    #[arg(long, conflicts_with_all = ["secrets", "local", "remote"])]
+    inbound: bool,
+    #[command(flatten)]
+    state: StateDirArg,
     /// Authenticate the caller with PAP (default: CHAP-MD5).
     #[arg(long)]
     require_pap: bool,
@@ -204,11 +256,11 @@ struct AnswerArgs {
     #[arg(long)]
     require_chap: bool,
     /// Our address on the link.
-    #[arg(long)]
-    local: Ipv4Addr,
+    #[arg(long, required_unless_present = "inbound")]
+    local: Option<Ipv4Addr>,
     /// The address given to the caller.
-    #[arg(long)]
-    remote: Ipv4Addr,
+    #[arg(long, required_unless_present = "inbound")]
+    remote: Option<Ipv4Addr>,
     /// DNS server offered to the caller (up to two).
     #[arg(long, value_name = "IP")]
     ms_dns: Vec<Ipv4Addr>,
@@ -298,6 +350,7 @@ fn main() -> ExitCode {
             Command::Dial(a) => dial(a, cli.events).await,
             Command::Answer(a) => answer(a, cli.events).await,
             Command::Demo(a) => demo(a, cli.events).await,
+            Command::Inbound(c) => inbound(c, cli.events),
         }
     });
     match result {
@@ -436,6 +489,7 @@ async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     let cfg = SessionConfig {
         link,
         pcap: a.line.pcap.clone(),
+        ..SessionConfig::default()
     };
     let outcome = a
         .line
@@ -456,8 +510,8 @@ fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fata
     } else {
         require
     };
-    link.ipcp.local = Some(a.local);
-    link.ipcp.remote = Some(a.remote);
+    link.ipcp.local = a.local;
+    link.ipcp.remote = a.remote;
     link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];
     link.auth = AuthConfig {
         name: a.name.clone(),
@@ -468,11 +522,15 @@ fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fata
 }
 
 async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
-    let secrets = load_secrets(&a.secrets)?;
+    if a.inbound {
+        return answer_inbound(a, format).await;
+    }
+    let path = a.secrets.clone().unwrap_or_default();
+    let secrets = load_secrets(&path)?;
     if secrets.is_empty() {
         return Err(fatal(
             EXIT_CONFIG,
-            format!("{}: no secrets: nobody could log in", a.secrets.display()),
+            format!("{}: no secrets: nobody could log in", path.display()),
         ));
     }
     let link = answer_link(&a, secrets)?;
@@ -487,6 +545,7 @@ async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
     let cfg = SessionConfig {
         link,
         pcap: a.line.pcap.clone(),
+        ..SessionConfig::default()
     };
     let outcome = a
         .line
@@ -573,6 +632,7 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         SessionConfig {
             link: server,
             pcap: None,
+            ..SessionConfig::default()
         },
         &server_rep,
         server_stop,
@@ -583,6 +643,7 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         SessionConfig {
             link: client,
             pcap: a.pcap.clone(),
+            ..SessionConfig::default()
         },
         &client_rep,
         client_stop,
@@ -626,4 +687,192 @@ async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     let ok = c.reason == carrier::ppp::DownReason::UserRequest
         && s.reason == carrier::ppp::DownReason::PeerTerminated;
     Ok(if ok { 0 } else { c.exit_code() as u8 })
+}
+
+fn parse_partition(spec: &str, ppp_local: Ipv4Addr, n: usize) -> Result<Partition, Fatal> {
+    let bad = || {
+        fatal(
+            EXIT_CONFIG,
+            format!("--partition {spec:?}: expected NAME=ADDRESS[@ALIAS]"),
+        )
+    };
+    let (name, rest) = spec.split_once('=').ok_or_else(bad)?;
+    let (addr, alias) = match rest.split_once('@') {
+        Some((a, b)) => (a, Some(b)),
+        None => (rest, None),
+    };
+    if name.is_empty() {
+        return Err(bad());
+    }
+    let address: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let alias = match alias {
+        Some(a) => a.parse().map_err(|_| bad())?,
+        None => inb::state::default_alias(ppp_local, n),
+    };
+    Ok(Partition {
+        name: name.to_string(),
+        address,
+        alias,
+    })
+}
+
+fn inbound_error(e: inb::InboundError) -> Fatal {
+    use inb::InboundError as E;
+    let code = match &e {
+        E::NotEnabled | E::Consumed(_) | E::Disabled(_) => EXIT_INBOUND_CLOSED,
+        E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) => EXIT_CONFIG,
+        E::Io { .. } => EXIT_FATAL,
+    };
+    fatal(code, e.to_string())
+}
+
+fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
+    let reporter = Reporter::new(format);
+    match c {
+        InboundCommand::Enable(a) => {
+            let store = Store::new(&a.dir.state_dir);
+            let partitions = a
+                .partition
+                .iter()
+                .enumerate()
+                .map(|(i, p)| parse_partition(p, a.ppp_local, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let e = inb::call::enable(
+                &store,
+                a.ppp_local,
+                a.ppp_remote,
+                partitions,
+                a.console_access,
+                a.auth,
+            )
+            .map_err(inbound_error)?;
+            // The one time the secret is shown: for the customer to pass on.
+            reporter.emit(
+                "inbound-enabled",
+                json!({"user": e.user, "secret": e.secret.reveal(), "auth": e.auth,
+                       "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
+                       "partitions": e.partitions, "console_access": e.console_access}),
+                &format!(
+                    "inbound service enabled for one call\n  user:   {}\n  secret: {}\n  (shown once; pass both to the service representative)",
+                    e.user,
+                    e.secret.reveal()
+                ),
+            );
+            Ok(0)
+        }
+        InboundCommand::Disable(d) => {
+            let store = Store::new(&d.state_dir);
+            let pid = inb::call::disable(&store).map_err(inbound_error)?;
+            reporter.emit(
+                "inbound-disabled",
+                json!({"hung_up_pid": pid}),
+                &match pid {
+                    Some(p) => format!(
+                        "inbound service disabled; call in progress (pid {p}) told to hang up"
+                    ),
+                    None => "inbound service disabled".to_string(),
+                },
+            );
+            Ok(0)
+        }
+        InboundCommand::Status(d) => {
+            let store = Store::new(&d.state_dir);
+            match store.load().map_err(inbound_error)? {
+                None => reporter.emit("inbound-status", json!({"state": "none"}), "inbound service: never enabled"),
+                Some(e) => reporter.emit(
+                    "inbound-status",
+                    json!({"state": e.state, "enabled_at": e.enabled_at, "consumed_at": e.consumed_at,
+                           "disabled_at": e.disabled_at, "user": e.user, "auth": e.auth,
+                           "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
+                           "partitions": e.partitions, "console_access": e.console_access,
+                           "call_pid": e.call_pid}),
+                    &format!(
+                        "inbound service: {:?} (enabled at {}{}{}); caller {} gets {}, console {}, partitions: {}",
+                        e.state,
+                        e.enabled_at,
+                        e.consumed_at.map(|t| format!(", used at {t}")).unwrap_or_default(),
+                        e.disabled_at.map(|t| format!(", disabled at {t}")).unwrap_or_default(),
+                        e.user,
+                        e.ppp_remote,
+                        if e.console_access { "reachable on service ports" } else { "unreachable" },
+                        if e.partitions.is_empty() {
+                            "none".to_string()
+                        } else {
+                            e.partitions.iter().map(|p| format!("{}={}@{}", p.name, p.address, p.alias)).collect::<Vec<_>>().join(" ")
+                        }
+                    ),
+                ),
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `carrier answer --inbound`: serve the one enabled call.
+async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
+    let store = Store::new(&a.state.state_dir);
+    let e = inb::call::prepare(&store).map_err(inbound_error)?;
+    let mut link = link_config(&a.ppp);
+    link.lcp.require_auth = vec![match e.auth {
+        AuthKind::Chap => AuthProto::ChapMd5,
+        AuthKind::Pap => AuthProto::Pap,
+    }];
+    link.ipcp.local = Some(e.ppp_local);
+    link.ipcp.remote = Some(e.ppp_remote);
+    link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];
+    link.auth = AuthConfig {
+        name: a.name.clone(),
+        secrets: Arc::new(SecretsTable::single(
+            &e.user,
+            "*",
+            Secret::new(e.secret.reveal().as_bytes()),
+        )),
+        ..AuthConfig::default()
+    };
+    let mut tty = open_line(&a.line)?;
+    let reporter = Reporter::new(format);
+    reporter.emit(
+        "connect",
+        json!({"device": tty.path(), "speed": a.line.speed, "direct": true, "inbound": true}),
+        &format!(
+            "{}: direct line, waiting for the service call",
+            tty.path().display()
+        ),
+    );
+    let stop = stop_on_signals()?;
+    // `disable` from another shell hangs the call up.
+    let (revoke_tx, mut revoke) = watch::channel(false);
+    let watch_store = store.clone();
+    let watcher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if !inb::call::still_allowed(&watch_store) {
+                let _ = revoke_tx.send(true);
+                return;
+            }
+        }
+    });
+    let (stop_tx, merged) = watch::channel(false);
+    let mut signals = stop;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                r = signals.changed() => if r.is_err() { return },
+                r = revoke.changed() => if r.is_err() { return },
+            }
+            stop_tx.send_modify(|v| *v = true);
+        }
+    });
+    let cfg = SessionConfig {
+        link,
+        pcap: a.line.pcap.clone(),
+        auth_gate: Some(inb::call::consuming_gate(&store)),
+    };
+    let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e);
+    let outcome = session::run(&mut tty, &mut plane, cfg, &reporter, merged).await;
+    drop(plane);
+    watcher.abort();
+    inb::call::finish(&store).map_err(inbound_error)?;
+    let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    Ok(finish(&reporter, &outcome))
 }

@@ -2,6 +2,7 @@
 //! core stays sans-IO; this owns the reads, writes, timers and signals.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
@@ -15,7 +16,7 @@ use crate::events::Reporter;
 use crate::hdlc::{Decoder, DecoderStats, Encoder};
 use crate::net::{IpLink, IpPlane};
 use crate::pcap::{Direction, PcapWriter};
-use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
+use crate::ppp::link::{AuthRole, Event, Framing, Link, LinkConfig, LinkStats};
 use crate::ppp::trace::describe;
 use crate::ppp::DownReason;
 
@@ -46,10 +47,26 @@ impl Outcome {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+/// Decides, once a peer has authenticated to us, whether it may go on
+/// (the one-time inbound enablement is consumed here). An error closes the
+/// link with its message.
+pub type AuthGate = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+#[derive(Clone, Default)]
 pub struct SessionConfig {
     pub link: LinkConfig,
     pub pcap: Option<PathBuf>,
+    pub auth_gate: Option<AuthGate>,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("link", &self.link)
+            .field("pcap", &self.pcap)
+            .field("auth_gate", &self.auth_gate.is_some())
+            .finish()
+    }
 }
 
 /// A write that takes longer than this means the far end stopped reading.
@@ -127,6 +144,29 @@ where
                                 serde_json::json!({"error": e.to_string()}),
                                 &format!("no IP interface: {e}"),
                             );
+                            if ip.must_be_up() {
+                                link.close(
+                                    DownReason::NoNetworkProtocols,
+                                    Instant::now().into_std(),
+                                );
+                            }
+                        }
+                    }
+                }
+                Event::AuthOk {
+                    role: AuthRole::Authenticator,
+                    peer,
+                    ..
+                } => {
+                    if let Some(gate) = &cfg.auth_gate {
+                        if let Err(why) = gate(peer) {
+                            tracing::warn!(peer = %peer, %why, "authenticated peer refused");
+                            reporter.emit(
+                                "auth-refused",
+                                serde_json::json!({"peer": peer, "message": why}),
+                                &format!("caller {peer:?} refused: {why}"),
+                            );
+                            link.close(DownReason::PeerAuthFailed, Instant::now().into_std());
                         }
                     }
                 }

@@ -4,109 +4,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
+use support::carrier::{Carrier, Netns};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
-
-/// The `carrier` binary with its JSON events collected on a thread.
-struct Carrier {
-    child: Child,
-    events: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Carrier {
-    fn spawn(args: &[&str]) -> Carrier {
-        Self::spawn_in(None, args)
-    }
-
-    /// Runs carrier inside network namespace `netns` when given.
-    fn spawn_in(netns: Option<&str>, args: &[&str]) -> Carrier {
-        let bin = env!("CARGO_BIN_EXE_carrier");
-        let mut cmd = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
-        let mut child = cmd
-            .args(["--events", "json", "-v"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start carrier");
-        let out = child.stdout.take().unwrap();
-        let (tx, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
-                assert!(v["event"].is_string(), "no event field: {line}");
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        Carrier {
-            child,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first event called `name`, waiting up to `timeout`.
-    fn wait_event(&mut self, name: &str, timeout: Duration) -> Option<Value> {
-        if let Some(v) = self.seen.iter().find(|v| v["event"] == name) {
-            return Some(v.clone());
-        }
-        let end = Instant::now() + timeout;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.events.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if v["event"] == name {
-                        return Some(v);
-                    }
-                }
-                Err(_) => return None,
-            }
-        }
-        None
-    }
-
-    fn terminate(&self) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .expect("SIGTERM carrier");
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if let Some(s) = self.child.try_wait().expect("wait carrier") {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Carrier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const SERVER: &str = "local passive noccp novj noipv6 debug name server \
                       10.77.0.1:10.77.0.2 ms-dns 10.77.0.53 ms-dns 10.77.0.54";
@@ -456,44 +357,6 @@ fn capture_opens_in_tshark_without_malformed_frames_or_passwords() {
     std::fs::remove_file(&pcap).unwrap();
 }
 
-/// A network namespace for one test, removed when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Option<Netns> {
-        let name = format!("carrier-{tag}-{}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                !support::pppd::in_ci(),
-                "cannot create a network namespace under CI"
-            );
-            eprintln!("SKIP: cannot create network namespaces here (not root?)");
-            return None;
-        }
-        let ns = Netns(name);
-        assert!(ns.run(&["ip", "link", "set", "lo", "up"]).status.success());
-        Some(ns)
-    }
-
-    fn run(&self, cmd: &[&str]) -> std::process::Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(cmd)
-            .output()
-            .expect("ip netns exec")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 fn ping_crosses_the_link_both_ways() {
     let Some(ns) = Netns::new("ping") else {
@@ -508,7 +371,7 @@ fn ping_crosses_the_link_both_ways() {
         return;
     };
     let mut c = Carrier::spawn_in(
-        Some(&ns.0),
+        Some(ns.name()),
         &[
             "dial",
             "--direct",

@@ -30,6 +30,11 @@ pub trait IpPlane {
     async fn next_outbound(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Datagrams this plane dropped (no interface, fenced off, ...).
     fn dropped(&self) -> u64;
+    /// If `up` fails, the link must not stay up (a firewall that could not
+    /// be installed, say).
+    fn must_be_up(&self) -> bool {
+        false
+    }
 }
 
 /// No IP interface: datagrams from the peer are counted and dropped; none

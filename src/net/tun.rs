@@ -36,6 +36,13 @@ impl TunPlane {
     }
 }
 
+impl TunPlane {
+    /// The interface while IP is up, for adding addresses.
+    pub fn device(&self) -> Option<&AsyncDevice> {
+        self.dev.as_ref()
+    }
+}
+
 impl IpPlane for TunPlane {
     fn up(&mut self, link: &IpLink) -> io::Result<String> {
         let dev = DeviceBuilder::new()

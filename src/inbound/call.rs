@@ -1,0 +1,147 @@
+//! The life of the enablement around one call: enabling, disabling,
+//! preparing to answer (cleaning up after a crashed call first), consuming
+//! at authentication, and ending.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::plane::clean_leftovers;
+use super::state::{now, AuthKind, Enablement, InboundError, Partition, State, Store};
+use crate::session::AuthGate;
+
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+fn alive(pid: u32) -> bool {
+    kill(Pid::from_raw(pid as i32), None).is_ok()
+}
+
+/// Records a new enablement, replacing any earlier one, and returns it
+/// with the credentials to pass on.
+pub fn enable(
+    store: &Store,
+    ppp_local: Ipv4Addr,
+    ppp_remote: Ipv4Addr,
+    partitions: Vec<Partition>,
+    console_access: bool,
+    auth: AuthKind,
+) -> Result<Enablement, InboundError> {
+    let e = Enablement::new(ppp_local, ppp_remote, partitions, console_access, auth)?;
+    store.update(|old| {
+        if let Some(o) = &old {
+            if o.call_pid.is_some_and(alive) {
+                return Err(InboundError::Invalid(format!(
+                    "a service call is in progress (pid {}); disable it first",
+                    o.call_pid.unwrap_or(0)
+                )));
+            }
+        }
+        Ok((Some(e.clone()), ()))
+    })?;
+    Ok(e)
+}
+
+/// Revokes the enablement at once and hangs up a call in progress.
+/// Returns the pid of the call that was told to hang up, if any.
+pub fn disable(store: &Store) -> Result<Option<u32>, InboundError> {
+    store.update(|old| {
+        let Some(mut e) = old else {
+            return Err(InboundError::NotEnabled);
+        };
+        let mut hung_up = None;
+        if let Some(pid) = e.call_pid {
+            if alive(pid) {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+                hung_up = Some(pid);
+            } else {
+                // A call that crashed: its rules may still stand.
+                let _ = clean_leftovers(e.ip_forward_was.as_deref());
+                e.call_pid = None;
+                e.ip_forward_was = None;
+            }
+        }
+        e.state = State::Disabled;
+        e.disabled_at = Some(now());
+        Ok((Some(e), hung_up))
+    })
+}
+
+/// Before answering: removes what a crashed earlier call left, then
+/// returns the enablement if a call may be answered.
+pub fn prepare(store: &Store) -> Result<Enablement, InboundError> {
+    store.update(|old| {
+        let Some(mut e) = old else {
+            // Nothing recorded, but a table of ours may still stand.
+            let _ = clean_leftovers(None);
+            return Err(InboundError::NotEnabled);
+        };
+        match e.call_pid {
+            Some(pid) if alive(pid) && pid != std::process::id() => {
+                return Err(InboundError::Invalid(format!(
+                    "a service call is in progress (pid {pid})"
+                )))
+            }
+            _ => {
+                if let Err(err) = clean_leftovers(e.ip_forward_was.as_deref()) {
+                    tracing::warn!(error = %err, "could not clean up after an earlier call");
+                }
+                e.call_pid = None;
+                e.ip_forward_was = None;
+            }
+        }
+        let usable = e.check_usable();
+        let out = e.clone();
+        usable?;
+        Ok((Some(e), out))
+    })
+}
+
+/// The gate that consumes the enablement when the caller authenticates:
+/// durable before the caller gets any IP, and only once.
+pub fn consuming_gate(store: &Store) -> AuthGate {
+    let store = store.clone();
+    Arc::new(move |peer: &str| {
+        store
+            .update(|old| {
+                let Some(mut e) = old else {
+                    return Err(InboundError::NotEnabled);
+                };
+                e.check_usable()?;
+                if peer != e.user {
+                    return Err(InboundError::Invalid(format!("unexpected caller {peer:?}")));
+                }
+                e.state = State::Consumed;
+                e.consumed_at = Some(now());
+                e.call_pid = Some(std::process::id());
+                e.ip_forward_was = std::fs::read_to_string(IP_FORWARD)
+                    .ok()
+                    .map(|s| s.trim().to_string());
+                Ok((Some(e), ()))
+            })
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// After the call: the call is over; the enablement stays consumed.
+pub fn finish(store: &Store) -> Result<(), InboundError> {
+    store.update(|old| {
+        let Some(mut e) = old else {
+            return Ok((None, ()));
+        };
+        if e.call_pid == Some(std::process::id()) {
+            e.call_pid = None;
+            e.ip_forward_was = None;
+        }
+        Ok((Some(e), ()))
+    })
+}
+
+/// Whether the enablement still allows the call in progress to go on.
+pub fn still_allowed(store: &Store) -> bool {
+    match store.load() {
+        Ok(Some(e)) => e.state != State::Disabled,
+        _ => false,
+    }
+}

@@ -1,0 +1,10 @@
+//! Inbound service calls: a one-time enablement the customer grants, the
+//! caller's credentials, and what the console puts on the link for the
+//! call (aliases, NAT, firewall).
+
+pub mod call;
+pub mod firewall;
+pub mod plane;
+pub mod state;
+
+pub use state::{AuthKind, Enablement, InboundError, Partition, State, Store};

@@ -1,0 +1,366 @@
+//! The enablement record: enabled, consumed by the first call that
+//! authenticates, or disabled. It lives in one file, mode 0600, replaced
+//! atomically, so a crash at any moment leaves either the old record or
+//! the new one, and a consumed enablement stays consumed across restarts.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::secrets::{read_private, SecretsError};
+
+#[derive(Debug, Error)]
+pub enum InboundError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("{path}: not a valid enablement record: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("inbound service is not enabled")]
+    NotEnabled,
+    #[error("inbound service was already used by a call at {0} (unix time); enable it again for another")]
+    Consumed(u64),
+    #[error("inbound service was disabled at {0} (unix time)")]
+    Disabled(u64),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Enabled,
+    Consumed,
+    Disabled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    Chap,
+    Pap,
+}
+
+/// A partition the customer allows the caller to reach.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    pub name: String,
+    /// Its real address on the console's LAN.
+    pub address: Ipv4Addr,
+    /// The address the caller uses for it, on the link.
+    pub alias: Ipv4Addr,
+}
+
+/// The caller's secret: never printed by Debug, only by `reveal`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoredSecret(String);
+
+impl StoredSecret {
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enablement {
+    pub state: State,
+    pub enabled_at: u64,
+    pub consumed_at: Option<u64>,
+    pub disabled_at: Option<u64>,
+    /// The console's address on the link.
+    pub ppp_local: Ipv4Addr,
+    /// The address given to the caller.
+    pub ppp_remote: Ipv4Addr,
+    pub partitions: Vec<Partition>,
+    /// Whether the caller may reach the console itself (on the service
+    /// ports only).
+    pub console_access: bool,
+    pub auth: AuthKind,
+    pub user: String,
+    /// Kept in clear because CHAP's authenticator needs the secret itself
+    /// (RFC 1994 §4.1); the file is mode 0600.
+    pub secret: StoredSecret,
+    /// The process serving the call that consumed the enablement, so a
+    /// `disable` can find it and a restart can clean up after it.
+    pub call_pid: Option<u32>,
+    /// net.ipv4.ip_forward before the call turned it on, to restore.
+    pub ip_forward_was: Option<String>,
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The default alias of the n-th partition (0-based): host .11, .12, ...
+/// of the console's PPP address's /24.
+pub fn default_alias(ppp_local: Ipv4Addr, n: usize) -> Ipv4Addr {
+    let o = ppp_local.octets();
+    Ipv4Addr::new(o[0], o[1], o[2], 11u8.saturating_add(n as u8))
+}
+
+impl Enablement {
+    /// A fresh enablement with new credentials: a name derived from the
+    /// console's PPP address and a 128-bit random secret.
+    pub fn new(
+        ppp_local: Ipv4Addr,
+        ppp_remote: Ipv4Addr,
+        partitions: Vec<Partition>,
+        console_access: bool,
+        auth: AuthKind,
+    ) -> Result<Enablement, InboundError> {
+        if ppp_local == ppp_remote {
+            return Err(InboundError::Invalid(
+                "the console's and the caller's PPP addresses must differ".into(),
+            ));
+        }
+        let mut seen = vec![ppp_local, ppp_remote];
+        for p in &partitions {
+            if seen.contains(&p.alias) {
+                return Err(InboundError::Invalid(format!(
+                    "alias {} of partition {} is used twice",
+                    p.alias, p.name
+                )));
+            }
+            seen.push(p.alias);
+        }
+        let mut raw = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let secret = raw.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        Ok(Enablement {
+            state: State::Enabled,
+            enabled_at: now(),
+            consumed_at: None,
+            disabled_at: None,
+            ppp_local,
+            ppp_remote,
+            partitions,
+            console_access,
+            auth,
+            user: format!("service-{}", ppp_local.to_string().replace('.', "-")),
+            secret: StoredSecret(secret),
+            call_pid: None,
+            ip_forward_was: None,
+        })
+    }
+
+    /// Whether a call may be answered now.
+    pub fn check_usable(&self) -> Result<(), InboundError> {
+        match self.state {
+            State::Enabled => Ok(()),
+            State::Consumed => Err(InboundError::Consumed(self.consumed_at.unwrap_or(0))),
+            State::Disabled => Err(InboundError::Disabled(self.disabled_at.unwrap_or(0))),
+        }
+    }
+}
+
+/// The directory holding the record and its lock.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+const RECORD: &str = "inbound.json";
+const LOCK: &str = "inbound.lock";
+
+impl Store {
+    pub fn new(dir: &Path) -> Store {
+        Store {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(RECORD)
+    }
+
+    fn io(&self, path: &Path) -> impl Fn(std::io::Error) -> InboundError {
+        let path = path.to_path_buf();
+        move |source| InboundError::Io {
+            path: path.clone(),
+            source,
+        }
+    }
+
+    /// Runs `f` on the record under an exclusive lock, saving what it
+    /// returns, so `enable`, `disable` and a consuming call never race.
+    pub fn update<T>(
+        &self,
+        f: impl FnOnce(Option<Enablement>) -> Result<(Option<Enablement>, T), InboundError>,
+    ) -> Result<T, InboundError> {
+        fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
+        let lock_path = self.dir.join(LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(self.io(&lock_path))?;
+        let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| self.io(&lock_path)(e.into()))?;
+        let current = self.load()?;
+        let (next, out) = f(current)?;
+        if let Some(e) = next {
+            self.save(&e)?;
+        }
+        drop(lock);
+        Ok(out)
+    }
+
+    pub fn load(&self) -> Result<Option<Enablement>, InboundError> {
+        let path = self.path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = read_private(&path)?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| InboundError::Corrupt {
+                path,
+                message: e.to_string(),
+            })
+    }
+
+    /// Writes a temporary file (0600), syncs it, renames it over the
+    /// record and syncs the directory: all or nothing.
+    fn save(&self, e: &Enablement) -> Result<(), InboundError> {
+        let path = self.path();
+        let tmp = self.dir.join(format!(".{RECORD}.{}", std::process::id()));
+        let text = serde_json::to_string_pretty(e).map_err(|err| InboundError::Corrupt {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
+        let _ = fs::remove_file(&tmp);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(self.io(&tmp))?;
+        f.write_all(text.as_bytes()).map_err(self.io(&tmp))?;
+        f.sync_all().map_err(self.io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(self.io(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(self.io(&self.dir))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("carrier-inbound-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn sample() -> Enablement {
+        Enablement::new(
+            Ipv4Addr::new(10, 99, 0, 1),
+            Ipv4Addr::new(10, 99, 0, 2),
+            vec![Partition {
+                name: "lpar1".into(),
+                address: Ipv4Addr::new(192, 168, 50, 11),
+                alias: default_alias(Ipv4Addr::new(10, 99, 0, 1), 0),
+            }],
+            true,
+            AuthKind::Chap,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn credentials_are_derived_and_random() {
+        let (a, b) = (sample(), sample());
+        assert_eq!(a.user, "service-10-99-0-1");
+        assert_eq!(a.secret.reveal().len(), 32, "128 bits in hex");
+        assert_ne!(a.secret, b.secret);
+        assert!(!format!("{a:?}").contains(a.secret.reveal()));
+        assert_eq!(a.partitions[0].alias, Ipv4Addr::new(10, 99, 0, 11));
+    }
+
+    #[test]
+    fn saved_atomically_with_mode_600() {
+        let dir = tmpdir("save");
+        let store = Store::new(&dir);
+        let e = sample();
+        store.update(|_| Ok((Some(e.clone()), ()))).unwrap();
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(store.load().unwrap(), Some(e));
+        // No temporary file is left behind.
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_or_exposed_record_is_an_error() {
+        let dir = tmpdir("corrupt");
+        let store = Store::new(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(store.path(), "{not json").unwrap();
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(store.load(), Err(InboundError::Corrupt { .. })));
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(store.load(), Err(InboundError::Secrets(_))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn usable_only_while_enabled() {
+        let mut e = sample();
+        assert!(e.check_usable().is_ok());
+        e.state = State::Consumed;
+        e.consumed_at = Some(5);
+        assert!(matches!(e.check_usable(), Err(InboundError::Consumed(5))));
+        e.state = State::Disabled;
+        assert!(matches!(e.check_usable(), Err(InboundError::Disabled(_))));
+    }
+
+    #[test]
+    fn duplicate_aliases_are_refused() {
+        let p = |alias| Partition {
+            name: "x".into(),
+            address: Ipv4Addr::new(192, 168, 1, 1),
+            alias,
+        };
+        let r = Enablement::new(
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            vec![p(Ipv4Addr::new(10, 0, 0, 2))],
+            false,
+            AuthKind::Pap,
+        );
+        assert!(matches!(r, Err(InboundError::Invalid(_))));
+    }
+}

@@ -1,0 +1,147 @@
+//! The `carrier` binary as a test drives it: JSON events read on a
+//! thread, signals, exit codes; and network namespaces as test hosts.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `carrier` binary with its JSON events collected on a thread.
+pub struct Carrier {
+    pub child: Child,
+    events: mpsc::Receiver<Value>,
+    pub seen: Vec<Value>,
+}
+
+impl Carrier {
+    pub fn spawn(args: &[&str]) -> Carrier {
+        Self::spawn_in(None, args)
+    }
+
+    /// Runs carrier inside network namespace `netns` when given.
+    pub fn spawn_in(netns: Option<&str>, args: &[&str]) -> Carrier {
+        let bin = env!("CARGO_BIN_EXE_carrier");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, bin]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
+            .args(["--events", "json", "-v"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start carrier");
+        let out = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+                assert!(v["event"].is_string(), "no event field: {line}");
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Carrier {
+            child,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first event called `name`, waiting up to `timeout`.
+    pub fn wait_event(&mut self, name: &str, timeout: Duration) -> Option<Value> {
+        if let Some(v) = self.seen.iter().find(|v| v["event"] == name) {
+            return Some(v.clone());
+        }
+        let end = Instant::now() + timeout;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if v["event"] == name {
+                        return Some(v);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    pub fn terminate(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM carrier");
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait().expect("wait carrier") {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Carrier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A network namespace for one test, removed when dropped.
+pub struct Netns(String);
+
+impl Netns {
+    pub fn new(tag: &str) -> Option<Netns> {
+        let name = format!("carrier-{tag}-{}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                !super::pppd::in_ci(),
+                "cannot create a network namespace under CI"
+            );
+            eprintln!("SKIP: cannot create network namespaces here (not root?)");
+            return None;
+        }
+        let ns = Netns(name);
+        assert!(ns.run(&["ip", "link", "set", "lo", "up"]).status.success());
+        Some(ns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    pub fn run(&self, cmd: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(cmd)
+            .output()
+            .expect("ip netns exec")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}

@@ -160,6 +160,21 @@ impl Encoder {
 
     /// Appends one complete frame, opening and closing flag included.
     pub fn encode(&mut self, protocol: u16, info: &[u8], out: &mut BytesMut) {
+        self.encode_frame(protocol, info, true, out)
+    }
+
+    /// Appends one frame; without `opening_flag` it starts right after the
+    /// previous frame's closing flag. RFC 1662 §4.3: one flag between
+    /// frames is enough; an opening flag is only needed to flush line
+    /// noise after the line was idle (the sender decides when, as Linux's
+    /// ppp_async does after a second of silence).
+    pub fn encode_frame(
+        &mut self,
+        protocol: u16,
+        info: &[u8],
+        opening_flag: bool,
+        out: &mut BytesMut,
+    ) {
         let default = needs_default_framing(protocol, info);
         let scratch = &mut self.scratch;
         scratch.clear();
@@ -183,7 +198,9 @@ impl Encoder {
             &self.escape
         };
         out.reserve(2 + 2 * scratch.len());
-        out.extend_from_slice(&[FLAG]);
+        if opening_flag {
+            out.extend_from_slice(&[FLAG]);
+        }
         stuff(table, scratch, out);
         out.extend_from_slice(&[FLAG]);
     }
@@ -570,6 +587,20 @@ mod tests {
             assert_eq!(f.len(), 1, "cut at {cut}");
             assert_eq!(split_header(&f[0]).unwrap(), (0x0021, &b"hello, world"[..]));
         }
+    }
+
+    #[test]
+    fn frames_without_opening_flag_share_the_previous_closing_flag() {
+        let mut e = Encoder::new();
+        let mut wire = BytesMut::new();
+        e.encode_frame(0x0021, b"a", true, &mut wire);
+        e.encode_frame(0x0021, b"b", false, &mut wire);
+        assert_eq!(wire.iter().filter(|&&b| b == FLAG).count(), 3);
+        let mut d = Decoder::default();
+        let (f, r) = frames_of(&mut d, &wire);
+        assert!(r.is_empty());
+        assert_eq!(f.len(), 2);
+        assert_eq!(split_header(&f[1]).unwrap(), (0x0021, &b"b"[..]));
     }
 
     #[test]

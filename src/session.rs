@@ -57,6 +57,12 @@ pub struct SessionConfig {
     pub link: LinkConfig,
     pub pcap: Option<PathBuf>,
     pub auth_gate: Option<AuthGate>,
+    /// pppd's `idle`: close the link after this long without an IP
+    /// datagram either way.
+    pub idle: Option<Duration>,
+    /// The modem's carrier (DCD): turning false takes the lower layer down
+    /// at once instead of waiting for LCP echoes to fail.
+    pub carrier: Option<watch::Receiver<bool>>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -65,12 +71,26 @@ impl std::fmt::Debug for SessionConfig {
             .field("link", &self.link)
             .field("pcap", &self.pcap)
             .field("auth_gate", &self.auth_gate.is_some())
+            .field("idle", &self.idle)
+            .field("carrier", &self.carrier.is_some())
             .finish()
     }
 }
 
 /// A write that takes longer than this means the far end stopped reading.
 const WRITE_STALL: Duration = Duration::from_secs(10);
+
+/// After this long with nothing sent, a frame opens with its own flag to
+/// flush line noise; sooner, it shares the previous frame's closing flag
+/// (RFC 1662 §4.3; Linux ppp_async uses the same second).
+const FLAG_TIME: Duration = Duration::from_secs(1);
+
+/// Whether a frame is an LCP Configure-Request/Ack/Nak/Reject or
+/// Terminate-Request/Ack: those always open with a flag (as ppp_async
+/// does), since they are sent when the line state is least known.
+fn is_lcp_control(protocol: u16, info: &[u8]) -> bool {
+    protocol == crate::ppp::proto::LCP && matches!(info.first(), Some(1..=6))
+}
 
 /// Runs PPP on an open line until the link goes down, carrying IP between
 /// the peer and `ip`. `stop` turning true asks for an orderly close (LCP
@@ -110,6 +130,9 @@ where
     let mut stopping = false;
     let mut stop_gone = false;
     let mut down: Option<DownReason> = None;
+    let mut last_tx: Option<Instant> = None;
+    let mut last_ip = Instant::now();
+    let mut carrier = cfg.carrier.clone();
 
     let now = Instant::now().into_std();
     link.open(now);
@@ -179,15 +202,20 @@ where
             }
         }
         wire.clear();
+        let now = Instant::now();
+        let mut shared_flag = last_tx.is_some_and(|t| now.duration_since(t) < FLAG_TIME);
         while let Some(f) = link.poll_transmit() {
             tracing::debug!(target: "carrier::frame", "sent [{}]", describe(f.protocol, &f.data));
             if let Some(p) = &mut pcap {
                 p.write(Direction::Sent, f.protocol, &f.data, SystemTime::now())
                     .map_err(pcap_err)?;
             }
-            enc.encode(f.protocol, &f.data, &mut wire);
+            let opening = !shared_flag || is_lcp_control(f.protocol, &f.data);
+            enc.encode_frame(f.protocol, &f.data, opening, &mut wire);
+            shared_flag = true;
         }
         if !wire.is_empty() {
+            last_tx = Some(now);
             match tokio::time::timeout(WRITE_STALL, line.write_all(&wire)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -211,7 +239,14 @@ where
             });
         }
 
-        let deadline = link.poll_timeout().map(Instant::from_std);
+        let idle_at = match cfg.idle {
+            Some(idle) if link.is_ip_up() && !stopping => Some(last_ip + idle),
+            _ => None,
+        };
+        let deadline = match (link.poll_timeout().map(Instant::from_std), idle_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             r = line.read(&mut rbuf) => {
                 let now = Instant::now().into_std();
@@ -234,6 +269,7 @@ where
                                     }
                                 }
                                 if let Some(datagram) = link.handle_frame(frame, now) {
+                                    last_ip = Instant::now();
                                     ip.deliver(datagram);
                                 }
                             },
@@ -251,7 +287,24 @@ where
                     }
                 }
             }
-            _ = sleep_until(deadline) => link.handle_timeout(Instant::now().into_std()),
+            _ = sleep_until(deadline) => {
+                let now = Instant::now();
+                if idle_at.is_some_and(|t| now >= t) {
+                    tracing::info!(idle = ?cfg.idle, "no IP traffic for the idle time: closing");
+                    stopping = true;
+                    link.close(DownReason::Idle, now.into_std());
+                } else {
+                    link.handle_timeout(now.into_std());
+                }
+            }
+            lost = carrier_lost(&mut carrier) => {
+                if lost {
+                    tracing::info!("carrier lost (DCD dropped)");
+                    link.lower_down(Instant::now().into_std());
+                }
+                // else: the watcher is gone; keep going on echoes alone.
+                carrier = None;
+            }
             r = ip.next_outbound(&mut obuf), if link.is_ip_up() => match r {
                 Ok(0) => {}
                 Ok(n) => {
@@ -262,7 +315,11 @@ where
                             .map_err(pcap_err)?;
                     }
                     wire.clear();
-                    enc.encode(crate::ppp::proto::IPV4, datagram, &mut wire);
+                    let now = Instant::now();
+                    let opening = !last_tx.is_some_and(|t| now.duration_since(t) < FLAG_TIME);
+                    enc.encode_frame(crate::ppp::proto::IPV4, datagram, opening, &mut wire);
+                    last_tx = Some(now);
+                    last_ip = now;
                     link.note_ip_sent();
                     if let Err(e) = line.write_all(&wire).await {
                         tracing::warn!(error = %e, "write to line failed");
@@ -289,6 +346,15 @@ where
             }
         }
     }
+}
+
+/// Resolves true when the carrier drops, false if nobody watches it any
+/// more; never resolves without a watcher.
+async fn carrier_lost(carrier: &mut Option<watch::Receiver<bool>>) -> bool {
+    let Some(rx) = carrier else {
+        return std::future::pending().await;
+    };
+    rx.wait_for(|up| !*up).await.is_ok()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

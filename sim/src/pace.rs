@@ -56,13 +56,15 @@ impl Pacer {
         }
     }
 
-    /// How many bytes to read at a time: about 10 ms of line time, so the
-    /// pacing stays smooth at low rates.
+    /// How many bytes to read at a time: about 1 ms of line time, so the
+    /// pacing stays smooth at low rates and a short frame is not held back
+    /// waiting for a chunk to fill (a 10 ms chunk cost every LCP exchange
+    /// up to 10 ms per direction).
     pub fn chunk(&self, max: usize) -> usize {
         match self.profile.bitrate {
             Some(bps) if bps > 0 => {
-                let per_10ms = f64::from(bps) / 10.0 / 100.0 / self.scale.factor();
-                (per_10ms as usize).clamp(1, max)
+                let per_ms = f64::from(bps) / 10.0 / 1000.0 / self.scale.factor();
+                (per_ms as usize).clamp(1, max)
             }
             _ => max,
         }
@@ -91,7 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_are_about_ten_milliseconds() {
+    fn chunks_are_about_one_millisecond() {
         let p = |bps, scale| {
             let profile = LineProfile {
                 bitrate: Some(bps),
@@ -99,10 +101,11 @@ mod tests {
             };
             Pacer::new(profile, TimeScale::new(scale).unwrap()).chunk(512)
         };
-        assert_eq!(p(9600, 1.0), 9);
+        assert_eq!(p(9600, 1.0), 1);
         assert_eq!(p(300, 1.0), 1);
-        assert_eq!(p(33600, 0.1), 336);
-        assert_eq!(p(115200, 0.01), 512);
+        assert_eq!(p(33600, 1.0), 3);
+        assert_eq!(p(33600, 0.1), 33);
+        assert_eq!(p(115200, 0.001), 512);
         assert_eq!(
             Pacer::new(LineProfile::default(), TimeScale::REAL).chunk(512),
             512

@@ -145,3 +145,63 @@ impl AccessServer {
         Ok(Some(outcome))
     }
 }
+
+/// The account, pool, DNS and service address of the built-in demo: what
+/// `carrier dial` with no modem dials, and what `carrier-sim` puts behind
+/// `access-server` when no secrets file is given. The account is public
+/// by design; a real dial-in point takes its accounts from a secrets file.
+pub mod demo {
+    use super::*;
+    use crate::ppp::auth::Secret;
+
+    pub const USER: &str = "demo";
+    pub const PASSWORD: &str = "demo-password";
+    pub const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 1);
+    pub const DNS: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 53);
+    pub const SERVICE: Ipv4Addr = Ipv4Addr::new(10, 64, 1, 10);
+    /// Not behind the fence: probes to it must be dropped.
+    pub const OUTSIDE: Ipv4Addr = Ipv4Addr::new(10, 64, 9, 99);
+
+    pub fn config(secrets: Option<SecretsTable>) -> AccessConfig {
+        AccessConfig {
+            name: "access-server".into(),
+            secrets: Arc::new(
+                secrets.unwrap_or_else(|| SecretsTable::single(USER, "*", Secret::new(PASSWORD))),
+            ),
+            local: LOCAL,
+            pool: AccessConfig::pool_from(Ipv4Addr::new(10, 64, 0, 2), 64),
+            dns: vec![DNS],
+            services: vec![SERVICE],
+            require: vec![AuthProto::Pap],
+        }
+    }
+}
+
+/// The access server as a destination in the simulator's exchange: each
+/// answered call is served on its own task.
+#[derive(Clone, Debug)]
+pub struct AccessService {
+    pub server: Arc<AccessServer>,
+}
+
+impl carrier_sim::Service for AccessService {
+    fn answer(&self, line: tokio::io::DuplexStream, caller: carrier_sim::exchange::CallInfo) {
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            let reporter = Reporter::to_log(&format!("access-server call {}", caller.call));
+            match server.serve(line, &reporter).await {
+                Ok(Some(o)) => tracing::info!(
+                    call = caller.call,
+                    caller = %caller.caller,
+                    reason = ?o.reason,
+                    fenced = o.ip_dropped,
+                    "access-server call ended"
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(call = caller.call, error = %e, "access-server call failed")
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,155 @@
+//! What every command shares: exit statuses, errors, PPP options from
+//! flags, signals, and the end-of-session report.
+
+use std::path::Path;
+use std::time::Duration;
+
+use carrier::events::Reporter;
+use carrier::net::tun::TunPlane;
+use carrier::net::NoIp;
+use carrier::ppp::auth::AuthProto;
+use carrier::ppp::fsm::FsmConfig;
+use carrier::ppp::link::{EchoConfig, LinkConfig};
+use carrier::secrets::SecretsTable;
+use carrier::session::{self, Outcome, SessionConfig};
+use carrier_hw::AsyncTty;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::{LineArgs, PppArgs};
+
+/// pppd's exit status 1: a fatal error (device, file).
+pub const EXIT_FATAL: u8 = 1;
+/// pppd's exit status 2: bad options or configuration.
+pub const EXIT_CONFIG: u8 = 2;
+/// No inbound call may be answered: not enabled, already used, disabled.
+pub const EXIT_INBOUND_CLOSED: u8 = 20;
+
+/// A failure before or outside PPP, with its exit status.
+pub struct Fatal {
+    pub code: u8,
+    pub message: String,
+}
+
+pub fn fatal(code: u8, message: impl Into<String>) -> Fatal {
+    Fatal {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The IP plane chosen on the command line.
+pub enum IpChoice {
+    None(NoIp),
+    Tun(TunPlane),
+}
+
+impl IpChoice {
+    pub async fn run<L>(
+        self,
+        line: &mut L,
+        cfg: SessionConfig,
+        reporter: &Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, Fatal>
+    where
+        L: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let r = match self {
+            IpChoice::None(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
+            IpChoice::Tun(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
+        };
+        r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+    }
+}
+
+pub fn link_config(p: &PppArgs) -> LinkConfig {
+    let fsm = FsmConfig {
+        restart: Duration::from_secs(p.lcp_restart.max(1)),
+        max_terminate: p.lcp_max_terminate,
+        max_configure: p.lcp_max_configure,
+        max_failure: p.lcp_max_failure,
+        passive: p.passive,
+    };
+    let mut c = LinkConfig {
+        lcp_fsm: fsm,
+        ipcp_fsm: fsm,
+        echo: EchoConfig {
+            interval: p.lcp_echo_interval.map(Duration::from_secs),
+            failure: p.lcp_echo_failure,
+            adaptive: p.lcp_echo_adaptive,
+        },
+        ..LinkConfig::default()
+    };
+    c.lcp.mru = p.mru;
+    c.lcp.accm = p.asyncmap;
+    c.lcp.magic = !p.nomagic;
+    c.lcp.acfc = !p.noaccomp;
+    c.lcp.pfc = !p.nopcomp;
+    c
+}
+
+pub fn required_auth(pap: bool, chap: bool) -> Vec<AuthProto> {
+    let mut v = Vec::new();
+    if chap {
+        v.push(AuthProto::ChapMd5);
+    }
+    if pap {
+        v.push(AuthProto::Pap);
+    }
+    v
+}
+
+pub fn load_secrets(path: &Path) -> Result<SecretsTable, Fatal> {
+    SecretsTable::load(path).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))
+}
+
+pub fn open_line(line: &LineArgs) -> Result<AsyncTty, Fatal> {
+    if !line.direct {
+        return Err(fatal(
+            EXIT_CONFIG,
+            "dialing through a modem is not available yet: give --direct for a null-modem line",
+        ));
+    }
+    let Some(device) = &line.device else {
+        return Err(fatal(EXIT_CONFIG, "--direct needs --device PATH"));
+    };
+    AsyncTty::open(device, line.speed).map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+}
+
+/// SIGINT and SIGTERM ask the session to terminate the link.
+pub fn stop_on_signals() -> Result<watch::Receiver<bool>, Fatal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            // Each signal is a new change, so a second one forces the stop.
+            tx.send_modify(|v| *v = true);
+        }
+    });
+    Ok(rx)
+}
+
+pub fn finish(reporter: &Reporter, outcome: &Outcome) -> u8 {
+    reporter.emit(
+        "stats",
+        json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped}),
+        &format!(
+            "{} frames in ({} IP), {} out ({} IP); {} discarded by the framer, {} malformed, {} protocol-rejected",
+            outcome.link.frames_in,
+            outcome.link.ip_in,
+            outcome.link.frames_out + outcome.link.ip_out,
+            outcome.link.ip_out,
+            outcome.framing.discarded(),
+            outcome.link.malformed + outcome.link.bad_header,
+            outcome.link.protocol_rejected
+        ),
+    );
+    outcome.exit_code() as u8
+}

@@ -1,0 +1,206 @@
+//! `carrier inbound enable|disable|status` and `carrier answer --inbound`:
+//! the one-time service call.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carrier::events::{Format, Reporter};
+use carrier::inbound::{self as inb, AuthKind, Partition, Store};
+use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+use carrier::secrets::SecretsTable;
+use carrier::session::{self, SessionConfig};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::common::*;
+use crate::{AnswerArgs, InboundCommand};
+
+fn parse_partition(spec: &str, ppp_local: Ipv4Addr, n: usize) -> Result<Partition, Fatal> {
+    let bad = || {
+        fatal(
+            EXIT_CONFIG,
+            format!("--partition {spec:?}: expected NAME=ADDRESS[@ALIAS]"),
+        )
+    };
+    let (name, rest) = spec.split_once('=').ok_or_else(bad)?;
+    let (addr, alias) = match rest.split_once('@') {
+        Some((a, b)) => (a, Some(b)),
+        None => (rest, None),
+    };
+    if name.is_empty() {
+        return Err(bad());
+    }
+    let address: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let alias = match alias {
+        Some(a) => a.parse().map_err(|_| bad())?,
+        None => inb::state::default_alias(ppp_local, n),
+    };
+    Ok(Partition {
+        name: name.to_string(),
+        address,
+        alias,
+    })
+}
+
+fn inbound_error(e: inb::InboundError) -> Fatal {
+    use inb::InboundError as E;
+    let code = match &e {
+        E::NotEnabled | E::Consumed(_) | E::Disabled(_) => EXIT_INBOUND_CLOSED,
+        E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) => EXIT_CONFIG,
+        E::Io { .. } => EXIT_FATAL,
+    };
+    fatal(code, e.to_string())
+}
+
+pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
+    let reporter = Reporter::new(format);
+    match c {
+        InboundCommand::Enable(a) => {
+            let store = Store::new(&a.dir.state_dir);
+            let partitions = a
+                .partition
+                .iter()
+                .enumerate()
+                .map(|(i, p)| parse_partition(p, a.ppp_local, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let e = inb::call::enable(
+                &store,
+                a.ppp_local,
+                a.ppp_remote,
+                partitions,
+                a.console_access,
+                a.auth,
+            )
+            .map_err(inbound_error)?;
+            // The one time the secret is shown: for the customer to pass on.
+            reporter.emit(
+                "inbound-enabled",
+                json!({"user": e.user, "secret": e.secret.reveal(), "auth": e.auth,
+                       "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
+                       "partitions": e.partitions, "console_access": e.console_access}),
+                &format!(
+                    "inbound service enabled for one call\n  user:   {}\n  secret: {}\n  (shown once; pass both to the service representative)",
+                    e.user,
+                    e.secret.reveal()
+                ),
+            );
+            Ok(0)
+        }
+        InboundCommand::Disable(d) => {
+            let store = Store::new(&d.state_dir);
+            let pid = inb::call::disable(&store).map_err(inbound_error)?;
+            reporter.emit(
+                "inbound-disabled",
+                json!({"hung_up_pid": pid}),
+                &match pid {
+                    Some(p) => format!(
+                        "inbound service disabled; call in progress (pid {p}) told to hang up"
+                    ),
+                    None => "inbound service disabled".to_string(),
+                },
+            );
+            Ok(0)
+        }
+        InboundCommand::Status(d) => {
+            let store = Store::new(&d.state_dir);
+            match store.load().map_err(inbound_error)? {
+                None => reporter.emit("inbound-status", json!({"state": "none"}), "inbound service: never enabled"),
+                Some(e) => reporter.emit(
+                    "inbound-status",
+                    json!({"state": e.state, "enabled_at": e.enabled_at, "consumed_at": e.consumed_at,
+                           "disabled_at": e.disabled_at, "user": e.user, "auth": e.auth,
+                           "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
+                           "partitions": e.partitions, "console_access": e.console_access,
+                           "call_pid": e.call_pid}),
+                    &format!(
+                        "inbound service: {:?} (enabled at {}{}{}); caller {} gets {}, console {}, partitions: {}",
+                        e.state,
+                        e.enabled_at,
+                        e.consumed_at.map(|t| format!(", used at {t}")).unwrap_or_default(),
+                        e.disabled_at.map(|t| format!(", disabled at {t}")).unwrap_or_default(),
+                        e.user,
+                        e.ppp_remote,
+                        if e.console_access { "reachable on service ports" } else { "unreachable" },
+                        if e.partitions.is_empty() {
+                            "none".to_string()
+                        } else {
+                            e.partitions.iter().map(|p| format!("{}={}@{}", p.name, p.address, p.alias)).collect::<Vec<_>>().join(" ")
+                        }
+                    ),
+                ),
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `carrier answer --inbound`: serve the one enabled call.
+pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
+    let store = Store::new(&a.state.state_dir);
+    let e = inb::call::prepare(&store).map_err(inbound_error)?;
+    let mut link = link_config(&a.ppp);
+    link.lcp.require_auth = vec![match e.auth {
+        AuthKind::Chap => AuthProto::ChapMd5,
+        AuthKind::Pap => AuthProto::Pap,
+    }];
+    link.ipcp.local = Some(e.ppp_local);
+    link.ipcp.remote = Some(e.ppp_remote);
+    link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];
+    link.auth = AuthConfig {
+        name: a.name.clone(),
+        secrets: Arc::new(SecretsTable::single(
+            &e.user,
+            "*",
+            Secret::new(e.secret.reveal().as_bytes()),
+        )),
+        ..AuthConfig::default()
+    };
+    let mut tty = open_line(&a.line)?;
+    let reporter = Reporter::new(format);
+    reporter.emit(
+        "connect",
+        json!({"device": tty.path(), "speed": a.line.speed, "direct": true, "inbound": true}),
+        &format!(
+            "{}: direct line, waiting for the service call",
+            tty.path().display()
+        ),
+    );
+    let stop = stop_on_signals()?;
+    // `disable` from another shell hangs the call up.
+    let (revoke_tx, mut revoke) = watch::channel(false);
+    let watch_store = store.clone();
+    let watcher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if !inb::call::still_allowed(&watch_store) {
+                let _ = revoke_tx.send(true);
+                return;
+            }
+        }
+    });
+    let (stop_tx, merged) = watch::channel(false);
+    let mut signals = stop;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                r = signals.changed() => if r.is_err() { return },
+                r = revoke.changed() => if r.is_err() { return },
+            }
+            stop_tx.send_modify(|v| *v = true);
+        }
+    });
+    let cfg = SessionConfig {
+        link,
+        pcap: a.line.pcap.clone(),
+        auth_gate: Some(inb::call::consuming_gate(&store)),
+        ..SessionConfig::default()
+    };
+    let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e);
+    let outcome = session::run(&mut tty, &mut plane, cfg, &reporter, merged).await;
+    drop(plane);
+    watcher.abort();
+    inb::call::finish(&store).map_err(inbound_error)?;
+    let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    Ok(finish(&reporter, &outcome))
+}

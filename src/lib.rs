@@ -11,5 +11,6 @@ pub mod modem;
 pub mod net;
 pub mod pcap;
 pub mod ppp;
+pub mod profile;
 pub mod secrets;
 pub mod session;

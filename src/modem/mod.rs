@@ -1,13 +1,41 @@
 //! Talking to a modem in command state: V.250 result codes and the line
 //! reader ([`result`]), and chat(8) scripts ([`chat`]). Both are pure: the
 //! driver that owns the port feeds them bytes and carries out what they
-//! ask.
+//! ask. The async driver around them: [`at`] (commands over a port),
+//! [`dial`], [`answer`], [`hangup`] and [`script`] (running a chat script).
 
+pub mod answer;
+pub mod at;
 pub mod chat;
+pub mod detect;
+pub mod dial;
+pub mod hangup;
 pub mod result;
+pub mod script;
 
+pub use answer::{
+    reset_idle, wait_for_call, AnswerError, AnswerEvent, AnswerMode, AnswerOptions, Answered,
+};
+pub use at::{AtPort, DataPort, ModemError, Response};
 pub use chat::{Action, Chat, ChatConfig, ChatError, Outcome, ParseError, Script, Step, SubExpect};
+pub use dial::{dial, Connected, DialError, DialEvent, DialPlan, Number};
+pub use hangup::{carrier_lost, hangup, HangupOptions, NoCarrierScan};
 pub use result::{
     CallerIdField, Connect, Line, LineReader, NumericTable, ReaderConfig, ReaderStats, ResultCode,
     Unsolicited,
 };
+pub use script::{no_break, run_script, tty_break, ScriptEvent, ScriptRun};
+
+/// Runs a blocking control-line call (an ioctl, a simulator's control
+/// socket, tcsendbreak) without stalling the other tasks of a
+/// multi-threaded runtime. On a current-thread runtime it just runs: the
+/// calls are short, but a simulator in the same runtime cannot answer
+/// its control socket meanwhile, so tests that use one pick the
+/// multi-threaded runtime.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

@@ -13,6 +13,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 mod cmd;
 
+/// The TUN interface's name unless the profile or --ifname says otherwise.
+pub const DEFAULT_IFNAME: &str = "carrier0";
+
 use cmd::common::{IpChoice, EXIT_FATAL};
 
 #[derive(Parser, Debug)]
@@ -32,7 +35,7 @@ pub struct Cli {
 pub enum Command {
     /// Call out: bring up PPP as the client (PAP/CHAP peer, address by IPCP).
     /// With no --device, dials the built-in simulator.
-    Dial(DialArgs),
+    Dial(Box<DialArgs>),
     /// Take a call: PPP as the authenticator, giving the caller its address.
     Answer(AnswerArgs),
     /// Both ends in one process over a simulated serial cable, to watch a
@@ -98,7 +101,7 @@ pub struct LineArgs {
     #[arg(long)]
     pub pcap: Option<PathBuf>,
     /// Name of the TUN interface created when IP comes up (pppd's `ifname`).
-    #[arg(long, default_value = "carrier0")]
+    #[arg(long, default_value = DEFAULT_IFNAME)]
     pub ifname: String,
     /// Create no IP interface: bring the link up only.
     #[arg(long)]
@@ -119,17 +122,19 @@ impl LineArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PppArgs {
     /// Maximum receive unit to ask for.
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(128..=16384))]
-    pub mru: u16,
-    /// Receive async control character map to ask for (hex).
-    #[arg(long, value_parser = parse_hex_u32, default_value = "0")]
-    pub asyncmap: u32,
+    /// [default: 1500]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(128..=16384))]
+    pub mru: Option<u16>,
+    /// Receive async control character map to ask for (hex). [default: 0]
+    #[arg(long, value_parser = parse_hex_u32)]
+    pub asyncmap: Option<u32>,
     /// Send an LCP Echo-Request every N seconds.
     #[arg(long, value_name = "N")]
     pub lcp_echo_interval: Option<u64>,
     /// Declare the peer dead after N unanswered Echo-Requests.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub lcp_echo_failure: u32,
+    /// [default: 4]
+    #[arg(long, value_name = "N")]
+    pub lcp_echo_failure: Option<u32>,
     /// Echo only when the peer has sent nothing since the last echo.
     #[arg(long)]
     pub lcp_echo_adaptive: bool,
@@ -189,6 +194,68 @@ pub struct DialArgs {
     /// Require the peer to authenticate itself with CHAP-MD5.
     #[arg(long)]
     pub require_chap: bool,
+    /// Do not require the peer to authenticate (the default for dialing).
+    #[arg(long, conflicts_with_all = ["require_pap", "require_chap"])]
+    pub noauth: bool,
+    #[command(flatten)]
+    pub modem: ModemArgs,
+}
+
+/// Dialing through a modem; each overrides the profile's field.
+#[derive(Args, Debug, Default)]
+pub struct ModemArgs {
+    /// A profile from the config directory (`NAME.toml`; see README).
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub profile: Option<String>,
+    /// A profile file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// An access number, tried in the order given: NUMBER or NUMBER=LABEL.
+    #[arg(long, value_name = "NUMBER[=LABEL]")]
+    pub number: Vec<String>,
+    /// A modem init command (each must answer OK); replaces the profile's.
+    #[arg(long, value_name = "AT...")]
+    pub init: Vec<String>,
+    /// Dialed before every number, e.g. `9,` for an outside line.
+    #[arg(long, value_name = "PREFIX")]
+    pub dial_prefix: Option<String>,
+    /// Pulse dialing (ATDP) instead of tone.
+    #[arg(long)]
+    pub pulse: bool,
+    /// Further passes over the number list after the first.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Seconds between passes over the list.
+    #[arg(long, value_name = "S")]
+    pub backoff: Option<u64>,
+    /// Seconds the whole dialing attempt may take.
+    #[arg(long, value_name = "S")]
+    pub deadline: Option<u64>,
+    /// Seconds to wait for CONNECT after dialing a number.
+    #[arg(long, value_name = "S")]
+    pub connect_timeout: Option<u64>,
+    /// A chat(8) script to run instead of the built-in dialer (\T is the
+    /// first number).
+    #[arg(long, value_name = "FILE")]
+    pub connect_script: Option<PathBuf>,
+    /// Redial after the link drops (pppd's `persist`).
+    #[arg(long)]
+    pub persist: bool,
+    /// Seconds to wait before redialing. [default: 30]
+    #[arg(long, value_name = "S")]
+    pub holdoff: Option<u64>,
+    /// Give up after N consecutive failed calls; 0 never. [default: 10]
+    #[arg(long, value_name = "N")]
+    pub maxfail: Option<u32>,
+    /// Hang up after S seconds without IP traffic.
+    #[arg(long, value_name = "S")]
+    pub idle: Option<u64>,
+    /// Add a default route through the link when IP comes up.
+    #[arg(long)]
+    pub defaultroute: bool,
+    /// Where UUCP lock files go. [default: /var/lock]
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -247,7 +314,7 @@ impl DemoArgs {
         DemoArgs {
             bitrate: 33600,
             latency_ms: 50,
-            hold: 10,
+            hold: 30,
             pcap: dial.line.pcap.clone(),
         }
     }
@@ -277,7 +344,10 @@ fn init_logging(verbose: u8) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    // Two workers: the control-line calls block (a real port's ioctls, the
+    // simulator's socket) and the built-in simulator shares the runtime.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
@@ -291,10 +361,16 @@ fn main() -> ExitCode {
         match cli.command {
             // No line given: the built-in simulator stands in for the modem
             // and the network.
-            Command::Dial(a) if a.line.device.is_none() && !a.line.direct => {
+            Command::Dial(a)
+                if a.line.device.is_none()
+                    && !a.line.direct
+                    && a.modem.profile.is_none()
+                    && a.modem.config.is_none() =>
+            {
                 cmd::demo::demo(DemoArgs::default_for(&a), cli.events).await
             }
-            Command::Dial(a) => cmd::direct::dial(a, cli.events).await,
+            Command::Dial(a) if a.line.direct => cmd::direct::dial(*a, cli.events).await,
+            Command::Dial(a) => cmd::dial::dial(*a, cli.events).await,
             Command::Answer(a) => cmd::direct::answer(a, cli.events).await,
             Command::Demo(a) => cmd::demo::demo(a, cli.events).await,
             Command::Inbound(c) => cmd::inbound::inbound(c, cli.events),

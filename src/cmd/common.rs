@@ -76,13 +76,13 @@ pub fn link_config(p: &PppArgs) -> LinkConfig {
         ipcp_fsm: fsm,
         echo: EchoConfig {
             interval: p.lcp_echo_interval.map(Duration::from_secs),
-            failure: p.lcp_echo_failure,
+            failure: p.lcp_echo_failure.unwrap_or(4),
             adaptive: p.lcp_echo_adaptive,
         },
         ..LinkConfig::default()
     };
-    c.lcp.mru = p.mru;
-    c.lcp.accm = p.asyncmap;
+    c.lcp.mru = p.mru.unwrap_or(1500);
+    c.lcp.accm = p.asyncmap.unwrap_or(0);
     c.lcp.magic = !p.nomagic;
     c.lcp.acfc = !p.noaccomp;
     c.lcp.pfc = !p.nopcomp;

@@ -1,154 +1,162 @@
-//! The built-in demonstration: both ends of a call in one process.
+//! The built-in demonstration, and what `carrier dial` does with no modem:
+//! the simulator runs in-process with one modem and an exchange where an
+//! AT&T-style number list leads first to a busy line, then to carrier's
+//! access server. carrier dials the list through the simulated modem
+//! exactly as it would a real one, authenticates with PAP, gets its
+//! address, and probes the fenced service address (reachable) and an
+//! outside one (dropped at the fence).
 
-use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::access::{demo as account, AccessServer, AccessService};
 use carrier::events::{Format, Reporter};
-use carrier::net::fence::{FencePlane, FenceStats};
+use carrier::modem::dial::{DialPlan, Number};
+use carrier::modem::hangup::HangupOptions;
 use carrier::net::probe::ProbePlane;
 use carrier::net::NoIp;
-use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::ppp::link::LinkConfig;
-use carrier::secrets::SecretsTable;
-use carrier::session::{self, SessionConfig};
-use carrier_hw::AsyncTty;
+use carrier::session::SessionConfig;
+use carrier_sim::{Destination, ModemSpec, Sim, SimConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::call::{self, CallSetup};
 use super::common::*;
 use crate::DemoArgs;
 
-/// Both ends over a paced PTY cable: an access server asking for PAP and
-/// giving out an address and DNS, and a client dialing in.
-pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
-    use carrier_sim::{LineProfile, NullModem};
+/// The demo's number list: the first is busy, as AT&T's lists often are.
+pub const NUMBERS: [(&str, &str, &str); 2] = [
+    ("555-0100", "Chicago", "busy"),
+    ("555-0199", "Dallas", "access-server"),
+];
 
-    let profile = LineProfile {
-        bitrate: Some(a.bitrate),
+/// Removes the demo's link directory however the demo ends.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
+    let dir = TempDir(std::env::temp_dir().join(format!("carrier-demo-{}", std::process::id())));
+    let server = Arc::new(AccessServer::new(account::config(None)));
+    let mut config = SimConfig::new(&dir.0, 1);
+    config.modems = vec![ModemSpec {
+        speed: Some(a.bitrate),
         latency: Duration::from_millis(a.latency_ms),
-    };
-    let cable = NullModem::spawn(profile).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-    let mut server_tty =
-        AsyncTty::open(cable.end_a(), None).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-    let mut client_tty =
-        AsyncTty::open(cable.end_b(), None).map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+        ..ModemSpec::default()
+    }];
+    for (number, _, dest) in NUMBERS {
+        let dest = if dest == "busy" {
+            Destination::Busy
+        } else {
+            Destination::Service(dest.into())
+        };
+        config = config.route(number, dest);
+    }
+    config = config.service(
+        "access-server",
+        Arc::new(AccessService {
+            server: server.clone(),
+        }),
+    );
+    let sim = Sim::start(config).map_err(|e| fatal(EXIT_FATAL, format!("simulator: {e}")))?;
+    let device = sim
+        .link(0)
+        .ok_or_else(|| fatal(EXIT_FATAL, "simulator: no modem"))?
+        .to_path_buf();
 
     let reporter = Reporter::new(format);
     reporter.emit(
         "demo",
-        json!({"bitrate": a.bitrate, "latency_ms": a.latency_ms,
-               "server_device": cable.end_a(), "client_device": cable.end_b()}),
+        json!({"device": device, "bitrate": a.bitrate, "latency_ms": a.latency_ms,
+               "numbers": NUMBERS.iter().map(|(n, l, d)| json!({"number": n, "label": l, "leads_to": d})).collect::<Vec<_>>()}),
         &format!(
-            "simulated line {} bit/s, {} ms latency: server on {}, client on {}",
+            "no modem configured: dialing the built-in simulator ({} bit/s, {} ms latency) on {}",
             a.bitrate,
             a.latency_ms,
-            cable.end_a().display(),
-            cable.end_b().display()
+            device.display()
         ),
     );
 
-    let mut server = LinkConfig::default();
-    server.lcp.require_auth = vec![AuthProto::Pap];
-    server.ipcp.local = Some(Ipv4Addr::new(10, 64, 0, 1));
-    server.ipcp.remote = Some(Ipv4Addr::new(10, 64, 0, 2));
-    server.ipcp.dns = [Some(Ipv4Addr::new(10, 64, 0, 53)), None];
-    server.auth = AuthConfig {
-        name: "access-server".into(),
-        secrets: Arc::new(SecretsTable::single(
-            "demo",
-            "*",
-            Secret::new("demo-password"),
-        )),
+    let mut link = LinkConfig::default();
+    link.ipcp.request_dns = true;
+    link.echo.interval = Some(Duration::from_secs(5));
+    link.echo.failure = 3;
+    link.auth = AuthConfig {
+        name: account::USER.into(),
+        password: Some(Secret::new(account::PASSWORD)),
         ..AuthConfig::default()
     };
-    let mut client = LinkConfig::default();
-    client.ipcp.request_dns = true;
-    client.echo.interval = Some(Duration::from_secs(1));
-    client.echo.failure = 3;
-    client.auth = AuthConfig {
-        name: "demo".into(),
-        password: Some(Secret::new("demo-password")),
-        ..AuthConfig::default()
-    };
-
-    let (server_stop_tx, server_stop) = watch::channel(false);
-    let (client_stop_tx, client_stop) = watch::channel(false);
-    let signals = stop_on_signals()?;
-    let server_rep = Reporter::new(format).with_label("server");
-    let client_rep = Reporter::new(format).with_label("client");
-
-    // Behind the server: one service host and the DNS server, fenced.
-    let service = Ipv4Addr::new(10, 64, 1, 10);
-    let outside = Ipv4Addr::new(10, 64, 9, 99);
-    let fence_stats = Arc::new(FenceStats::default());
-    let mut server_ip = FencePlane::new(
-        vec![service],
-        vec![Ipv4Addr::new(10, 64, 0, 53)],
-        fence_stats.clone(),
-    );
-    let (probes_done_tx, mut probes_done) = watch::channel(false);
-    let mut client_ip = ProbePlane::new(NoIp::default(), &[service, outside], client_rep.clone())
-        .notify_finished(probes_done_tx);
-    let server_task = session::run(
-        &mut server_tty,
-        &mut server_ip,
-        SessionConfig {
-            link: server,
-            pcap: None,
-            ..SessionConfig::default()
+    let setup = CallSetup {
+        device,
+        speed: None,
+        // The simulator's PTYs are ours alone: lock them next to the links.
+        lock_dir: dir.0.clone(),
+        plan: DialPlan {
+            numbers: NUMBERS
+                .iter()
+                .map(|(n, l, _)| Number {
+                    number: n.to_string(),
+                    label: Some(l.to_string()),
+                })
+                .collect(),
+            deadline: Duration::from_secs(a.hold.max(60)),
+            ..DialPlan::default()
         },
-        &server_rep,
-        server_stop,
-    );
-    let client_task = session::run(
-        &mut client_tty,
-        &mut client_ip,
-        SessionConfig {
-            link: client,
+        connect_script: None,
+        session: SessionConfig {
+            link,
             pcap: a.pcap.clone(),
             ..SessionConfig::default()
         },
-        &client_rep,
-        client_stop,
-    );
-    // Hang up from the client side once the probes are done (or after
-    // `hold` seconds), or at once on a signal.
+        persist: false,
+        holdoff: Duration::ZERO,
+        maxfail: 1,
+        hangup: HangupOptions::default(),
+    };
+
+    // Hang up once the probes are done, after `hold` seconds at the
+    // latest, or at once on a signal.
+    let (stop_tx, stop) = watch::channel(false);
+    let (probes_tx, mut probes_done) = watch::channel(false);
+    let mut signals = stop_on_signals()?;
     let hold = Duration::from_secs(a.hold);
-    let hangup = async {
-        let mut signals = signals;
+    tokio::spawn(async move {
         tokio::select! {
             _ = tokio::time::sleep(hold) => {}
             _ = probes_done.wait_for(|d| *d) => {}
             _ = signals.changed() => {}
         }
-        let _ = client_stop_tx.send(true);
-        std::future::pending::<()>().await;
+        let _ = stop_tx.send(true);
+    });
+    let targets = [account::SERVICE, account::OUTSIDE];
+    let probe_rep = reporter.clone();
+    let make_plane = move || {
+        ProbePlane::new(NoIp::default(), &targets, probe_rep.clone())
+            .notify_finished(probes_tx.clone())
     };
-    let (s, c) = tokio::select! {
-        r = async { tokio::join!(server_task, client_task) } => r,
-        _ = hangup => unreachable!("hangup never completes"),
-    };
-    drop(server_stop_tx);
-    let (s, c) = (
-        s.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?,
-        c.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?,
-    );
-    finish(&client_rep, &c);
-    finish(&server_rep, &s);
-    server_rep.emit(
+    let code = call::run(&setup, make_plane, &reporter, stop).await?;
+
+    let fence = &server.stats.fence;
+    reporter.emit(
         "fence",
-        json!({"fence": &*fence_stats}),
+        json!({"fence": &**fence}),
         &format!(
-            "fence: {} datagrams forwarded, {} dropped at the fence",
-            fence_stats
-                .forwarded
-                .load(std::sync::atomic::Ordering::Relaxed),
-            fence_stats.dropped()
+            "access server: {} call(s), {} authenticated; fence forwarded {} datagram(s), dropped {}",
+            server.stats.calls.load(Ordering::Relaxed),
+            server.stats.authenticated.load(Ordering::Relaxed),
+            fence.forwarded.load(Ordering::Relaxed),
+            fence.dropped()
         ),
     );
-    // Success: the client hung up (user request) and the server saw it.
-    let ok = c.reason == carrier::ppp::DownReason::UserRequest
-        && s.reason == carrier::ppp::DownReason::PeerTerminated;
-    Ok(if ok { 0 } else { c.exit_code() as u8 })
+    drop(sim);
+    // We hung up on purpose once the probes were done: that is success.
+    Ok(if code == 5 { 0 } else { code })
 }

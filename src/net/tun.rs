@@ -13,6 +13,7 @@ pub struct TunPlane {
     name: String,
     dev: Option<AsyncDevice>,
     dropped: u64,
+    default_route: bool,
 }
 
 impl std::fmt::Debug for TunPlane {
@@ -32,6 +33,44 @@ impl TunPlane {
             name: name.to_string(),
             dev: None,
             dropped: 0,
+            default_route: false,
+        }
+    }
+
+    /// pppd's `defaultroute`: when IP comes up, a default route through
+    /// the interface, unless one exists already (pppd does not replace
+    /// it either). It goes away with the interface.
+    pub fn default_route(mut self, on: bool) -> Self {
+        self.default_route = on;
+        self
+    }
+
+    fn add_default_route(&self, dev: &AsyncDevice) -> String {
+        use route_manager::{Route, RouteManager};
+        let index = match dev.if_index() {
+            Ok(i) => i,
+            Err(e) => return format!("; no default route: {e}"),
+        };
+        let route = Route::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0).with_if_index(index);
+        let result = RouteManager::new().and_then(|mut m| {
+            let existing = m
+                .list()?
+                .into_iter()
+                .any(|r| r.prefix() == 0 && r.destination().is_ipv4() && r.table() == 254);
+            if existing {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "not replacing the existing default route",
+                ));
+            }
+            m.add(&route)
+        });
+        match result {
+            Ok(()) => "; default route".to_string(),
+            Err(e) => {
+                tracing::warn!(interface = %self.name, error = %e, "no default route");
+                format!("; no default route: {e}")
+            }
         }
     }
 }
@@ -63,10 +102,15 @@ impl IpPlane for TunPlane {
                     io::Error::new(e.kind(), format!("cannot create {}: {e}", self.name))
                 }
             })?;
+        let route = if self.default_route {
+            self.add_default_route(&dev)
+        } else {
+            String::new()
+        };
         self.dev = Some(dev);
         let peer = link.peer.map(|p| format!(" peer {p}")).unwrap_or_default();
         Ok(format!(
-            "interface {} {}{peer} mtu {}",
+            "interface {} {}{peer} mtu {}{route}",
             self.name, link.local, link.mtu
         ))
     }

@@ -197,6 +197,9 @@ pub struct LinkStats {
     pub not_ready: u64,
     /// Authentications that succeeded (either direction).
     pub auth_ok: u64,
+    /// Times IPCP opened: the link reached the network (pppd resets its
+    /// maxfail count then).
+    pub ip_up: u64,
     pub echo_requests_sent: u64,
     pub echo_requests_in: u64,
     pub echo_replies_in: u64,
@@ -776,6 +779,7 @@ impl Link {
                 match i.local_addr {
                     Some(local) => {
                         self.ip_up = true;
+                        self.stats.ip_up += 1;
                         let ev = Event::IpUp {
                             local,
                             peer: i.peer_addr,

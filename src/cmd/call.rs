@@ -1,0 +1,289 @@
+//! One call out through a modem, and pppd's `persist` around it: lock the
+//! port, dial the number list, run PPP on the connected line, hang up,
+//! release the port; again after `holdoff` if asked to persist.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use carrier::events::Reporter;
+use carrier::modem::dial::{self, DialEvent, DialPlan};
+use carrier::modem::hangup::{self, HangupOptions};
+use carrier::modem::{AtPort, ReaderConfig};
+use carrier::net::IpPlane;
+use carrier::ppp::DownReason;
+use carrier::session::{self, Outcome, SessionConfig};
+use carrier_hw::{AsyncTty, LockOptions, ModemLines, PortLock};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::common::*;
+
+/// pppd's exit status 6: the serial port could not be locked.
+pub const EXIT_LOCK: u8 = 6;
+/// pppd's exit status 7: the serial port could not be opened.
+pub const EXIT_OPEN: u8 = 7;
+
+/// Everything one call needs, already resolved from profile and flags.
+#[derive(Clone, Debug)]
+pub struct CallSetup {
+    pub device: PathBuf,
+    pub speed: Option<u32>,
+    pub lock_dir: PathBuf,
+    pub plan: DialPlan,
+    /// A chat(8) script run instead of the built-in dialer.
+    pub connect_script: Option<PathBuf>,
+    pub session: SessionConfig,
+    pub persist: bool,
+    pub holdoff: Duration,
+    /// Consecutive failed calls before giving up; 0: never (pppd's
+    /// `maxfail`).
+    pub maxfail: u32,
+    pub hangup: HangupOptions,
+}
+
+/// How one call ended.
+enum CallEnd {
+    /// PPP ran; the link came up to the network phase or not.
+    Session(Outcome),
+    /// No PPP: the dial failed, with this exit status.
+    Failed(u8),
+}
+
+/// Places calls until one ends for good; returns the exit status.
+pub async fn run<P, F>(
+    setup: &CallSetup,
+    mut make_plane: F,
+    reporter: &Reporter,
+    mut stop: watch::Receiver<bool>,
+) -> Result<u8, Fatal>
+where
+    P: IpPlane,
+    F: FnMut() -> P,
+{
+    let mut failures = 0u32;
+    loop {
+        let mut plane = make_plane();
+        let end = place_call(setup, &mut plane, reporter, stop.clone()).await?;
+        drop(plane);
+        let (code, worked) = match &end {
+            CallEnd::Session(o) => {
+                let code = finish(reporter, o);
+                (code, o.link.ip_up > 0)
+            }
+            CallEnd::Failed(code) => (*code, false),
+        };
+        let stopped = *stop.borrow_and_update();
+        let user = matches!(&end, CallEnd::Session(o) if o.reason == DownReason::UserRequest);
+        if !setup.persist || stopped || user {
+            return Ok(code);
+        }
+        failures = if worked { 0 } else { failures + 1 };
+        if setup.maxfail > 0 && failures >= setup.maxfail {
+            reporter.emit(
+                "maxfail",
+                json!({"failures": failures}),
+                &format!("{failures} calls failed in a row (maxfail): giving up"),
+            );
+            return Ok(code);
+        }
+        reporter.emit(
+            "holdoff",
+            json!({"seconds": setup.holdoff.as_secs_f64()}),
+            &format!("redialing in {} s (persist)", setup.holdoff.as_secs()),
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(setup.holdoff) => {}
+            _ = stop.changed() => return Ok(code),
+        }
+    }
+}
+
+/// The lines of a port: the simulator's control socket next to its link,
+/// else the device's own ioctls through a second descriptor (a PTY has
+/// none: then result codes and LCP echoes are all there is, said once).
+fn control_lines(setup: &CallSetup) -> Option<Box<dyn ModemLines + Send + Sync>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(l) = carrier_hw::lines_for(&setup.device) {
+        return Some(l);
+    }
+    let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(flags.bits())
+        .open(&setup.device)
+        .ok()?;
+    match file.get() {
+        Ok(_) => Some(Box::new(file)),
+        Err(e) => {
+            tracing::warn!(device = %setup.device.display(), error = %e,
+                "the port reports no modem control lines: relying on result codes and LCP echoes");
+            None
+        }
+    }
+}
+
+async fn place_call<P: IpPlane>(
+    setup: &CallSetup,
+    plane: &mut P,
+    reporter: &Reporter,
+    stop: watch::Receiver<bool>,
+) -> Result<CallEnd, Fatal> {
+    let lock_opts = LockOptions::in_dir(&setup.lock_dir);
+    let lock = match PortLock::acquire_with(&setup.device, &lock_opts) {
+        Ok(l) => l,
+        Err(e) => return Err(fatal(EXIT_LOCK, e.to_string())),
+    };
+    let tty =
+        AsyncTty::open(&setup.device, setup.speed).map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
+    let lines = control_lines(setup);
+    if let Some(l) = &lines {
+        // A modem ignores commands while DTR is down (&D2).
+        if let Err(e) = l.set_dtr(true) {
+            tracing::debug!(error = %e, "cannot raise DTR");
+        }
+    }
+    let mut at = AtPort::new(tty, ReaderConfig::default());
+    let mut stop_dial = stop.clone();
+    let dialed = if let Some(script) = &setup.connect_script {
+        let phone = setup
+            .plan
+            .numbers
+            .first()
+            .map(|n| n.number.clone())
+            .unwrap_or_default();
+        tokio::select! {
+            r = super::script::run_connect_script(&mut at, script, &phone, reporter) => r.map(|speed| (phone.clone(), None, speed, 1u32)),
+            _ = stop_dial.wait_for(|s| *s) => Err(5),
+        }
+    } else {
+        let dial_events = |ev: DialEvent| report_dial(reporter, &ev);
+        tokio::select! {
+            r = dial::dial(&mut at, &setup.plan, dial_events) => match r {
+                Ok(c) => Ok((c.number.number.clone(), c.number.label.clone(), c.connect.speed, c.tries)),
+                Err(e) => {
+                    reporter.emit(
+                        "dial-failed",
+                        json!({"reason": e.to_string(), "code": e.exit_code()}),
+                        &format!("dial failed: {e}"),
+                    );
+                    Err(e.exit_code() as u8)
+                }
+            },
+            _ = stop_dial.wait_for(|s| *s) => Err(5),
+        }
+    };
+    let (number, label, speed, tries) = match dialed {
+        Ok(v) => v,
+        Err(code) => {
+            // Whatever state the modem is in, leave it on-hook.
+            let _ = hangup::hangup(at.into_data(), lines_ref(&lines), &setup.hangup).await;
+            drop(lock);
+            return Ok(CallEnd::Failed(code));
+        }
+    };
+    reporter.emit(
+        "connect",
+        json!({"device": setup.device, "number": number, "label": label,
+               "speed": speed, "tries": tries, "direct": false}),
+        &format!(
+            "CONNECT {}: {}{} after {} tr{}",
+            speed.map(|s| s.to_string()).unwrap_or_default(),
+            number,
+            label.map(|l| format!(" ({l})")).unwrap_or_default(),
+            tries,
+            if tries == 1 { "y" } else { "ies" }
+        ),
+    );
+
+    // DCD, where the port can tell, ends the session the moment it drops.
+    let (carrier_tx, carrier_rx) = watch::channel(true);
+    let watcher = lines.as_ref().map(|_| ());
+    let mut cfg = setup.session.clone();
+    let mut data = at.into_data();
+    let outcome = if let (Some(l), Some(())) = (&lines, watcher) {
+        cfg.carrier = Some(carrier_rx);
+        let watch_dcd = async {
+            hangup::carrier_lost(l.as_ref(), Duration::from_millis(500)).await;
+            let _ = carrier_tx.send(false);
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            o = session::run(&mut data, plane, cfg, reporter, stop) => o,
+            _ = watch_dcd => unreachable!("the DCD watch never completes"),
+        }
+    } else {
+        session::run(&mut data, plane, cfg, reporter, stop).await
+    };
+    let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+    if let Err(e) = hangup::hangup(data, lines_ref(&lines), &setup.hangup).await {
+        tracing::warn!(error = %e, "hang-up incomplete");
+    }
+    reporter.emit("hangup", json!({}), "hung up");
+    drop(lock);
+    Ok(CallEnd::Session(outcome))
+}
+
+fn lines_ref(
+    lines: &Option<Box<dyn ModemLines + Send + Sync>>,
+) -> Option<&(dyn ModemLines + Sync)> {
+    lines.as_deref().map(|l| l as &(dyn ModemLines + Sync))
+}
+
+fn report_dial(reporter: &Reporter, ev: &DialEvent) {
+    match ev {
+        DialEvent::Init { cmd } => {
+            tracing::info!(%cmd, "modem init");
+        }
+        DialEvent::Dialing {
+            number,
+            label,
+            attempt,
+        } => reporter.emit(
+            "dialing",
+            json!({"number": number, "label": label, "attempt": attempt}),
+            &format!(
+                "dialing {}{}…",
+                number,
+                label
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        DialEvent::Failed {
+            number,
+            label,
+            result,
+        } => reporter.emit(
+            "dial-result",
+            json!({"number": number, "label": label, "result": result.to_string()}),
+            &format!(
+                "{}{}: {}",
+                number,
+                label
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default(),
+                result
+            ),
+        ),
+        DialEvent::TimedOut { number, label } => reporter.emit(
+            "dial-result",
+            json!({"number": number, "label": label, "result": "timeout"}),
+            &format!(
+                "{}{}: no answer in time",
+                number,
+                label
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        DialEvent::Backoff { secs } => reporter.emit(
+            "backoff",
+            json!({"seconds": secs}),
+            &format!("all numbers failed: trying again in {secs} s"),
+        ),
+    }
+}

@@ -1,0 +1,223 @@
+//! `carrier dial` through a modem: the profile (if any) under the flags,
+//! resolved into one [`CallSetup`], then calls until one ends for good.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carrier::events::{Format, Reporter};
+use carrier::modem::dial::{DialPlan, Number};
+use carrier::modem::hangup::HangupOptions;
+use carrier::net::tun::TunPlane;
+use carrier::net::NoIp;
+use carrier::ppp::auth::{AuthConfig, Secret};
+use carrier::profile::Profile;
+use carrier::secrets::{read_private, SecretsTable};
+use carrier::session::SessionConfig;
+use serde_json::json;
+
+use super::call::{self, CallSetup};
+use super::common::*;
+use crate::DialArgs;
+
+const DEFAULT_LOCK_DIR: &str = "/var/lock";
+const DEFAULT_HOLDOFF: u64 = 30;
+const DEFAULT_MAXFAIL: u32 = 10;
+
+fn config_err(e: impl std::fmt::Display) -> Fatal {
+    fatal(EXIT_CONFIG, e.to_string())
+}
+
+/// `NUMBER` or `NUMBER=LABEL` from the command line.
+fn parse_number(spec: &str) -> Number {
+    match spec.split_once('=') {
+        Some((n, l)) => Number {
+            number: n.trim().to_string(),
+            label: Some(l.trim().to_string()),
+        },
+        None => Number {
+            number: spec.trim().to_string(),
+            label: None,
+        },
+    }
+}
+
+/// The profile named by `--profile`/`--config`, or an empty one.
+fn load_profile(a: &DialArgs) -> Result<Profile, Fatal> {
+    match (&a.modem.profile, &a.modem.config) {
+        (Some(name), _) => Profile::find(name).map_err(config_err),
+        (None, Some(path)) => Profile::load(path).map_err(config_err),
+        (None, None) => Ok(Profile::default()),
+    }
+}
+
+/// Flags over profile over defaults.
+pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
+    let p = load_profile(a)?;
+    let from_profile = |what: &str| match p.file() {
+        Some(f) => format!("{what} (not in {} either)", f.display()),
+        None => what.to_string(),
+    };
+    let device = a
+        .line
+        .device
+        .clone()
+        .or_else(|| p.device_path())
+        .ok_or_else(|| config_err(from_profile("no modem: give --device PATH")))?;
+
+    let mut ppp = a.ppp.clone();
+    ppp.mru = ppp.mru.or(p.mru);
+    ppp.asyncmap = ppp.asyncmap.or(p.asyncmap.map(|m| m.0));
+    ppp.lcp_echo_interval = ppp.lcp_echo_interval.or(p.lcp_echo_interval);
+    ppp.lcp_echo_failure = ppp.lcp_echo_failure.or(p.lcp_echo_failure);
+    ppp.lcp_echo_adaptive |= p.lcp_echo_adaptive.unwrap_or(false);
+    let mut link = link_config(&ppp);
+    link.ipcp.request_dns = a.usepeerdns || p.usepeerdns.unwrap_or(false);
+    let noauth = a.noauth || p.noauth.unwrap_or(false);
+    link.lcp.require_auth = if noauth {
+        Vec::new()
+    } else {
+        required_auth(
+            a.require_pap || p.require_pap.unwrap_or(false),
+            a.require_chap || p.require_chap.unwrap_or(false),
+        )
+    };
+
+    let password = match (&a.password, &a.password_file) {
+        (Some(pw), _) => Some(Secret::new(pw.as_bytes())),
+        (None, Some(f)) => {
+            let text = read_private(f).map_err(config_err)?;
+            Some(Secret::new(text.lines().next().unwrap_or("").as_bytes()))
+        }
+        (None, None) => p.load_password().map_err(config_err)?,
+    };
+    let user = a.user.clone().or_else(|| p.user.clone());
+    if password.is_some() && user.is_none() {
+        return Err(config_err(from_profile("a password needs a user")));
+    }
+    let secrets = match &a.secrets {
+        Some(path) => load_secrets(path)?,
+        None => SecretsTable::default(),
+    };
+    link.auth = AuthConfig {
+        name: user.unwrap_or_default(),
+        password,
+        secrets: Arc::new(secrets),
+        remote_name: a.remotename.clone().or_else(|| p.remotename.clone()),
+    };
+
+    let m = &a.modem;
+    let numbers: Vec<Number> = if m.number.is_empty() {
+        p.numbers
+            .iter()
+            .map(|n| Number {
+                number: n.number.clone(),
+                label: n.label.clone(),
+            })
+            .collect()
+    } else {
+        m.number.iter().map(|s| parse_number(s)).collect()
+    };
+    let connect_script = m
+        .connect_script
+        .clone()
+        .or_else(|| p.connect_script.clone());
+    if numbers.is_empty() && connect_script.is_none() {
+        return Err(config_err(from_profile(
+            "no number to dial: give --number NUMBER[=LABEL]",
+        )));
+    }
+    if numbers.iter().any(|n| n.number.is_empty()) {
+        return Err(config_err("--number: empty number"));
+    }
+    let defaults = DialPlan::default();
+    let plan = DialPlan {
+        init: if !m.init.is_empty() {
+            m.init.clone()
+        } else if !p.init.is_empty() {
+            p.init.clone()
+        } else {
+            defaults.init.clone()
+        },
+        numbers,
+        prefix: m
+            .dial_prefix
+            .clone()
+            .or_else(|| p.dial_prefix.clone())
+            .unwrap_or_default(),
+        pulse: m.pulse || p.pulse.unwrap_or(false),
+        retries: m.retries.or(p.retries).unwrap_or(defaults.retries),
+        backoff: m
+            .backoff
+            .map(Duration::from_secs)
+            .or(p.backoff())
+            .unwrap_or(defaults.backoff),
+        deadline: m
+            .deadline
+            .map(Duration::from_secs)
+            .or(p.deadline())
+            .unwrap_or(defaults.deadline),
+        connect_timeout: m
+            .connect_timeout
+            .map(Duration::from_secs)
+            .or(p.connect_timeout())
+            .unwrap_or(defaults.connect_timeout),
+        ..defaults
+    };
+    let idle = m.idle.or(p.idle).filter(|s| *s > 0);
+    let setup = CallSetup {
+        device,
+        speed: a.line.speed.or(p.speed),
+        lock_dir: m
+            .lock_dir
+            .clone()
+            .or_else(|| p.lock_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_DIR)),
+        plan,
+        connect_script,
+        session: SessionConfig {
+            link,
+            pcap: a.line.pcap.clone().or_else(|| p.pcap.clone()),
+            idle: idle.map(Duration::from_secs),
+            ..SessionConfig::default()
+        },
+        persist: m.persist || p.persist.unwrap_or(false),
+        holdoff: Duration::from_secs(m.holdoff.or(p.holdoff).unwrap_or(DEFAULT_HOLDOFF)),
+        maxfail: m.maxfail.or(p.maxfail).unwrap_or(DEFAULT_MAXFAIL),
+        hangup: HangupOptions::default(),
+    };
+    let ifname = if a.line.ifname == crate::DEFAULT_IFNAME {
+        p.ifname.clone().unwrap_or_else(|| a.line.ifname.clone())
+    } else {
+        a.line.ifname.clone()
+    };
+    let defaultroute = m.defaultroute || p.defaultroute.unwrap_or(false);
+    Ok((setup, ifname, defaultroute))
+}
+
+pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
+    let (setup, ifname, defaultroute) = resolve(&a)?;
+    let reporter = Reporter::new(format);
+    reporter.emit(
+        "modem",
+        json!({"device": setup.device, "numbers": setup.plan.numbers.len(),
+               "persist": setup.persist}),
+        &format!(
+            "{}: {} number(s) to try{}",
+            setup.device.display(),
+            setup.plan.numbers.len(),
+            if setup.persist {
+                ", redialing after a drop"
+            } else {
+                ""
+            }
+        ),
+    );
+    let stop = stop_on_signals()?;
+    if a.line.no_tun {
+        call::run(&setup, NoIp::default, &reporter, stop).await
+    } else {
+        let make = || TunPlane::new(&ifname).default_route(defaultroute);
+        call::run(&setup, make, &reporter, stop).await
+    }
+}

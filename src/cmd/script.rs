@@ -1,0 +1,70 @@
+//! A user's chat(8) connect script in place of the built-in dialer, as
+//! pppd's `connect 'chat -f FILE'` would run it; `\T` is the first number.
+
+use std::path::Path;
+
+use carrier::events::Reporter;
+use carrier::modem::chat::{ChatConfig, Script};
+use carrier::modem::result::Connect;
+use carrier::modem::script::{run_script, tty_break, ScriptEvent};
+use carrier::modem::AtPort;
+use carrier_hw::AsyncTty;
+use serde_json::json;
+
+use super::common::EXIT_CONFIG;
+
+/// pppd's exit status 8: the connect script failed.
+pub const EXIT_CONNECT_SCRIPT: u8 = 8;
+
+/// Runs the script; Ok with the speed of a reported CONNECT, or Err with
+/// the exit status (chat's own status is in the event).
+pub async fn run_connect_script(
+    at: &mut AtPort<AsyncTty>,
+    path: &Path,
+    phone: &str,
+    reporter: &Reporter,
+) -> Result<Option<u32>, u8> {
+    let script = match std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Script::parse_bytes(&t).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            reporter.emit(
+                "connect-script-failed",
+                json!({"script": path, "reason": e}),
+                &format!("{}: {e}", path.display()),
+            );
+            return Err(EXIT_CONFIG);
+        }
+    };
+    let cfg = ChatConfig {
+        phone: (!phone.is_empty()).then(|| phone.to_string()),
+        ..ChatConfig::default()
+    };
+    let run = run_script(at, script, cfg, tty_break, |ev| match ev {
+        ScriptEvent::Say(s) => reporter.emit("say", json!({"text": s}), s.trim_end()),
+        ScriptEvent::Report(r) => reporter.emit("report", json!({"text": r}), &r),
+        ScriptEvent::Echo(b) => tracing::info!(modem = %String::from_utf8_lossy(&b), "echo"),
+    })
+    .await;
+    if !run.succeeded() {
+        reporter.emit(
+            "connect-script-failed",
+            json!({"script": path, "chat_exit": run.exit_code, "outcome": format!("{:?}", run.outcome)}),
+            &format!(
+                "connect script {} failed (chat exit status {}: {:?})",
+                path.display(),
+                run.exit_code,
+                run.outcome
+            ),
+        );
+        return Err(EXIT_CONNECT_SCRIPT);
+    }
+    // The speed, if the script REPORTed a CONNECT.
+    Ok(run
+        .reports
+        .iter()
+        .find_map(|r| r.strip_prefix("CONNECT"))
+        .and_then(|rest| Connect::parse_suffix(rest).speed))
+}

@@ -1,0 +1,384 @@
+//! `carrier dial` as a user runs it, through the modem simulator: the
+//! built-in demo, a profile dialing a number list (first busy), PAP,
+//! IPCP, DNS, pcap, hang-up by signal, persist after a carrier drop, and
+//! the exit codes for what goes wrong.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carrier::access::{demo as account, AccessServer, AccessService};
+use carrier_sim::{Destination, FaultSpec, ModemSpec, Sim, SimConfig, TimeScale};
+use serde_json::Value;
+use support::carrier::{Carrier, Netns};
+
+const BUSY: &str = "555-0100";
+const SERVER: &str = "555-0199";
+
+/// A simulator in this process: modem0 for carrier, numbers as given, the
+/// access server behind `access-server`; time runs 5x fast.
+struct Exchange {
+    _rt: tokio::runtime::Runtime,
+    sim: Option<Sim>,
+    dir: tempfile::TempDir,
+    server: Arc<AccessServer>,
+}
+
+impl Exchange {
+    fn start(routes: &[(&str, Destination, FaultSpec)]) -> Exchange {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Arc::new(AccessServer::new(account::config(None)));
+        let mut cfg = SimConfig::new(dir.path(), 1);
+        cfg.modems = vec![ModemSpec::default()];
+        cfg.time_scale = TimeScale::new(0.2).unwrap();
+        for (n, d, f) in routes {
+            cfg = cfg.route_with_faults(n, d.clone(), f.clone());
+        }
+        cfg = cfg.service(
+            "access-server",
+            Arc::new(AccessService {
+                server: server.clone(),
+            }),
+        );
+        let sim = {
+            let _g = rt.enter();
+            Sim::start(cfg).expect("simulator")
+        };
+        Exchange {
+            _rt: rt,
+            sim: Some(sim),
+            dir,
+            server,
+        }
+    }
+
+    fn standard() -> Exchange {
+        Exchange::start(&[
+            (BUSY, Destination::Busy, FaultSpec::default()),
+            (
+                SERVER,
+                Destination::Service("access-server".into()),
+                FaultSpec::default(),
+            ),
+        ])
+    }
+
+    fn modem(&self) -> PathBuf {
+        self.sim.as_ref().unwrap().link(0).unwrap().to_path_buf()
+    }
+
+    fn locks(&self) -> PathBuf {
+        let d = self.dir.path().join("locks");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A profile file for this exchange; `extra` is appended as is.
+    fn profile(&self, numbers: &[&str], password: &str, extra: &str) -> PathBuf {
+        let pw = self.dir.path().join("password");
+        std::fs::write(&pw, format!("{password}\n")).unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let list = numbers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{{ number = \"{n}\", label = \"city{i}\" }}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "device = \"{}\"\nlock-dir = \"{}\"\nnumbers = [{list}]\nuser = \"{}\"\npassword-file = \"{}\"\nusepeerdns = true\nretries = 0\n{extra}\n",
+            self.modem().display(),
+            self.locks().display(),
+            account::USER,
+            pw.display()
+        );
+        let p = self.dir.path().join("profile.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        let _g = self._rt.enter();
+        self.sim.take();
+    }
+}
+
+fn events_named<'a>(c: &'a Carrier, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    c.seen.iter().filter(move |v| v["event"] == name)
+}
+
+/// Reads every event until the process exits; returns the exit code.
+fn run_to_end(c: &mut Carrier, timeout: Duration) -> Option<i32> {
+    c.wait_event("never-such-event", timeout);
+    c.wait_exit(Duration::from_secs(5))
+}
+
+#[test]
+fn the_builtin_demo_dials_past_a_busy_number_and_meets_the_fence() {
+    let pcap = tempfile::NamedTempFile::new().unwrap();
+    let mut c = Carrier::spawn(&["dial", "--pcap", pcap.path().to_str().unwrap()]);
+    let ip = c
+        .wait_event("ipcp-up", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no ipcp-up: {:?}", c.seen));
+    assert!(ip["local"].as_str().unwrap().starts_with("10.64.0."));
+    assert_eq!(ip["dns"][0], "10.64.0.53");
+    let code = run_to_end(&mut c, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{:?}", c.seen);
+    let results: Vec<_> = events_named(&c, "dial-result").collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["number"], "555-0100");
+    assert_eq!(results[0]["result"], "BUSY");
+    let connect = c.wait_event("connect", Duration::ZERO).unwrap();
+    assert_eq!(connect["number"], "555-0199");
+    assert_eq!(connect["speed"], 33600);
+    assert_eq!(connect["tries"], 2);
+    let probes: Vec<_> = events_named(&c, "probe")
+        .map(|p| (p["target"].clone(), p["reachable"].clone()))
+        .collect();
+    assert!(
+        probes.contains(&("10.64.1.10".into(), true.into())),
+        "{probes:?}"
+    );
+    assert!(
+        probes.contains(&("10.64.9.99".into(), false.into())),
+        "{probes:?}"
+    );
+    let fence = c.wait_event("fence", Duration::ZERO).unwrap();
+    assert!(
+        fence["fence"]["dropped_destination"].as_u64().unwrap() >= 1,
+        "{fence}"
+    );
+    tshark_reads(pcap.path());
+}
+
+/// tshark opens the capture and finds PPP in it, nothing malformed.
+fn tshark_reads(path: &Path) {
+    let out = match Command::new("tshark").arg("-r").arg(path).output() {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(!support::pppd::in_ci(), "tshark missing under CI: {e}");
+            eprintln!("SKIP tshark check: {e}");
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("PAP"), "{text}");
+    assert!(text.contains("IPCP"), "{text}");
+    assert!(!text.contains("Malformed"), "{text}");
+}
+
+#[test]
+fn a_profile_dials_the_list_and_a_signal_hangs_up_cleanly() {
+    let x = Exchange::standard();
+    let profile = x.profile(&[BUSY, SERVER], account::PASSWORD, "");
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    let ip = c
+        .wait_event("ipcp-up", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no ipcp-up: {:?}", c.seen));
+    assert_eq!(ip["dns"][0], "10.64.0.53");
+    let connect = c.wait_event("connect", Duration::ZERO).unwrap();
+    assert_eq!(connect["label"], "city1");
+    assert!(
+        std::fs::read_dir(x.locks()).unwrap().count() == 1,
+        "the port is locked during the call"
+    );
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+    let down = c
+        .wait_event("down", Duration::from_secs(2))
+        .expect("down event");
+    assert_eq!(down["reason"], "user-request");
+    assert_eq!(
+        std::fs::read_dir(x.locks()).unwrap().count(),
+        0,
+        "lock file left behind"
+    );
+    assert_eq!(
+        x.server
+            .stats
+            .authenticated
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[test]
+fn a_wrong_password_is_auth_failed_and_not_retried_forever() {
+    let x = Exchange::standard();
+    let profile = x.profile(
+        &[SERVER],
+        "not-the-password",
+        "persist = true\nholdoff = 0\nmaxfail = 2",
+    );
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    let code = run_to_end(&mut c, Duration::from_secs(90));
+    assert_eq!(code, Some(19), "we failed to authenticate: {:?}", c.seen);
+    assert_eq!(events_named(&c, "connect").count(), 2, "maxfail 2 calls");
+    assert!(events_named(&c, "down").all(|d| d["reason"] == "auth-failed"));
+}
+
+#[test]
+fn persist_redials_after_the_carrier_drops() {
+    let drop_after = FaultSpec {
+        carrier_drop_ms: Some(15_000),
+        ..FaultSpec::default()
+    };
+    let x = Exchange::start(&[(
+        SERVER,
+        Destination::Service("access-server".into()),
+        drop_after,
+    )]);
+    let profile = x.profile(&[SERVER], account::PASSWORD, "persist = true\nholdoff = 1");
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    c.wait_event("ipcp-up", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("first call: {:?}", c.seen));
+    let down = c
+        .wait_event("down", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no drop: {:?}", c.seen));
+    assert_eq!(down["reason"], "lower-layer-down");
+    c.wait_event("holdoff", Duration::from_secs(10))
+        .expect("holdoff before redialing");
+    // The second call comes up by itself.
+    let ups = |c: &Carrier| events_named(c, "ipcp-up").count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ups(&c) < 2 && std::time::Instant::now() < deadline {
+        c.wait_event("never-such-event", Duration::from_secs(1));
+    }
+    assert_eq!(ups(&c), 2, "{:?}", c.seen);
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+}
+
+#[test]
+fn all_numbers_busy_and_no_dialtone_have_their_exit_codes() {
+    let x = Exchange::start(&[
+        (BUSY, Destination::Busy, FaultSpec::default()),
+        ("555-0111", Destination::NoDialtone, FaultSpec::default()),
+    ]);
+    let profile = x.profile(&[BUSY, BUSY], account::PASSWORD, "");
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    assert_eq!(
+        run_to_end(&mut c, Duration::from_secs(60)),
+        Some(21),
+        "{:?}",
+        c.seen
+    );
+    let profile = x.profile(&["555-0111", BUSY], account::PASSWORD, "");
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    assert_eq!(
+        run_to_end(&mut c, Duration::from_secs(60)),
+        Some(23),
+        "{:?}",
+        c.seen
+    );
+    assert_eq!(
+        events_named(&c, "dialing").count(),
+        1,
+        "no dial tone stops at once"
+    );
+}
+
+fn carrier_exit(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    // A broken profile names its file, line and field.
+    let p = dir.path().join("broken.toml");
+    std::fs::write(&p, "device = \"/dev/ttyS0\"\nspeed = \"fast\"\n").unwrap();
+    let (code, err) = carrier_exit(&["dial", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("broken.toml:2"), "{err}");
+    assert!(err.contains("speed"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // A missing device.
+    let lock = dir.path().to_str().unwrap();
+    let (code, err) = carrier_exit(&[
+        "dial",
+        "--device",
+        "/dev/does-not-exist",
+        "--number",
+        "5551234",
+        "--lock-dir",
+        lock,
+        "--no-tun",
+    ]);
+    assert_eq!(code, Some(7), "{err}");
+    assert!(err.contains("/dev/does-not-exist"), "{err}");
+
+    // A device that is not a modem: a PTY nobody answers on.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _g = rt.enter();
+    let pty = carrier_hw::Pty::open().unwrap();
+    let (code, err) = carrier_exit(&[
+        "dial",
+        "--device",
+        pty.slave_path().to_str().unwrap(),
+        "--number",
+        "5551234",
+        "--lock-dir",
+        lock,
+        "--no-tun",
+    ]);
+    assert_eq!(code, Some(24), "{err}");
+}
+
+#[test]
+fn hangup_by_signal_removes_the_tun_device() {
+    let Some(ns) = Netns::new("dialtun") else {
+        return;
+    };
+    let x = Exchange::standard();
+    let profile = x.profile(
+        &[SERVER],
+        account::PASSWORD,
+        "ifname = \"cdial0\"\ndefaultroute = true",
+    );
+    let mut c = Carrier::spawn_in(
+        Some(ns.name()),
+        &["dial", "--config", profile.to_str().unwrap()],
+    );
+    c.wait_event("ip-interface", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no interface: {:?}", c.seen));
+    let links = String::from_utf8_lossy(&ns.run(&["ip", "link"]).stdout).into_owned();
+    assert!(links.contains("cdial0"), "{links}");
+    let routes = String::from_utf8_lossy(&ns.run(&["ip", "route"]).stdout).into_owned();
+    assert!(
+        routes.contains("default dev cdial0"),
+        "defaultroute: {routes}"
+    );
+    // IP crosses the link to the service address behind the fence.
+    assert!(ns
+        .run(&["ping", "-c", "1", "-W", "3", "10.64.1.10"])
+        .status
+        .success());
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+    let links = String::from_utf8_lossy(&ns.run(&["ip", "link"]).stdout).into_owned();
+    assert!(!links.contains("cdial0"), "{links}");
+    assert_eq!(std::fs::read_dir(x.locks()).unwrap().count(), 0);
+}

@@ -37,10 +37,13 @@ pub enum Command {
     /// With no --device, dials the built-in simulator.
     Dial(Box<DialArgs>),
     /// Take a call: PPP as the authenticator, giving the caller its address.
-    Answer(AnswerArgs),
-    /// Both ends in one process over a simulated serial cable, to watch a
-    /// whole PPP session come up without any hardware.
+    Answer(Box<AnswerArgs>),
+    /// The built-in simulator's call: dial a number list (first busy) to
+    /// an access server, PAP, IPCP, and the fenced service address.
     Demo(DemoArgs),
+    /// Find modems on serial ports (all of them, or those given) and
+    /// identify them, without going off-hook.
+    Detect(DetectArgs),
     /// The one-time enablement of an inbound service call.
     #[command(subcommand)]
     Inbound(InboundCommand),
@@ -291,6 +294,43 @@ pub struct AnswerArgs {
     /// DNS server offered to the caller (up to two).
     #[arg(long, value_name = "IP")]
     pub ms_dns: Vec<Ipv4Addr>,
+    #[command(flatten)]
+    pub modem: AnswerModemArgs,
+}
+
+/// Answering through a modem (without --direct).
+#[derive(Args, Debug)]
+pub struct AnswerModemArgs {
+    /// Answer (ATA) after this many RINGs, counted by carrier (S0=0).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub rings: u8,
+    /// Let the modem answer by itself after N rings (ATS0=N) instead.
+    #[arg(long, value_name = "N", conflicts_with = "rings")]
+    pub modem_answers: Option<u8>,
+    /// Modem init commands (each must answer OK). [default: ATZ, ATQ0 V1 E1]
+    #[arg(long, value_name = "AT...")]
+    pub init: Vec<String>,
+    /// Give up waiting for a call after S seconds. [default: wait for ever]
+    #[arg(long, value_name = "S")]
+    pub wait: Option<u64>,
+    /// Where UUCP lock files go. [default: /var/lock]
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// Ports to probe. [default: every serial port found]
+    pub ports: Vec<PathBuf>,
+    /// Seconds for the whole detection.
+    #[arg(long, value_name = "S", default_value_t = 20)]
+    pub timeout: u64,
+    /// Speeds to try, in order. [default: 115200 57600 38400 19200 9600]
+    #[arg(long, value_name = "BPS")]
+    pub speed: Vec<u32>,
+    /// Where UUCP lock files go. [default: /var/lock]
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -371,8 +411,9 @@ fn main() -> ExitCode {
             }
             Command::Dial(a) if a.line.direct => cmd::direct::dial(*a, cli.events).await,
             Command::Dial(a) => cmd::dial::dial(*a, cli.events).await,
-            Command::Answer(a) => cmd::direct::answer(a, cli.events).await,
+            Command::Answer(a) => cmd::direct::answer(*a, cli.events).await,
             Command::Demo(a) => cmd::demo::demo(a, cli.events).await,
+            Command::Detect(a) => cmd::detect::detect(a, cli.events).await,
             Command::Inbound(c) => cmd::inbound::inbound(c, cli.events),
         }
     });

@@ -371,11 +371,48 @@ fn hangup_by_signal_removes_the_tun_device() {
         routes.contains("default dev cdial0"),
         "defaultroute: {routes}"
     );
-    // IP crosses the link to the service address behind the fence.
+    // IP crosses the link to the service address behind the fence: ping
+    // and a TCP connection to its port 443 (echoed)...
     assert!(ns
         .run(&["ping", "-c", "1", "-W", "3", "10.64.1.10"])
         .status
         .success());
+    let echoed = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo through-the-fence | ip netns exec {} socat -T 3 - TCP:10.64.1.10:443,connect-timeout=3",
+                ns.name()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&echoed.stdout).contains("through-the-fence"),
+        "TCP 443 echo: {echoed:?}"
+    );
+    // ...and nowhere else: the access server drops and counts it.
+    let before = x.server.stats.fence.dropped();
+    assert!(!ns
+        .run(&["ping", "-c", "2", "-W", "1", "10.64.9.99"])
+        .status
+        .success());
+    assert!(!ns
+        .run(&[
+            "socat",
+            "-T",
+            "2",
+            "/dev/null",
+            "TCP:10.64.9.99:443,connect-timeout=2"
+        ])
+        .status
+        .success());
+    assert!(
+        x.server.stats.fence.dropped() >= before + 3,
+        "fence drops counted: {} -> {}",
+        before,
+        x.server.stats.fence.dropped()
+    );
     c.terminate();
     assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
     let links = String::from_utf8_lossy(&ns.run(&["ip", "link"]).stdout).into_owned();

@@ -7,21 +7,15 @@ use std::time::Duration;
 
 use carrier::events::Reporter;
 use carrier::modem::dial::{self, DialEvent, DialPlan};
-use carrier::modem::hangup::{self, HangupOptions};
-use carrier::modem::{AtPort, ReaderConfig};
+use carrier::modem::hangup::HangupOptions;
 use carrier::net::IpPlane;
 use carrier::ppp::DownReason;
-use carrier::session::{self, Outcome, SessionConfig};
-use carrier_hw::{AsyncTty, LockOptions, ModemLines, PortLock};
+use carrier::session::{Outcome, SessionConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::common::*;
-
-/// pppd's exit status 6: the serial port could not be locked.
-pub const EXIT_LOCK: u8 = 6;
-/// pppd's exit status 7: the serial port could not be opened.
-pub const EXIT_OPEN: u8 = 7;
+use super::line::ModemPort;
 
 /// Everything one call needs, already resolved from profile and flags.
 #[derive(Clone, Debug)]
@@ -98,52 +92,13 @@ where
     }
 }
 
-/// The lines of a port: the simulator's control socket next to its link,
-/// else the device's own ioctls through a second descriptor (a PTY has
-/// none: then result codes and LCP echoes are all there is, said once).
-fn control_lines(setup: &CallSetup) -> Option<Box<dyn ModemLines + Send + Sync>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(l) = carrier_hw::lines_for(&setup.device) {
-        return Some(l);
-    }
-    let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(flags.bits())
-        .open(&setup.device)
-        .ok()?;
-    match file.get() {
-        Ok(_) => Some(Box::new(file)),
-        Err(e) => {
-            tracing::warn!(device = %setup.device.display(), error = %e,
-                "the port reports no modem control lines: relying on result codes and LCP echoes");
-            None
-        }
-    }
-}
-
 async fn place_call<P: IpPlane>(
     setup: &CallSetup,
     plane: &mut P,
     reporter: &Reporter,
     stop: watch::Receiver<bool>,
 ) -> Result<CallEnd, Fatal> {
-    let lock_opts = LockOptions::in_dir(&setup.lock_dir);
-    let lock = match PortLock::acquire_with(&setup.device, &lock_opts) {
-        Ok(l) => l,
-        Err(e) => return Err(fatal(EXIT_LOCK, e.to_string())),
-    };
-    let tty =
-        AsyncTty::open(&setup.device, setup.speed).map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
-    let lines = control_lines(setup);
-    if let Some(l) = &lines {
-        // A modem ignores commands while DTR is down (&D2).
-        if let Err(e) = l.set_dtr(true) {
-            tracing::debug!(error = %e, "cannot raise DTR");
-        }
-    }
-    let mut at = AtPort::new(tty, ReaderConfig::default());
+    let mut port = ModemPort::open(&setup.device, setup.speed, &setup.lock_dir)?;
     let mut stop_dial = stop.clone();
     let dialed = if let Some(script) = &setup.connect_script {
         let phone = setup
@@ -153,13 +108,13 @@ async fn place_call<P: IpPlane>(
             .map(|n| n.number.clone())
             .unwrap_or_default();
         tokio::select! {
-            r = super::script::run_connect_script(&mut at, script, &phone, reporter) => r.map(|speed| (phone.clone(), None, speed, 1u32)),
+            r = super::script::run_connect_script(&mut port.at, script, &phone, reporter) => r.map(|speed| (phone.clone(), None, speed, 1u32)),
             _ = stop_dial.wait_for(|s| *s) => Err(5),
         }
     } else {
         let dial_events = |ev: DialEvent| report_dial(reporter, &ev);
         tokio::select! {
-            r = dial::dial(&mut at, &setup.plan, dial_events) => match r {
+            r = dial::dial(&mut port.at, &setup.plan, dial_events) => match r {
                 Ok(c) => Ok((c.number.number.clone(), c.number.label.clone(), c.connect.speed, c.tries)),
                 Err(e) => {
                     reporter.emit(
@@ -177,8 +132,7 @@ async fn place_call<P: IpPlane>(
         Ok(v) => v,
         Err(code) => {
             // Whatever state the modem is in, leave it on-hook.
-            let _ = hangup::hangup(at.into_data(), lines_ref(&lines), &setup.hangup).await;
-            drop(lock);
+            port.abandon(&setup.hangup).await;
             return Ok(CallEnd::Failed(code));
         }
     };
@@ -195,39 +149,13 @@ async fn place_call<P: IpPlane>(
             if tries == 1 { "y" } else { "ies" }
         ),
     );
-
-    // DCD, where the port can tell, ends the session the moment it drops.
-    let (carrier_tx, carrier_rx) = watch::channel(true);
-    let watcher = lines.as_ref().map(|_| ());
-    let mut cfg = setup.session.clone();
-    let mut data = at.into_data();
-    let outcome = if let (Some(l), Some(())) = (&lines, watcher) {
-        cfg.carrier = Some(carrier_rx);
-        let watch_dcd = async {
-            hangup::carrier_lost(l.as_ref(), Duration::from_millis(500)).await;
-            let _ = carrier_tx.send(false);
-            std::future::pending::<()>().await
-        };
-        tokio::select! {
-            o = session::run(&mut data, plane, cfg, reporter, stop) => o,
-            _ = watch_dcd => unreachable!("the DCD watch never completes"),
-        }
-    } else {
-        session::run(&mut data, plane, cfg, reporter, stop).await
-    };
-    let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-    if let Err(e) = hangup::hangup(data, lines_ref(&lines), &setup.hangup).await {
-        tracing::warn!(error = %e, "hang-up incomplete");
-    }
-    reporter.emit("hangup", json!({}), "hung up");
-    drop(lock);
-    Ok(CallEnd::Session(outcome))
-}
-
-fn lines_ref(
-    lines: &Option<Box<dyn ModemLines + Send + Sync>>,
-) -> Option<&(dyn ModemLines + Sync)> {
-    lines.as_deref().map(|l| l as &(dyn ModemLines + Sync))
+    let mut line = port.connected(setup.hangup.clone());
+    let outcome = line
+        .run(plane, setup.session.clone(), reporter, stop)
+        .await
+        .map_err(|e| fatal(EXIT_FATAL, e.to_string()));
+    line.hang_up(reporter).await;
+    Ok(CallEnd::Session(outcome?))
 }
 
 fn report_dial(reporter: &Reporter, ev: &DialEvent) {

@@ -22,6 +22,8 @@ use crate::{LineArgs, PppArgs};
 pub const EXIT_FATAL: u8 = 1;
 /// pppd's exit status 2: bad options or configuration.
 pub const EXIT_CONFIG: u8 = 2;
+/// pppd's exit status 5: stopped by a signal.
+pub const EXIT_SIGNAL: u8 = 5;
 /// No inbound call may be answered: not enabled, already used, disabled.
 pub const EXIT_INBOUND_CLOSED: u8 = 20;
 
@@ -58,6 +60,20 @@ impl IpChoice {
         let r = match self {
             IpChoice::None(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
             IpChoice::Tun(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
+        };
+        r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+    }
+
+    pub async fn run_answer(
+        self,
+        line: &mut super::line::AnswerLine,
+        cfg: SessionConfig,
+        reporter: &Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, Fatal> {
+        let r = match self {
+            IpChoice::None(mut p) => line.run(&mut p, cfg, reporter, stop).await,
+            IpChoice::Tun(mut p) => line.run(&mut p, cfg, reporter, stop).await,
         };
         r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
     }

@@ -11,6 +11,7 @@ use carrier::session::SessionConfig;
 use serde_json::json;
 
 use super::common::*;
+use super::line::AnswerLine;
 use crate::{AnswerArgs, DialArgs};
 
 pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
@@ -94,14 +95,13 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         ));
     }
     let link = answer_link(&a, secrets)?;
-    let mut tty = open_line(&a.line)?;
     let reporter = Reporter::new(format);
-    reporter.emit(
-        "connect",
-        json!({"device": tty.path(), "speed": a.line.speed, "direct": true}),
-        &format!("{}: direct line, waiting for PPP", tty.path().display()),
-    );
     let stop = stop_on_signals()?;
+    let Some(mut line) =
+        AnswerLine::open(&a.line, &a.modem, &reporter, stop.clone(), "PPP").await?
+    else {
+        return Ok(EXIT_SIGNAL);
+    };
     let cfg = SessionConfig {
         link,
         pcap: a.line.pcap.clone(),
@@ -110,7 +110,8 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
     let outcome = a
         .line
         .ip_plane()
-        .run(&mut tty, cfg, &reporter, stop)
-        .await?;
-    Ok(finish(&reporter, &outcome))
+        .run_answer(&mut line, cfg, &reporter, stop)
+        .await;
+    line.close(&reporter).await;
+    Ok(finish(&reporter, &outcome?))
 }

@@ -9,11 +9,12 @@ use carrier::events::{Format, Reporter};
 use carrier::inbound::{self as inb, AuthKind, Partition, Store};
 use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
 use carrier::secrets::SecretsTable;
-use carrier::session::{self, SessionConfig};
+use carrier::session::SessionConfig;
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::common::*;
+use super::line::AnswerLine;
 use crate::{AnswerArgs, InboundCommand};
 
 fn parse_partition(spec: &str, ppp_local: Ipv4Addr, n: usize) -> Result<Partition, Fatal> {
@@ -156,18 +157,9 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         )),
         ..AuthConfig::default()
     };
-    let mut tty = open_line(&a.line)?;
     let reporter = Reporter::new(format);
-    reporter.emit(
-        "connect",
-        json!({"device": tty.path(), "speed": a.line.speed, "direct": true, "inbound": true}),
-        &format!(
-            "{}: direct line, waiting for the service call",
-            tty.path().display()
-        ),
-    );
     let stop = stop_on_signals()?;
-    // `disable` from another shell hangs the call up.
+    // `disable` from another shell hangs the call up (or stops the wait).
     let (revoke_tx, mut revoke) = watch::channel(false);
     let watch_store = store.clone();
     let watcher = tokio::spawn(async move {
@@ -190,6 +182,27 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
             stop_tx.send_modify(|v| *v = true);
         }
     });
+    let opened = AnswerLine::open(
+        &a.line,
+        &a.modem,
+        &reporter,
+        merged.clone(),
+        "the service call",
+    )
+    .await;
+    let mut line = match opened {
+        Ok(Some(l)) => l,
+        Ok(None) | Err(_) => {
+            watcher.abort();
+            inb::call::finish(&store).map_err(inbound_error)?;
+            // Stopped before any call: by `disable`, or by a signal.
+            return match opened {
+                Err(f) => Err(f),
+                _ if !inb::call::still_allowed(&store) => Ok(EXIT_INBOUND_CLOSED),
+                _ => Ok(EXIT_SIGNAL),
+            };
+        }
+    };
     let cfg = SessionConfig {
         link,
         pcap: a.line.pcap.clone(),
@@ -197,7 +210,8 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         ..SessionConfig::default()
     };
     let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e);
-    let outcome = session::run(&mut tty, &mut plane, cfg, &reporter, merged).await;
+    let outcome = line.run(&mut plane, cfg, &reporter, merged).await;
+    line.close(&reporter).await;
     drop(plane);
     watcher.abort();
     inb::call::finish(&store).map_err(inbound_error)?;

@@ -1,0 +1,295 @@
+//! A port with a call up on it: locked, its control lines found, the
+//! modem in data state. PPP runs on it with DCD watched; hanging up leaves
+//! the modem on-hook and the lock released.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use carrier::events::Reporter;
+use carrier::modem::answer::{self, AnswerEvent, AnswerOptions};
+use carrier::modem::hangup::{self, HangupOptions};
+use carrier::modem::{AtPort, DataPort, ReaderConfig};
+use carrier::net::IpPlane;
+use carrier::session::{self, Outcome, SessionConfig, SessionError};
+use carrier_hw::{AsyncTty, LockOptions, ModemLines, PortLock};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::common::*;
+
+/// pppd's exit status 6: the serial port could not be locked.
+pub const EXIT_LOCK: u8 = 6;
+/// pppd's exit status 7: the serial port could not be opened.
+pub const EXIT_OPEN: u8 = 7;
+/// pppd's exit status 18: the init script failed.
+pub const EXIT_INIT: u8 = 18;
+
+pub type Lines = Box<dyn ModemLines + Send + Sync>;
+
+/// The lines of a port: the simulator's control socket next to its link,
+/// else the device's own ioctls through a second descriptor (a PTY has
+/// none: then result codes and LCP echoes are all there is, said once).
+fn control_lines(device: &Path) -> Option<Lines> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(l) = carrier_hw::lines_for(device) {
+        return Some(l);
+    }
+    let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(flags.bits())
+        .open(device)
+        .ok()?;
+    match file.get() {
+        Ok(_) => Some(Box::new(file)),
+        Err(e) => {
+            tracing::warn!(device = %device.display(), error = %e,
+                "the port reports no modem control lines: relying on result codes and LCP echoes");
+            None
+        }
+    }
+}
+
+/// A locked, open port in command state.
+pub struct ModemPort {
+    pub at: AtPort<AsyncTty>,
+    pub lines: Option<Lines>,
+    lock: PortLock,
+}
+
+impl ModemPort {
+    /// Locks (UUCP) and opens `device`, raising DTR where it can.
+    pub fn open(device: &Path, speed: Option<u32>, lock_dir: &Path) -> Result<ModemPort, Fatal> {
+        let lock = PortLock::acquire_with(device, &LockOptions::in_dir(lock_dir))
+            .map_err(|e| fatal(EXIT_LOCK, e.to_string()))?;
+        let tty = AsyncTty::open(device, speed).map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
+        let lines = control_lines(device);
+        if let Some(l) = &lines {
+            // A modem ignores the DTE while DTR is down (&D2).
+            if let Err(e) = l.set_dtr(true) {
+                tracing::debug!(error = %e, "cannot raise DTR");
+            }
+        }
+        Ok(ModemPort {
+            at: AtPort::new(tty, ReaderConfig::default()),
+            lines,
+            lock,
+        })
+    }
+
+    /// The call is up: the port goes over to data.
+    pub fn connected(self, hangup: HangupOptions) -> CallLine {
+        CallLine {
+            data: self.at.into_data(),
+            lines: self.lines,
+            lock: self.lock,
+            hangup,
+        }
+    }
+
+    /// No call: leave the modem on-hook and release the port.
+    pub async fn abandon(self, hangup: &HangupOptions) {
+        let lines = self.lines.as_deref().map(|l| l as &(dyn ModemLines + Sync));
+        if let Err(e) = hangup::hangup(self.at.into_data(), lines, hangup).await {
+            tracing::warn!(error = %e, "hang-up incomplete");
+        }
+        drop(self.lock);
+    }
+
+    /// Waits for a call (auto-answer: counting RINGs and ATA, or S0) and
+    /// returns the line once CONNECT comes.
+    pub async fn answer(
+        mut self,
+        init: &[String],
+        opts: &AnswerOptions,
+        reporter: &Reporter,
+        hangup: HangupOptions,
+    ) -> Result<CallLine, Fatal> {
+        for cmd in init {
+            if let Err(e) = self.at.ok(cmd, opts.command_timeout).await {
+                let msg = format!("modem init {cmd}: {e}");
+                self.abandon(&hangup).await;
+                return Err(fatal(EXIT_INIT, msg));
+            }
+        }
+        reporter.emit("waiting", json!({}), "waiting for a call");
+        let r = answer::wait_for_call(&mut self.at, opts, |ev| match ev {
+            AnswerEvent::Ring { count } => {
+                reporter.emit("ring", json!({"count": count}), &format!("RING {count}"))
+            }
+            AnswerEvent::CallerId { field, value } => reporter.emit(
+                "caller-id",
+                json!({"field": format!("{field:?}"), "value": value}),
+                &format!("caller id {field:?}: {value}"),
+            ),
+            AnswerEvent::Answering => reporter.emit("answering", json!({}), "answering"),
+            AnswerEvent::Failed { reason } => reporter.emit(
+                "answer-failed",
+                json!({"reason": reason}),
+                &format!("call did not connect ({reason}); waiting again"),
+            ),
+        })
+        .await;
+        match r {
+            Ok(a) => {
+                reporter.emit(
+                    "connect",
+                    json!({"speed": a.connect.speed, "protocol": a.connect.protocol,
+                           "rings": a.rings, "direct": false}),
+                    &format!(
+                        "CONNECT {} after {} ring(s)",
+                        a.connect.speed.map(|s| s.to_string()).unwrap_or_default(),
+                        a.rings
+                    ),
+                );
+                Ok(self.connected(hangup))
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.abandon(&hangup).await;
+                Err(fatal(EXIT_FATAL, msg))
+            }
+        }
+    }
+}
+
+/// A port with a call up.
+pub struct CallLine {
+    data: DataPort<AsyncTty>,
+    lines: Option<Lines>,
+    lock: PortLock,
+    hangup: HangupOptions,
+}
+
+impl CallLine {
+    /// PPP on the call until it ends; DCD dropping takes the lower layer
+    /// down at once where the port reports it.
+    pub async fn run<P: IpPlane>(
+        &mut self,
+        plane: &mut P,
+        mut cfg: SessionConfig,
+        reporter: &Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, SessionError> {
+        let Some(lines) = self.lines.as_deref() else {
+            return session::run(&mut self.data, plane, cfg, reporter, stop).await;
+        };
+        let (carrier_tx, carrier_rx) = watch::channel(true);
+        cfg.carrier = Some(carrier_rx);
+        let watch_dcd = async {
+            hangup::carrier_lost(
+                lines as &(dyn ModemLines + Sync),
+                Duration::from_millis(500),
+            )
+            .await;
+            let _ = carrier_tx.send(false);
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            o = session::run(&mut self.data, plane, cfg, reporter, stop) => o,
+            _ = watch_dcd => unreachable!("the DCD watch never completes"),
+        }
+    }
+
+    /// Hangs up (DTR, else +++ ATH0), resets the modem to idle, releases
+    /// the port.
+    pub async fn hang_up(self, reporter: &Reporter) {
+        let lines = self.lines.as_deref().map(|l| l as &(dyn ModemLines + Sync));
+        match hangup::hangup(self.data, lines, &self.hangup).await {
+            Ok(mut at) => {
+                // An answering modem goes back to not answering (S0=0).
+                if let Err(e) = answer::reset_idle(&mut at, self.hangup.command_timeout).await {
+                    tracing::debug!(error = %e, "modem reset after the call");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "hang-up incomplete"),
+        }
+        reporter.emit("hangup", json!({}), "hung up");
+        drop(self.lock);
+    }
+}
+
+/// Where lock files go unless told otherwise.
+pub fn default_lock_dir() -> PathBuf {
+    PathBuf::from(carrier_hw::lock::DEFAULT_LOCK_DIR)
+}
+
+/// The line `carrier answer` serves: a null-modem line, or a modem that
+/// waits for the call.
+pub enum AnswerLine {
+    Direct(AsyncTty),
+    Call(CallLine),
+}
+
+impl AnswerLine {
+    /// Opens the line; through a modem, waits for a call to connect.
+    /// None: `stop` came first.
+    pub async fn open(
+        line: &crate::LineArgs,
+        m: &crate::AnswerModemArgs,
+        reporter: &Reporter,
+        mut stop: watch::Receiver<bool>,
+        what: &str,
+    ) -> Result<Option<AnswerLine>, Fatal> {
+        if line.direct {
+            let tty = open_line(line)?;
+            reporter.emit(
+                "connect",
+                json!({"device": tty.path(), "speed": line.speed, "direct": true}),
+                &format!("{}: direct line, waiting for {what}", tty.path().display()),
+            );
+            return Ok(Some(AnswerLine::Direct(tty)));
+        }
+        let Some(device) = &line.device else {
+            return Err(fatal(
+                EXIT_CONFIG,
+                "give --device PATH (a modem), or --direct --device PATH for a null-modem line",
+            ));
+        };
+        let lock_dir = m.lock_dir.clone().unwrap_or_else(default_lock_dir);
+        let port = ModemPort::open(device, line.speed, &lock_dir)?;
+        let mode = match m.modem_answers {
+            Some(n) => answer::AnswerMode::ModemAnswers(n),
+            None => answer::AnswerMode::CountRings(m.rings),
+        };
+        let opts = AnswerOptions {
+            mode,
+            ring_timeout: m.wait.map(Duration::from_secs),
+            ..AnswerOptions::default()
+        };
+        let init = if m.init.is_empty() {
+            vec!["ATZ".to_string(), "ATQ0 V1 E1".to_string()]
+        } else {
+            m.init.clone()
+        };
+        reporter.emit(
+            "modem",
+            json!({"device": device, "mode": format!("{mode:?}")}),
+            &format!("{}: waiting for {what}", device.display()),
+        );
+        tokio::select! {
+            r = port.answer(&init, &opts, reporter, HangupOptions::default()) => r.map(|c| Some(AnswerLine::Call(c))),
+            _ = stop.wait_for(|s| *s) => Ok(None),
+        }
+    }
+
+    pub async fn run<P: IpPlane>(
+        &mut self,
+        plane: &mut P,
+        cfg: SessionConfig,
+        reporter: &Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, SessionError> {
+        match self {
+            AnswerLine::Direct(tty) => session::run(tty, plane, cfg, reporter, stop).await,
+            AnswerLine::Call(c) => c.run(plane, cfg, reporter, stop).await,
+        }
+    }
+
+    pub async fn close(self, reporter: &Reporter) {
+        if let AnswerLine::Call(c) = self {
+            c.hang_up(reporter).await;
+        }
+    }
+}

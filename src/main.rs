@@ -89,6 +89,23 @@ pub struct EnableArgs {
     pub auth: AuthKind,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FlowArg {
+    Rtscts,
+    Xonxoff,
+    None,
+}
+
+impl From<FlowArg> for carrier_hw::Flow {
+    fn from(f: FlowArg) -> Self {
+        match f {
+            FlowArg::Rtscts => carrier_hw::Flow::RtsCts,
+            FlowArg::Xonxoff => carrier_hw::Flow::XonXoff,
+            FlowArg::None => carrier_hw::Flow::None,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct LineArgs {
     /// The serial device (or PTY) of the line.
@@ -100,6 +117,9 @@ pub struct LineArgs {
     /// Line speed in bit/s (a PTY ignores it).
     #[arg(long)]
     pub speed: Option<u32>,
+    /// Flow control: rtscts (pppd's crtscts), xonxoff, or none. [default: none]
+    #[arg(long, value_enum)]
+    pub flow: Option<FlowArg>,
     /// Write every PPP frame to this pcap file (link type 204).
     #[arg(long)]
     pub pcap: Option<PathBuf>,

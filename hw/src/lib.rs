@@ -15,4 +15,4 @@ pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, Us
 pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
 pub use lock::{LockError, LockOptions, PortLock};
 pub use pty::Pty;
-pub use tty::{is_hangup, AsyncTty, HwError, Tty};
+pub use tty::{is_hangup, AsyncTty, Flow, HwError, Tty};

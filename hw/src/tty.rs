@@ -54,7 +54,34 @@ fn baud(speed: u32) -> Option<BaudRate> {
     })
 }
 
+/// Flow control on a serial line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flow {
+    /// None (pppd's `nocrtscts`): what a PTY or a 3-wire cable needs.
+    #[default]
+    None,
+    /// Hardware, RTS/CTS (pppd's `crtscts`): what a modem wants.
+    RtsCts,
+    /// Software, XON/XOFF (pppd's `xonxoff`): DC1/DC3 then must be escaped
+    /// by PPP's ACCM.
+    XonXoff,
+}
+
 impl Tty {
+    /// Sets the flow control; the rest of the raw settings stay.
+    pub fn set_flow(&self, flow: Flow) -> Result<(), HwError> {
+        let err = |source| HwError::Settings {
+            path: self.path.clone(),
+            source,
+        };
+        let mut t = termios::tcgetattr(self.file.as_fd()).map_err(err)?;
+        t.control_flags
+            .set(ControlFlags::CRTSCTS, flow == Flow::RtsCts);
+        let soft = termios::InputFlags::IXON | termios::InputFlags::IXOFF;
+        t.input_flags.set(soft, flow == Flow::XonXoff);
+        termios::tcsetattr(self.file.as_fd(), SetArg::TCSANOW, &t).map_err(err)
+    }
+
     /// Opens `path` without making it our controlling terminal, non-blocking,
     /// and sets 8N1 raw mode with CLOCAL (pppd's settings for a local line).
     pub fn open(path: &Path, speed: Option<u32>) -> Result<Tty, HwError> {
@@ -170,6 +197,10 @@ impl AsyncTty {
 
     pub fn path(&self) -> &Path {
         self.inner.get_ref().path()
+    }
+
+    pub fn set_flow(&self, flow: Flow) -> Result<(), HwError> {
+        self.inner.get_ref().set_flow(flow)
     }
 
     /// Reads what is there; 0 means end of file (the line is gone).

@@ -17,11 +17,16 @@ use tokio::sync::watch;
 use super::common::*;
 use super::line::ModemPort;
 
+/// How often a long wait (dialing, waiting for CONNECT) says it is still
+/// waiting.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// Everything one call needs, already resolved from profile and flags.
 #[derive(Clone, Debug)]
 pub struct CallSetup {
     pub device: PathBuf,
     pub speed: Option<u32>,
+    pub flow: carrier_hw::Flow,
     pub lock_dir: PathBuf,
     pub plan: DialPlan,
     /// A chat(8) script run instead of the built-in dialer.
@@ -98,7 +103,7 @@ async fn place_call<P: IpPlane>(
     reporter: &Reporter,
     stop: watch::Receiver<bool>,
 ) -> Result<CallEnd, Fatal> {
-    let mut port = ModemPort::open(&setup.device, setup.speed, &setup.lock_dir)?;
+    let mut port = ModemPort::open(&setup.device, setup.speed, setup.flow, &setup.lock_dir)?;
     let mut stop_dial = stop.clone();
     let dialed = if let Some(script) = &setup.connect_script {
         let phone = setup
@@ -112,8 +117,34 @@ async fn place_call<P: IpPlane>(
             _ = stop_dial.wait_for(|s| *s) => Err(5),
         }
     } else {
-        let dial_events = |ev: DialEvent| report_dial(reporter, &ev);
+        // What we are waiting on, for the progress line.
+        let current = std::cell::RefCell::new(String::from("the modem"));
+        let dial_events = |ev: DialEvent| {
+            if let DialEvent::Dialing { number, label, .. } = &ev {
+                *current.borrow_mut() = match label {
+                    Some(l) => format!("{number} ({l})"),
+                    None => number.clone(),
+                };
+            }
+            report_dial(reporter, &ev)
+        };
+        let progress = async {
+            let start = tokio::time::Instant::now();
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let secs = start.elapsed().as_secs();
+                let what = current.borrow().clone();
+                reporter.emit(
+                    "progress",
+                    json!({"waiting_for": what, "seconds": secs}),
+                    &format!("… still waiting for {what} ({secs} s)"),
+                );
+            }
+        };
         tokio::select! {
+            _ = progress => unreachable!("the progress ticker never ends"),
             r = dial::dial(&mut port.at, &setup.plan, dial_events) => match r {
                 Ok(c) => Ok((c.number.number.clone(), c.number.label.clone(), c.connect.speed, c.tries)),
                 Err(e) => {

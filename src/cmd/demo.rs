@@ -97,6 +97,7 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     let setup = CallSetup {
         device,
         speed: None,
+        flow: carrier_hw::Flow::None,
         // The simulator's PTYs are ours alone: lock them next to the links.
         lock_dir: dir.0.clone(),
         plan: DialPlan {

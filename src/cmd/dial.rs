@@ -11,7 +11,7 @@ use carrier::modem::hangup::HangupOptions;
 use carrier::net::tun::TunPlane;
 use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, Secret};
-use carrier::profile::Profile;
+use carrier::profile::{Flow, Profile};
 use carrier::secrets::{read_private, SecretsTable};
 use carrier::session::SessionConfig;
 use serde_json::json;
@@ -71,6 +71,13 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     ppp.lcp_echo_interval = ppp.lcp_echo_interval.or(p.lcp_echo_interval);
     ppp.lcp_echo_failure = ppp.lcp_echo_failure.or(p.lcp_echo_failure);
     ppp.lcp_echo_adaptive |= p.lcp_echo_adaptive.unwrap_or(false);
+    let xonxoff = matches!(a.line.flow, Some(crate::FlowArg::Xonxoff))
+        || (a.line.flow.is_none() && p.flow == Some(Flow::XonXoff));
+    if xonxoff {
+        // Software flow control eats DC1/DC3: PPP must escape them (pppd
+        // users write `asyncmap 000a0000` for this).
+        ppp.asyncmap = Some(ppp.asyncmap.unwrap_or(0) | 0x000a_0000);
+    }
     let mut link = link_config(&ppp);
     link.ipcp.request_dns = a.usepeerdns || p.usepeerdns.unwrap_or(false);
     let noauth = a.noauth || p.noauth.unwrap_or(false);
@@ -168,6 +175,12 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     let setup = CallSetup {
         device,
         speed: a.line.speed.or(p.speed),
+        flow: match (a.line.flow, p.flow) {
+            (Some(f), _) => f.into(),
+            (None, Some(Flow::RtsCts)) => carrier_hw::Flow::RtsCts,
+            (None, Some(Flow::XonXoff)) => carrier_hw::Flow::XonXoff,
+            (None, _) => carrier_hw::Flow::None,
+        },
         lock_dir: m
             .lock_dir
             .clone()

@@ -11,7 +11,7 @@ use carrier::modem::hangup::{self, HangupOptions};
 use carrier::modem::{AtPort, DataPort, ReaderConfig};
 use carrier::net::IpPlane;
 use carrier::session::{self, Outcome, SessionConfig, SessionError};
-use carrier_hw::{AsyncTty, LockOptions, ModemLines, PortLock};
+use carrier_hw::{AsyncTty, Flow, LockOptions, ModemLines, PortLock};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -60,10 +60,17 @@ pub struct ModemPort {
 
 impl ModemPort {
     /// Locks (UUCP) and opens `device`, raising DTR where it can.
-    pub fn open(device: &Path, speed: Option<u32>, lock_dir: &Path) -> Result<ModemPort, Fatal> {
+    pub fn open(
+        device: &Path,
+        speed: Option<u32>,
+        flow: Flow,
+        lock_dir: &Path,
+    ) -> Result<ModemPort, Fatal> {
         let lock = PortLock::acquire_with(device, &LockOptions::in_dir(lock_dir))
             .map_err(|e| fatal(EXIT_LOCK, e.to_string()))?;
         let tty = AsyncTty::open(device, speed).map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
+        tty.set_flow(flow)
+            .map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
         let lines = control_lines(device);
         if let Some(l) = &lines {
             // A modem ignores the DTE while DTR is down (&D2).
@@ -248,7 +255,8 @@ impl AnswerLine {
             ));
         };
         let lock_dir = m.lock_dir.clone().unwrap_or_else(default_lock_dir);
-        let port = ModemPort::open(device, line.speed, &lock_dir)?;
+        let flow = line.flow.map(Into::into).unwrap_or_default();
+        let port = ModemPort::open(device, line.speed, flow, &lock_dir)?;
         let mode = match m.modem_answers {
             Some(n) => answer::AnswerMode::ModemAnswers(n),
             None => answer::AnswerMode::CountRings(m.rings),

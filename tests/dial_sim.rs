@@ -348,6 +348,38 @@ fn bad_input_gets_one_clear_line_and_its_exit_code() {
 }
 
 #[test]
+fn a_locked_port_is_refused_and_a_stale_lock_taken_over() {
+    let x = Exchange::standard();
+    let name = format!(
+        "LCK..{}",
+        std::fs::canonicalize(x.modem())
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    );
+    let lock = x.locks().join(name);
+    let profile = x.profile(&[SERVER], account::PASSWORD, "");
+    // Held by a live process (init): refused, naming it.
+    std::fs::write(&lock, format!("{:>10}\n", 1)).unwrap();
+    let (code, err) = carrier_exit(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("in use by process 1 "), "{err}");
+    assert!(lock.exists(), "someone else's lock is left alone");
+    // Left by a process that is gone: taken over, the call goes ahead.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(&lock, format!("{dead:>10}\n")).unwrap();
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    c.wait_event("ipcp-up", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("stale lock not taken over: {:?}", c.seen));
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+    assert!(!lock.exists(), "our lock is released");
+}
+
+#[test]
 fn hangup_by_signal_removes_the_tun_device() {
     let Some(ns) = Netns::new("dialtun") else {
         return;

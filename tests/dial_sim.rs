@@ -12,53 +12,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::access::{demo as account, AccessServer, AccessService};
-use carrier_sim::{Destination, FaultSpec, ModemSpec, Sim, SimConfig, TimeScale};
-use serde_json::Value;
+use carrier_sim::{Destination, FaultSpec};
 use support::carrier::{Carrier, Netns};
+use support::sim::Switch;
 
 const BUSY: &str = "555-0100";
 const SERVER: &str = "555-0199";
 
-/// A simulator in this process: modem0 for carrier, numbers as given, the
-/// access server behind `access-server`; time runs 5x fast.
+/// The simulator in this process: modem0 for carrier, numbers as given,
+/// the access server behind `access-server`; time runs 5x fast.
 struct Exchange {
-    _rt: tokio::runtime::Runtime,
-    sim: Option<Sim>,
-    dir: tempfile::TempDir,
+    switch: Switch,
     server: Arc<AccessServer>,
 }
 
 impl Exchange {
     fn start(routes: &[(&str, Destination, FaultSpec)]) -> Exchange {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
         let server = Arc::new(AccessServer::new(account::config(None)));
-        let mut cfg = SimConfig::new(dir.path(), 1);
-        cfg.modems = vec![ModemSpec::default()];
-        cfg.time_scale = TimeScale::new(0.2).unwrap();
-        for (n, d, f) in routes {
-            cfg = cfg.route_with_faults(n, d.clone(), f.clone());
-        }
-        cfg = cfg.service(
-            "access-server",
-            Arc::new(AccessService {
-                server: server.clone(),
-            }),
-        );
-        let sim = {
-            let _g = rt.enter();
-            Sim::start(cfg).expect("simulator")
-        };
-        Exchange {
-            _rt: rt,
-            sim: Some(sim),
-            dir,
-            server,
-        }
+        let service = Arc::new(AccessService {
+            server: server.clone(),
+        });
+        let switch = Switch::start_with(1, |mut cfg| {
+            for (n, d, f) in routes {
+                cfg = cfg.route_with_faults(n, d.clone(), f.clone());
+            }
+            cfg.service("access-server", service)
+        });
+        Exchange { switch, server }
     }
 
     fn standard() -> Exchange {
@@ -73,18 +53,16 @@ impl Exchange {
     }
 
     fn modem(&self) -> PathBuf {
-        self.sim.as_ref().unwrap().link(0).unwrap().to_path_buf()
+        self.switch.modem(0)
     }
 
     fn locks(&self) -> PathBuf {
-        let d = self.dir.path().join("locks");
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        self.switch.locks()
     }
 
     /// A profile file for this exchange; `extra` is appended as is.
     fn profile(&self, numbers: &[&str], password: &str, extra: &str) -> PathBuf {
-        let pw = self.dir.path().join("password");
+        let pw = self.switch.dir().join("password");
         std::fs::write(&pw, format!("{password}\n")).unwrap();
         std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
         let list = numbers
@@ -100,27 +78,10 @@ impl Exchange {
             account::USER,
             pw.display()
         );
-        let p = self.dir.path().join("profile.toml");
+        let p = self.switch.dir().join("profile.toml");
         std::fs::write(&p, text).unwrap();
         p
     }
-}
-
-impl Drop for Exchange {
-    fn drop(&mut self) {
-        let _g = self._rt.enter();
-        self.sim.take();
-    }
-}
-
-fn events_named<'a>(c: &'a Carrier, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    c.seen.iter().filter(move |v| v["event"] == name)
-}
-
-/// Reads every event until the process exits; returns the exit code.
-fn run_to_end(c: &mut Carrier, timeout: Duration) -> Option<i32> {
-    c.wait_event("never-such-event", timeout);
-    c.wait_exit(Duration::from_secs(5))
 }
 
 #[test]
@@ -132,9 +93,9 @@ fn the_builtin_demo_dials_past_a_busy_number_and_meets_the_fence() {
         .unwrap_or_else(|| panic!("no ipcp-up: {:?}", c.seen));
     assert!(ip["local"].as_str().unwrap().starts_with("10.64.0."));
     assert_eq!(ip["dns"][0], "10.64.0.53");
-    let code = run_to_end(&mut c, Duration::from_secs(60));
+    let code = c.run_to_end(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{:?}", c.seen);
-    let results: Vec<_> = events_named(&c, "dial-result").collect();
+    let results: Vec<_> = c.events_named("dial-result").collect();
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0]["number"], "555-0100");
     assert_eq!(results[0]["result"], "BUSY");
@@ -142,7 +103,8 @@ fn the_builtin_demo_dials_past_a_busy_number_and_meets_the_fence() {
     assert_eq!(connect["number"], "555-0199");
     assert_eq!(connect["speed"], 33600);
     assert_eq!(connect["tries"], 2);
-    let probes: Vec<_> = events_named(&c, "probe")
+    let probes: Vec<_> = c
+        .events_named("probe")
         .map(|p| (p["target"].clone(), p["reachable"].clone()))
         .collect();
     assert!(
@@ -222,10 +184,10 @@ fn a_wrong_password_is_auth_failed_and_not_retried_forever() {
         "persist = true\nholdoff = 0\nmaxfail = 2",
     );
     let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
-    let code = run_to_end(&mut c, Duration::from_secs(90));
+    let code = c.run_to_end(Duration::from_secs(90));
     assert_eq!(code, Some(19), "we failed to authenticate: {:?}", c.seen);
-    assert_eq!(events_named(&c, "connect").count(), 2, "maxfail 2 calls");
-    assert!(events_named(&c, "down").all(|d| d["reason"] == "auth-failed"));
+    assert_eq!(c.events_named("connect").count(), 2, "maxfail 2 calls");
+    assert!(c.events_named("down").all(|d| d["reason"] == "auth-failed"));
 }
 
 #[test]
@@ -250,7 +212,7 @@ fn persist_redials_after_the_carrier_drops() {
     c.wait_event("holdoff", Duration::from_secs(10))
         .expect("holdoff before redialing");
     // The second call comes up by itself.
-    let ups = |c: &Carrier| events_named(c, "ipcp-up").count();
+    let ups = |c: &Carrier| c.events_named("ipcp-up").count();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while ups(&c) < 2 && std::time::Instant::now() < deadline {
         c.wait_event("never-such-event", Duration::from_secs(1));
@@ -269,7 +231,7 @@ fn all_numbers_busy_and_no_dialtone_have_their_exit_codes() {
     let profile = x.profile(&[BUSY, BUSY], account::PASSWORD, "");
     let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
     assert_eq!(
-        run_to_end(&mut c, Duration::from_secs(60)),
+        c.run_to_end(Duration::from_secs(60)),
         Some(21),
         "{:?}",
         c.seen
@@ -277,13 +239,13 @@ fn all_numbers_busy_and_no_dialtone_have_their_exit_codes() {
     let profile = x.profile(&["555-0111", BUSY], account::PASSWORD, "");
     let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
     assert_eq!(
-        run_to_end(&mut c, Duration::from_secs(60)),
+        c.run_to_end(Duration::from_secs(60)),
         Some(23),
         "{:?}",
         c.seen
     );
     assert_eq!(
-        events_named(&c, "dialing").count(),
+        c.events_named("dialing").count(),
         1,
         "no dial tone stops at once"
     );

@@ -1,17 +1,18 @@
 //! Inbound service calls as a security boundary, with real hosts: network
 //! namespaces `caller`, `console`, `lpar1`, `lpar2`, the caller's and the
-//! console's lines joined by a simulated cable, real ping and TCP/UDP.
-//! Needs root (CI runs as root); elsewhere the tests skip loudly.
+//! console's modems joined by the simulator's exchange (in this process:
+//! the caller dials modem0, the console answers on modem1), real ping and
+//! TCP/UDP. Needs root (CI runs as root); elsewhere the tests skip loudly.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use carrier_sim::{LineProfile, NullModem};
 use serde_json::Value;
 use support::carrier::{Carrier, Netns};
+use support::sim::{Switch, NUMBER};
 
 const CONSOLE_PPP: &str = "10.99.0.1";
 const CALLER_PPP: &str = "10.99.0.2";
@@ -20,13 +21,23 @@ const LPAR2: &str = "192.168.52.12";
 const LPAR1_ALIAS: &str = "10.99.0.11";
 
 /// The four hosts: the console on a LAN with both partitions, and the
-/// caller with nothing but its phone line.
+/// caller with nothing but its phone line; and the phone network.
 struct Hosts {
     caller: Netns,
     console: Netns,
     lpar1: Netns,
     lpar2: Netns,
     state: PathBuf,
+    phone: Switch,
+}
+
+/// How the console's modem answers.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// carrier counts one RING and sends ATA (the default).
+    Rings1,
+    /// The modem answers by itself at the first RING (ATS0=1).
+    ModemAnswers1,
 }
 
 fn ok(o: Output, what: &str) {
@@ -103,6 +114,7 @@ impl Hosts {
             lpar1,
             lpar2,
             state,
+            phone: Switch::start(),
         })
     }
 
@@ -159,31 +171,48 @@ impl Hosts {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn answer(&self, device: &Path) -> Carrier {
-        Carrier::spawn_in(
-            Some(self.console.name()),
-            &[
-                "answer",
-                "--inbound",
-                "--direct",
-                "--device",
-                device.to_str().unwrap(),
-                "--state-dir",
-                self.state(),
-                "--ifname",
-                "cin0",
-            ],
-        )
+    /// `carrier answer --inbound` on modem1, in the console.
+    fn answer(&self, how: Answer) -> Carrier {
+        let (device, locks) = (self.phone.modem_str(1), self.phone.locks_str());
+        let mut args = vec![
+            "answer",
+            "--inbound",
+            "--device",
+            &device,
+            "--lock-dir",
+            &locks,
+            "--state-dir",
+            self.state(),
+            "--ifname",
+            "cin0",
+        ];
+        if let Answer::ModemAnswers1 = how {
+            args.extend(["--modem-answers", "1"]);
+        }
+        Carrier::spawn_in(Some(self.console.name()), &args)
     }
 
-    fn dial(&self, device: &Path, user: &str, secret: &str) -> Carrier {
+    /// The console's carrier is waiting for a call on its modem.
+    fn answer_waiting(&self, how: Answer) -> Carrier {
+        let mut console = self.answer(how);
+        console
+            .wait_event("waiting", Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("console not waiting for a call: {:?}", console.seen));
+        console
+    }
+
+    /// `carrier dial` of the console's number on modem0, in the caller.
+    fn dial(&self, user: &str, secret: &str) -> Carrier {
         Carrier::spawn_in(
             Some(self.caller.name()),
             &[
                 "dial",
-                "--direct",
                 "--device",
-                device.to_str().unwrap(),
+                &self.phone.modem_str(0),
+                "--number",
+                NUMBER,
+                "--lock-dir",
+                &self.phone.locks_str(),
                 "--user",
                 user,
                 "--password",
@@ -287,23 +316,11 @@ impl Drop for Hosts {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn cable(rt: &tokio::runtime::Runtime) -> NullModem {
-    let _g = rt.enter();
-    NullModem::spawn(LineProfile::default()).expect("cable")
-}
-
-/// Brings a call up and routes the caller's side of the link.
-fn call(h: &Hosts, c: &NullModem, user: &str, secret: &str) -> (Carrier, Carrier) {
-    let mut console = h.answer(c.end_a());
-    let mut caller = h.dial(c.end_b(), user, secret);
+/// Brings a call up through the exchange and routes the caller's side of
+/// the link.
+fn call(h: &Hosts, how: Answer, user: &str, secret: &str) -> (Carrier, Carrier) {
+    let mut console = h.answer_waiting(how);
+    let mut caller = h.dial(user, secret);
     for (who, p) in [("caller", &mut caller), ("console", &mut console)] {
         p.wait_event("ip-interface", Duration::from_secs(20))
             .unwrap_or_else(|| panic!("{who}: no IP interface: {:?}", p.seen));
@@ -324,8 +341,6 @@ fn call(h: &Hosts, c: &NullModem, user: &str, secret: &str) -> (Carrier, Carrier
 #[test]
 fn allowed_partition_and_console_ports_only() {
     let Some(h) = Hosts::new("fence") else { return };
-    let rt = runtime();
-    let c = cable(&rt);
     let (user, secret) = h.enable(true);
     let _e1 = h.tcp_echo(&h.lpar1, 7777);
     let _e2 = h.tcp_echo(&h.lpar2, 7777);
@@ -334,7 +349,12 @@ fn allowed_partition_and_console_ports_only() {
     let _s8080 = h.tcp_echo(&h.console, 8080);
     let _u2300 = h.udp_echo(&h.console, 2300);
     std::thread::sleep(Duration::from_millis(300));
-    let (mut console, mut caller) = call(&h, &c, &user, &secret);
+    let (mut console, mut caller) = call(&h, Answer::Rings1, &user, &secret);
+    let connect = console.wait_event("connect", Duration::ZERO).unwrap();
+    assert_eq!(connect["direct"], false, "answered through the modem");
+    assert_eq!(connect["rings"], 1, "{connect}");
+    let dialed = caller.wait_event("connect", Duration::ZERO).unwrap();
+    assert_eq!(dialed["number"], NUMBER);
 
     assert!(h.pings(LPAR1_ALIAS), "lpar1 answers at its alias");
     assert!(
@@ -365,9 +385,10 @@ fn allowed_partition_and_console_ports_only() {
         "",
         "carrier's rules or addresses left after hang-up"
     );
+    assert_eq!(h.phone.lock_files(), vec![], "both modems unlocked");
 
     // A second call is refused: the enablement was for one call.
-    let mut again = h.answer(c.end_a());
+    let mut again = h.answer(Answer::Rings1);
     assert_eq!(
         again.wait_exit(Duration::from_secs(10)),
         Some(20),
@@ -380,14 +401,16 @@ fn console_access_off_means_nothing_reaches_the_console() {
     let Some(h) = Hosts::new("closed") else {
         return;
     };
-    let rt = runtime();
-    let c = cable(&rt);
     let (user, secret) = h.enable(false);
     let _s22 = h.tcp_echo(&h.console, 22);
     let _u2300 = h.udp_echo(&h.console, 2300);
     let _e1 = h.tcp_echo(&h.lpar1, 7777);
     std::thread::sleep(Duration::from_millis(300));
-    let (_console, mut caller) = call(&h, &c, &user, &secret);
+    // This time the console's modem answers by itself (ATS0=1).
+    let (mut console, mut caller) = call(&h, Answer::ModemAnswers1, &user, &secret);
+    let modem = console.wait_event("modem", Duration::ZERO).unwrap();
+    assert_eq!(modem["mode"], "ModemAnswers(1)");
+    assert!(console.wait_event("answering", Duration::ZERO).is_some());
     assert!(!h.reaches("TCP", CONSOLE_PPP, 22));
     assert!(!h.reaches("UDP", CONSOLE_PPP, 2300));
     assert!(!h.pings(CONSOLE_PPP));
@@ -396,20 +419,20 @@ fn console_access_off_means_nothing_reaches_the_console() {
         "the partition is still reachable"
     );
     caller.terminate();
-    caller.wait_exit(Duration::from_secs(15));
+    assert_eq!(caller.wait_exit(Duration::from_secs(15)), Some(5));
+    assert!(console.wait_exit(Duration::from_secs(15)).is_some());
+    assert_eq!(h.console_leftovers(), "");
 }
 
 #[test]
 fn wrong_secret_is_refused_and_does_not_consume() {
     let Some(h) = Hosts::new("wrong") else { return };
-    let rt = runtime();
-    let c = cable(&rt);
     let (user, _secret) = h.enable(true);
-    let mut console = h.answer(c.end_a());
-    let mut caller = h.dial(c.end_b(), &user, "0123456789abcdef0123456789abcdef");
+    let mut console = h.answer_waiting(Answer::Rings1);
+    let mut caller = h.dial(&user, "0123456789abcdef0123456789abcdef");
     let down = caller
         .wait_event("down", Duration::from_secs(20))
-        .expect("caller down");
+        .unwrap_or_else(|| panic!("caller down: {:?}", caller.seen));
     assert_eq!(down["reason"], "auth-failed");
     assert_eq!(console.wait_exit(Duration::from_secs(15)), Some(11));
     assert_eq!(
@@ -417,6 +440,8 @@ fn wrong_secret_is_refused_and_does_not_consume() {
         "enabled",
         "a failed caller does not use up the call"
     );
+    assert_eq!(caller.wait_exit(Duration::from_secs(15)), Some(19));
+    assert_eq!(h.console_leftovers(), "");
 }
 
 #[test]
@@ -424,10 +449,8 @@ fn disable_mid_call_hangs_up() {
     let Some(h) = Hosts::new("disable") else {
         return;
     };
-    let rt = runtime();
-    let c = cable(&rt);
     let (user, secret) = h.enable(true);
-    let (mut console, mut caller) = call(&h, &c, &user, &secret);
+    let (mut console, mut caller) = call(&h, Answer::Rings1, &user, &secret);
     let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
         .args(["inbound", "disable", "--state-dir", h.state()])
         .output()
@@ -448,10 +471,9 @@ fn disable_mid_call_hangs_up() {
 #[test]
 fn kill_9_then_restart_leaves_nothing() {
     let Some(h) = Hosts::new("kill") else { return };
-    let rt = runtime();
-    let c = cable(&rt);
     let (user, secret) = h.enable(true);
-    let (mut console, _caller) = call(&h, &c, &user, &secret);
+    let (mut console, mut caller) = call(&h, Answer::Rings1, &user, &secret);
+    let dead = console.child.id();
     let _ = console.child.kill();
     let _ = console.child.wait();
     assert_ne!(
@@ -459,10 +481,37 @@ fn kill_9_then_restart_leaves_nothing() {
         "",
         "a crash leaves the rules in place (test premise)"
     );
+    // The dead console's modem port is closed: DTR drops, the modem hangs
+    // up, and the caller loses its carrier.
+    let down = caller
+        .wait_event("down", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("caller still up: {:?}", caller.seen));
+    assert_eq!(down["reason"], "lower-layer-down", "{down}");
+    assert!(caller.wait_exit(Duration::from_secs(15)).is_some());
+    // And its lock on modem1 is left behind, stale.
+    let stale = h.phone.lock_files();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0].0, h.phone.lock_name(1));
+    assert_eq!(stale[0].1.trim(), dead.to_string());
+
     // The next start cleans up first, then refuses: the call was used.
-    let mut restarted = h.answer(c.end_a());
+    let mut restarted = h.answer(Answer::Rings1);
     assert_eq!(restarted.wait_exit(Duration::from_secs(10)), Some(20));
     let rules =
         String::from_utf8_lossy(&h.console.run(&["nft", "list", "ruleset"]).stdout).into_owned();
     assert!(!rules.contains("carrier"), "{rules}");
+
+    // Enabled again, the console takes the dead one's modem over: the
+    // stale lock is removed and it waits for a call on modem1.
+    h.enable(true);
+    let mut next = h.answer_waiting(Answer::Rings1);
+    let locks = h.phone.lock_files();
+    assert_eq!(
+        locks,
+        vec![(h.phone.lock_name(1), format!("{:>10}\n", next.child.id()))]
+    );
+    next.terminate();
+    assert_eq!(next.wait_exit(Duration::from_secs(15)), Some(5));
+    assert_eq!(h.phone.lock_files(), vec![], "lock released");
+    assert_eq!(h.console_leftovers(), "");
 }

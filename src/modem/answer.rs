@@ -90,7 +90,7 @@ pub struct Answered {
 
 #[derive(Debug, Error)]
 pub enum AnswerError {
-    #[error("no call connected within {waited:?}")]
+    #[error("no call connected within {waited:.1?}")]
     NoCall { waited: Duration },
     #[error("the modem answered {result} to {cmd}")]
     Refused { cmd: String, result: ResultCode },

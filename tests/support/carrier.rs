@@ -13,6 +13,8 @@ pub struct Carrier {
     pub child: Child,
     events: mpsc::Receiver<Value>,
     pub seen: Vec<Value>,
+    /// Where stderr goes, when spawned with [`Carrier::spawn_logged`].
+    pub log: Option<std::path::PathBuf>,
 }
 
 impl Carrier {
@@ -22,6 +24,39 @@ impl Carrier {
 
     /// Runs carrier inside network namespace `netns` when given.
     pub fn spawn_in(netns: Option<&str>, args: &[&str]) -> Carrier {
+        Self::spawn_with(netns, args, Stdio::inherit())
+    }
+
+    /// Like [`Carrier::spawn_in`], with stderr (its `-v` log, plus the
+    /// modem's AT commands and results) written to `log`.
+    pub fn spawn_logged(netns: Option<&str>, args: &[&str], log: &std::path::Path) -> Carrier {
+        let file = std::fs::File::create(log).expect("carrier log file");
+        let mut c = Self::spawn_with_env(
+            netns,
+            args,
+            Stdio::from(file),
+            &[
+                (
+                    "CARRIER_LOG",
+                    "info,carrier::frame=debug,carrier::modem=debug",
+                ),
+                ("NO_COLOR", "1"),
+            ],
+        );
+        c.log = Some(log.to_path_buf());
+        c
+    }
+
+    fn spawn_with(netns: Option<&str>, args: &[&str], stderr: Stdio) -> Carrier {
+        Self::spawn_with_env(netns, args, stderr, &[])
+    }
+
+    fn spawn_with_env(
+        netns: Option<&str>,
+        args: &[&str],
+        stderr: Stdio,
+        env: &[(&str, &str)],
+    ) -> Carrier {
         let bin = env!("CARGO_BIN_EXE_carrier");
         let mut cmd = match netns {
             Some(ns) => {
@@ -34,8 +69,9 @@ impl Carrier {
         let mut child = cmd
             .args(["--events", "json", "-v"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start carrier");
         let out = child.stdout.take().unwrap();
@@ -54,6 +90,7 @@ impl Carrier {
             child,
             events,
             seen: Vec::new(),
+            log: None,
         }
     }
 
@@ -75,6 +112,36 @@ impl Carrier {
             }
         }
         None
+    }
+
+    /// Every event until the process exits (or `timeout`); the exit code.
+    pub fn run_to_end(&mut self, timeout: Duration) -> Option<i32> {
+        let end = Instant::now() + timeout;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(v) => self.seen.push(v),
+                // The sender is gone: stdout closed, the process is ending.
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => return None,
+            }
+        }
+        self.wait_exit(
+            end.saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(2)),
+        )
+    }
+
+    /// The events called `name` seen so far.
+    pub fn events_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.seen.iter().filter(move |v| v["event"] == name)
+    }
+
+    /// The stderr log so far (with [`Carrier::spawn_logged`]).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 
     pub fn terminate(&self) {

@@ -3,3 +3,4 @@
 
 pub mod carrier;
 pub mod pppd;
+pub mod sim;

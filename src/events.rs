@@ -128,7 +128,9 @@ impl Reporter {
             } => self.emit(
                 "auth-failed",
                 json!({"protocol": protocol, "role": role, "message": message}),
-                &format!("{} failed: {message}", protocol.name()),
+                // The message may be the peer's own text: no control
+                // characters reach the terminal.
+                &format!("{} failed: {}", protocol.name(), printable(message)),
             ),
             Event::IpUp { local, peer, dns } => {
                 let dns_h = if dns.is_empty() {
@@ -151,5 +153,24 @@ impl Reporter {
                 &format!("link down: {reason}"),
             ),
         }
+    }
+}
+
+/// Text from the other end, fit for a terminal: control characters (an
+/// escape sequence, a CR that overwrites the line) become `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_text_loses_its_control_characters() {
+        assert_eq!(printable("Access denied"), "Access denied");
+        assert_eq!(printable("bad\x1b[2J\rpass"), "bad?[2J?pass");
     }
 }

@@ -16,6 +16,34 @@ mod cmd;
 /// The TUN interface's name unless the profile or --ifname says otherwise.
 pub const DEFAULT_IFNAME: &str = "carrier0";
 
+/// The longest time any option takes, in seconds (about 31 years; the
+/// same bound as a profile's). Beyond it a deadline would overflow the
+/// clock: such a value is refused as a usage error instead.
+pub const MAX_SECONDS: u64 = 1_000_000_000;
+
+/// A secret given on the command line: its `Debug` never shows it.
+#[derive(Clone)]
+pub struct CliSecret(String);
+
+impl CliSecret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for CliSecret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(CliSecret(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for CliSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
 use cmd::common::{IpChoice, EXIT_FATAL};
 
 #[derive(Parser, Debug)]
@@ -124,7 +152,7 @@ pub struct LineArgs {
     #[arg(long)]
     pub pcap: Option<PathBuf>,
     /// Name of the TUN interface created when IP comes up (pppd's `ifname`).
-    #[arg(long, default_value = DEFAULT_IFNAME)]
+    #[arg(long, default_value = DEFAULT_IFNAME, value_parser = parse_ifname)]
     pub ifname: String,
     /// Create no IP interface: bring the link up only.
     #[arg(long)]
@@ -151,8 +179,8 @@ pub struct PppArgs {
     /// Receive async control character map to ask for (hex). [default: 0]
     #[arg(long, value_parser = parse_hex_u32)]
     pub asyncmap: Option<u32>,
-    /// Send an LCP Echo-Request every N seconds.
-    #[arg(long, value_name = "N")]
+    /// Send an LCP Echo-Request every N seconds (0: never).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub lcp_echo_interval: Option<u64>,
     /// Declare the peer dead after N unanswered Echo-Requests.
     /// [default: 4]
@@ -162,7 +190,8 @@ pub struct PppArgs {
     #[arg(long)]
     pub lcp_echo_adaptive: bool,
     /// LCP/IPCP restart timer, seconds.
-    #[arg(long, value_name = "S", default_value_t = 3)]
+    #[arg(long, value_name = "S", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub lcp_restart: u64,
     /// Configure-Requests before giving up.
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -198,7 +227,7 @@ pub struct DialArgs {
     pub user: Option<String>,
     /// Our password. Visible to other users in `ps`: prefer --password-file.
     #[arg(long, conflicts_with = "password_file")]
-    pub password: Option<String>,
+    pub password: Option<CliSecret>,
     /// A file holding our password (mode 600), first line.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
@@ -249,13 +278,13 @@ pub struct ModemArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
     /// Seconds between passes over the list.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub backoff: Option<u64>,
     /// Seconds the whole dialing attempt may take.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub deadline: Option<u64>,
     /// Seconds to wait for CONNECT after dialing a number.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub connect_timeout: Option<u64>,
     /// A chat(8) script to run instead of the built-in dialer (\T is the
     /// first number).
@@ -265,13 +294,13 @@ pub struct ModemArgs {
     #[arg(long)]
     pub persist: bool,
     /// Seconds to wait before redialing. [default: 30]
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub holdoff: Option<u64>,
     /// Give up after N consecutive failed calls; 0 never. [default: 10]
     #[arg(long, value_name = "N")]
     pub maxfail: Option<u32>,
     /// Hang up after S seconds without IP traffic.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub idle: Option<u64>,
     /// Add a default route through the link when IP comes up.
     #[arg(long)]
@@ -331,7 +360,7 @@ pub struct AnswerModemArgs {
     #[arg(long, value_name = "AT...")]
     pub init: Vec<String>,
     /// Give up waiting for a call after S seconds. [default: wait for ever]
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub wait: Option<u64>,
     /// Where UUCP lock files go. [default: /var/lock]
     #[arg(long, value_name = "DIR")]
@@ -343,7 +372,8 @@ pub struct DetectArgs {
     /// Ports to probe. [default: every serial port found]
     pub ports: Vec<PathBuf>,
     /// Seconds for the whole detection.
-    #[arg(long, value_name = "S", default_value_t = 20)]
+    #[arg(long, value_name = "S", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub timeout: u64,
     /// Speeds to try, in order. [default: 115200 57600 38400 19200 9600]
     #[arg(long, value_name = "BPS")]
@@ -359,10 +389,10 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 33600)]
     pub bitrate: u32,
     /// One-way latency of the simulated line, milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub latency_ms: u64,
     /// Hang up after this many seconds at the latest, seconds.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub hold: u64,
     /// Capture the dialing side's frames to this pcap file.
     #[arg(long)]
@@ -378,6 +408,10 @@ impl DemoArgs {
             pcap: dial.line.pcap.clone(),
         }
     }
+}
+
+fn parse_ifname(s: &str) -> Result<String, String> {
+    carrier::profile::check_ifname(s).map(|()| s.to_string())
 }
 
 fn parse_hex_u32(s: &str) -> Result<u32, String> {
@@ -442,6 +476,64 @@ fn main() -> ExitCode {
         Err(f) => {
             eprintln!("carrier: {}", f.message);
             ExitCode::from(f.code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_command_line_hides_the_password() {
+        let cli = Cli::try_parse_from([
+            "carrier",
+            "dial",
+            "--direct",
+            "--device",
+            "/dev/null",
+            "--user",
+            "alice",
+            "--password",
+            "s3cret",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<hidden>"), "{shown}");
+    }
+
+    #[test]
+    fn absurd_durations_are_usage_errors_not_panics() {
+        for args in [
+            ["carrier", "dial", "--deadline", "18446744073709551615"],
+            ["carrier", "dial", "--idle", "18446744073709551615"],
+            [
+                "carrier",
+                "dial",
+                "--lcp-echo-interval",
+                "18446744073709551615",
+            ],
+            ["carrier", "dial", "--lcp-restart", "18446744073709551615"],
+            ["carrier", "answer", "--wait", "18446744073709551615"],
+            ["carrier", "detect", "--timeout", "18446744073709551615"],
+        ] {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+        }
+        assert!(Cli::try_parse_from(["carrier", "dial", "--deadline", "1000000000"]).is_ok());
+    }
+
+    #[test]
+    fn interface_names_are_checked_as_in_a_profile() {
+        assert!(Cli::try_parse_from(["carrier", "dial", "--ifname", "ppp0"]).is_ok());
+        for bad in ["a-very-long-interface", "a/b", "", "x y"] {
+            let e = Cli::try_parse_from(["carrier", "dial", "--ifname", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad:?}");
         }
     }
 }

@@ -699,7 +699,9 @@ fn one_line(message: &str) -> String {
         .join("; ")
 }
 
-fn is_dialable(s: &str) -> bool {
+/// Whether `s` is made of what a dial string may hold: digits, `* # ,`,
+/// the dial modifiers `W T P @ ! ;`, `+`, and spacing (` - ( )`).
+pub fn is_dialable(s: &str) -> bool {
     s.chars().all(|c| {
         c.is_ascii_digit()
             || matches!(
@@ -724,8 +726,39 @@ fn is_dialable(s: &str) -> bool {
     })
 }
 
+/// The longest time a profile may give, in seconds (about 31 years).
+pub const MAX_SECONDS: u64 = 1_000_000_000;
+
+/// A network interface name Linux takes: 1 to 15 bytes (IFNAMSIZ is 16
+/// with the NUL), no `/`, `:` or spaces, not `.` or `..`.
+pub fn check_ifname(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= 15
+        && n != "."
+        && n != ".."
+        && !n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{n:?} is not an interface name (1 to 15 characters, no / : or spaces)"
+        ))
+    }
+}
+
+/// An init command must be one AT command line, without its CR.
+pub fn check_init_command(cmd: &str) -> Result<(), String> {
+    if !cmd.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("AT")) {
+        return Err(format!("{cmd:?} is not an AT command"));
+    }
+    if cmd.chars().any(|c| c.is_control()) {
+        return Err(format!("{cmd:?} has control characters (the CR is added)"));
+    }
+    Ok(())
+}
+
 fn seconds_ok(v: f64) -> bool {
-    v.is_finite() && (0.0..=1e9).contains(&v)
+    v.is_finite() && (0.0..=MAX_SECONDS as f64).contains(&v)
 }
 
 type Invalid = (Vec<Seg>, String);
@@ -904,16 +937,23 @@ impl Profile {
             .map(|d| resolve_device(d, Path::new(DEV)))
     }
 
+    // A profile from `parse` has these checked; one built or deserialized
+    // some other way may not, and a negative or NaN number of seconds is
+    // then no time given rather than a panic.
+
     pub fn backoff(&self) -> Option<Duration> {
-        self.backoff.map(Duration::from_secs_f64)
+        self.backoff
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
     }
 
     pub fn deadline(&self) -> Option<Duration> {
-        self.deadline.map(Duration::from_secs_f64)
+        self.deadline
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
     }
 
     pub fn connect_timeout(&self) -> Option<Duration> {
-        self.connect_timeout.map(Duration::from_secs_f64)
+        self.connect_timeout
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
     }
 
     /// The first value this profile cannot have, with its path.
@@ -936,15 +976,8 @@ impl Profile {
             }
         }
         for (i, cmd) in self.init.iter().enumerate() {
-            let path = vec![key("init"), Seg::Index(i)];
-            if !cmd.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("AT")) {
-                return bad(path, format!("{cmd:?} is not an AT command"));
-            }
-            if cmd.chars().any(|c| c.is_control()) {
-                return bad(
-                    path,
-                    format!("{cmd:?} has control characters (the CR is added)"),
-                );
+            if let Err(m) = check_init_command(cmd) {
+                return bad(vec![key("init"), Seg::Index(i)], m);
             }
         }
         for (i, n) in self.numbers.iter().enumerate() {
@@ -981,6 +1014,22 @@ impl Profile {
                 }
             }
         }
+        // Whole seconds: any u64 parses, but past this a deadline would
+        // overflow the clock.
+        for (name, v) in [
+            ("lcp-echo-interval", self.lcp_echo_interval),
+            ("holdoff", self.holdoff),
+            ("idle", self.idle),
+        ] {
+            if let Some(v) = v {
+                if v > MAX_SECONDS {
+                    return bad(
+                        vec![key(name)],
+                        format!("{v} seconds is too long (at most {MAX_SECONDS})"),
+                    );
+                }
+            }
+        }
         if self.password.is_some() && self.password_file.is_some() {
             return bad(
                 vec![key("password-file")],
@@ -1008,19 +1057,8 @@ impl Profile {
             }
         }
         if let Some(n) = &self.ifname {
-            // IFNAMSIZ is 16 with the NUL.
-            let ok = !n.is_empty()
-                && n.len() <= 15
-                && n != "."
-                && n != ".."
-                && !n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
-            if !ok {
-                return bad(
-                    vec![key("ifname")],
-                    format!(
-                        "{n:?} is not an interface name (1 to 15 characters, no / : or spaces)"
-                    ),
-                );
+            if let Err(m) = check_ifname(n) {
+                return bad(vec![key("ifname")], m);
             }
         }
         Ok(())
@@ -1221,6 +1259,26 @@ pcap = "/tmp/att.pcap"
             error("device = \"\""),
             "/etc/carrier/t.toml:1: device: is empty"
         );
+        // Whole-second fields too large for a deadline: an error, not a
+        // panic when the call adds them to the clock.
+        assert_eq!(
+            error("user = \"a\"\nidle = 9223372036854775807"),
+            "/etc/carrier/t.toml:2: idle: 9223372036854775807 seconds is too long \
+             (at most 1000000000)"
+        );
+        assert!(error("lcp-echo-interval = 9000000000").contains("lcp-echo-interval"));
+        assert!(error("holdoff = 9000000000").contains("holdoff"));
+        assert!(parse("idle = 1000000000").is_ok());
+        // Built without `parse`: no panic either.
+        let unchecked = Profile {
+            backoff: Some(-1.0),
+            deadline: Some(f64::NAN),
+            connect_timeout: Some(f64::INFINITY),
+            ..Profile::default()
+        };
+        assert_eq!(unchecked.backoff(), None);
+        assert_eq!(unchecked.deadline(), None);
+        assert_eq!(unchecked.connect_timeout(), None);
     }
 
     #[test]

@@ -116,9 +116,12 @@ where
         ),
         None => None,
     };
-    let pcap_err = |source| SessionError::Pcap {
-        path: cfg.pcap.clone().unwrap_or_default(),
-        source,
+    // A capture that cannot be written (disk full, say) is given up with a
+    // warning; the call it was recording goes on.
+    let pcap_path = cfg.pcap.clone().unwrap_or_default();
+    let pcap_failed = |pcap: &mut Option<PcapWriter<_>>, e: std::io::Error| {
+        tracing::warn!(path = %pcap_path.display(), error = %e, "capture stopped: cannot write");
+        *pcap = None;
     };
 
     let mut link = Link::new(cfg.link.clone(), rand::random());
@@ -207,8 +210,9 @@ where
         while let Some(f) = link.poll_transmit() {
             tracing::debug!(target: "carrier::frame", "sent [{}]", describe(f.protocol, &f.data));
             if let Some(p) = &mut pcap {
-                p.write(Direction::Sent, f.protocol, &f.data, SystemTime::now())
-                    .map_err(pcap_err)?;
+                if let Err(e) = p.write(Direction::Sent, f.protocol, &f.data, SystemTime::now()) {
+                    pcap_failed(&mut pcap, e);
+                }
             }
             let opening = !shared_flag || is_lcp_control(f.protocol, &f.data);
             enc.encode_frame(f.protocol, &f.data, opening, &mut wire);
@@ -240,7 +244,9 @@ where
         }
 
         let idle_at = match cfg.idle {
-            Some(idle) if link.is_ip_up() && !stopping => Some(last_ip + idle),
+            Some(idle) if link.is_ip_up() && !stopping => {
+                Some(crate::deadline_after(last_ip, idle))
+            }
             _ => None,
         };
         let deadline = match (link.poll_timeout().map(Instant::from_std), idle_at) {
@@ -275,7 +281,9 @@ where
                             },
                             |why| tracing::debug!(?why, "frame discarded"),
                         );
-                        pcap_result.map_err(pcap_err)?;
+                        if let Err(e) = pcap_result {
+                            pcap_failed(&mut pcap, e);
+                        }
                     }
                     Err(e) if carrier_hw::is_hangup(&e) => {
                         tracing::info!("line hung up");
@@ -311,8 +319,9 @@ where
                     let datagram = &obuf[..n];
                     tracing::debug!(target: "carrier::frame", "sent [{}]", describe(crate::ppp::proto::IPV4, datagram));
                     if let Some(p) = &mut pcap {
-                        p.write(Direction::Sent, crate::ppp::proto::IPV4, datagram, SystemTime::now())
-                            .map_err(pcap_err)?;
+                        if let Err(e) = p.write(Direction::Sent, crate::ppp::proto::IPV4, datagram, SystemTime::now()) {
+                            pcap_failed(&mut pcap, e);
+                        }
                     }
                     wire.clear();
                     let now = Instant::now();
@@ -321,9 +330,18 @@ where
                     last_tx = Some(now);
                     last_ip = now;
                     link.note_ip_sent();
-                    if let Err(e) = line.write_all(&wire).await {
-                        tracing::warn!(error = %e, "write to line failed");
-                        link.lower_down(Instant::now().into_std());
+                    // Bounded like the control frames' writes: a line held
+                    // off for good must not hang the session here.
+                    match tokio::time::timeout(WRITE_STALL, line.write_all(&wire)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "write to line failed");
+                            link.lower_down(Instant::now().into_std());
+                        }
+                        Err(_) => {
+                            tracing::warn!("line stopped accepting data");
+                            link.lower_down(Instant::now().into_std());
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "IP interface read failed"),

@@ -22,6 +22,9 @@ use crate::lines::{Lines, LinesError, ModemLines};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A longer line is not the protocol; it ends the connection.
 const MAX_LINE: usize = 256;
+/// Pushed changes read while waiting for one reply; past this the socket
+/// is not answering (a modem flapping DCD sends a few).
+const MAX_PUSHED: usize = 64;
 
 /// A connection to a simulated modem's control socket.
 #[derive(Debug)]
@@ -67,17 +70,14 @@ impl CtlLines {
     /// Sends one command and returns the state it reports.
     fn command(&self, cmd: &str) -> Result<Lines, LinesError> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(open(&self.path, self.timeout).map_err(LinesError::Io)?);
-        }
-        let conn = guard.as_mut().expect("connected above");
-        match exchange(conn, cmd) {
-            Ok(lines) => Ok(lines),
-            Err(e) => {
-                *guard = None;
-                Err(LinesError::Io(e))
-            }
-        }
+        // Taken out while in use: put back only after a clean exchange.
+        let mut conn = match guard.take() {
+            Some(c) => c,
+            None => open(&self.path, self.timeout).map_err(LinesError::Io)?,
+        };
+        let lines = exchange(&mut conn, cmd).map_err(LinesError::Io)?;
+        *guard = Some(conn);
+        Ok(lines)
     }
 }
 
@@ -105,7 +105,7 @@ fn open(path: &Path, timeout: Duration) -> io::Result<BufReader<UnixStream>> {
 
 fn exchange(conn: &mut BufReader<UnixStream>, cmd: &str) -> io::Result<Lines> {
     conn.get_mut().write_all(format!("{cmd}\n").as_bytes())?;
-    loop {
+    for _ in 0..=MAX_PUSHED {
         let mut line = String::new();
         let n = conn.by_ref().take(MAX_LINE as u64).read_line(&mut line)?;
         if n == 0 {
@@ -133,6 +133,10 @@ fn exchange(conn: &mut BufReader<UnixStream>, cmd: &str) -> io::Result<Lines> {
             return Ok(lines);
         }
     }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("no answer to {cmd:?} among the control socket's pushed changes"),
+    ))
 }
 
 /// A full report (`DCD 1 RI 0 DSR 1 CTS 1 DTR 1`), or None for a partial
@@ -274,6 +278,30 @@ mod tests {
         let ctl = CtlLines::connect_with_timeout(&sock, Duration::from_millis(100)).unwrap();
         assert!(matches!(ctl.get(), Err(LinesError::Io(_))));
         assert!(ctl.get().unwrap().dcd);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn endless_pushed_changes_are_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("m.ctl");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let server = thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut w = s.try_clone().unwrap();
+            let mut line = String::new();
+            BufReader::new(s).read_line(&mut line).unwrap();
+            // Only partial reports, never the answer.
+            for _ in 0..1000 {
+                if w.write_all(b"DCD 1\n").is_err() {
+                    return;
+                }
+            }
+        });
+        let ctl = CtlLines::connect(&sock).unwrap();
+        let e = ctl.get().unwrap_err();
+        assert!(e.to_string().contains("pushed changes"), "{e}");
+        drop(ctl);
         server.join().unwrap();
     }
 

@@ -260,10 +260,10 @@ fn read_hex(path: &Path) -> Option<u16> {
 
 /// ttyS2 before ttyS10.
 fn natural_key(name: &str) -> (String, u64) {
-    let split = name
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let (prefix, digits) = name.split_at(split);
+    // Counted from the end in ASCII digits (one byte each), so the split
+    // is always on a character boundary, whatever the name holds before.
+    let digits = name.chars().rev().take_while(char::is_ascii_digit).count();
+    let (prefix, digits) = name.split_at(name.len() - digits);
     (prefix.to_owned(), digits.parse().unwrap_or(u64::MAX))
 }
 
@@ -548,6 +548,16 @@ mod tests {
         let mut v = vec!["ttyS10", "ttyS2", "ttyACM0", "ttyS1"];
         v.sort_by_key(|n| natural_key(n));
         assert_eq!(v, ["ttyACM0", "ttyS1", "ttyS2", "ttyS10"]);
+    }
+
+    #[test]
+    fn natural_key_survives_non_ascii_names() {
+        // A multi-byte character just before the digits used to make the
+        // split land inside it and panic.
+        assert_eq!(natural_key("ttyé5"), ("ttyé".to_string(), 5));
+        assert_eq!(natural_key("ttyé"), ("ttyé".to_string(), u64::MAX));
+        assert_eq!(natural_key("42"), (String::new(), 42));
+        assert_eq!(natural_key(""), (String::new(), u64::MAX));
     }
 
     #[test]

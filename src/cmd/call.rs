@@ -2,6 +2,7 @@
 //! port, dial the number list, run PPP on the connected line, hang up,
 //! release the port; again after `holdoff` if asked to persist.
 
+use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -128,23 +129,9 @@ async fn place_call<P: IpPlane>(
             }
             report_dial(reporter, &ev)
         };
-        let progress = async {
-            let start = tokio::time::Instant::now();
-            let mut tick = tokio::time::interval(PROGRESS_EVERY);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let secs = start.elapsed().as_secs();
-                let what = current.borrow().clone();
-                reporter.emit(
-                    "progress",
-                    json!({"waiting_for": what, "seconds": secs}),
-                    &format!("… still waiting for {what} ({secs} s)"),
-                );
-            }
-        };
         tokio::select! {
-            _ = progress => unreachable!("the progress ticker never ends"),
+            // The ticker never ends: its output type has no value.
+            never = progress(reporter, &current) => match never {},
             r = dial::dial(&mut port.at, &setup.plan, dial_events) => match r {
                 Ok(c) => Ok((c.number.number.clone(), c.number.label.clone(), c.connect.speed, c.tries)),
                 Err(e) => {
@@ -187,6 +174,24 @@ async fn place_call<P: IpPlane>(
         .map_err(|e| fatal(EXIT_FATAL, e.to_string()));
     line.hang_up(reporter).await;
     Ok(CallEnd::Session(outcome?))
+}
+
+/// Says every [`PROGRESS_EVERY`] what the dial is still waiting for;
+/// never returns.
+async fn progress(reporter: &Reporter, current: &std::cell::RefCell<String>) -> Infallible {
+    let start = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let secs = start.elapsed().as_secs();
+        let what = current.borrow().clone();
+        reporter.emit(
+            "progress",
+            json!({"waiting_for": what, "seconds": secs}),
+            &format!("… still waiting for {what} ({secs} s)"),
+        );
+    }
 }
 
 fn report_dial(reporter: &Reporter, ev: &DialEvent) {

@@ -91,7 +91,12 @@ pub fn link_config(p: &PppArgs) -> LinkConfig {
         lcp_fsm: fsm,
         ipcp_fsm: fsm,
         echo: EchoConfig {
-            interval: p.lcp_echo_interval.map(Duration::from_secs),
+            // pppd's lcp-echo-interval 0: no echoes (not one every loop,
+            // which would declare the link dead at once).
+            interval: p
+                .lcp_echo_interval
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
             failure: p.lcp_echo_failure.unwrap_or(4),
             adaptive: p.lcp_echo_adaptive,
         },
@@ -130,7 +135,8 @@ pub fn open_line(line: &LineArgs) -> Result<AsyncTty, Fatal> {
     let Some(device) = &line.device else {
         return Err(fatal(EXIT_CONFIG, "--direct needs --device PATH"));
     };
-    AsyncTty::open(device, line.speed).map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+    // pppd's exit status 7, as for a port opened through a modem.
+    AsyncTty::open(device, line.speed).map_err(|e| fatal(super::line::EXIT_OPEN, e.to_string()))
 }
 
 /// SIGINT and SIGTERM ask the session to terminate the link.
@@ -168,4 +174,56 @@ pub fn finish(reporter: &Reporter, outcome: &Outcome) -> u8 {
         ),
     );
     outcome.exit_code() as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn ppp(args: &[&str]) -> PppArgs {
+        let mut v = vec!["carrier", "dial"];
+        v.extend_from_slice(args);
+        match crate::Cli::try_parse_from(v).unwrap().command {
+            crate::Command::Dial(d) => d.ppp,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn echo_interval_zero_means_no_echoes() {
+        assert_eq!(
+            link_config(&ppp(&["--lcp-echo-interval", "0"]))
+                .echo
+                .interval,
+            None
+        );
+        assert_eq!(
+            link_config(&ppp(&["--lcp-echo-interval", "5"]))
+                .echo
+                .interval,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(link_config(&ppp(&[])).echo.interval, None);
+    }
+
+    #[test]
+    fn a_missing_direct_device_is_exit_7() {
+        let cli = crate::Cli::try_parse_from([
+            "carrier",
+            "dial",
+            "--direct",
+            "--device",
+            "/dev/does-not-exist",
+        ])
+        .unwrap();
+        let crate::Command::Dial(d) = cli.command else {
+            panic!("not dial")
+        };
+        let Err(f) = open_line(&d.line) else {
+            panic!("opened a missing device")
+        };
+        assert_eq!(f.code, super::super::line::EXIT_OPEN);
+        assert!(f.message.contains("/dev/does-not-exist"), "{}", f.message);
+    }
 }

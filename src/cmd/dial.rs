@@ -11,7 +11,7 @@ use carrier::modem::hangup::HangupOptions;
 use carrier::net::tun::TunPlane;
 use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, Secret};
-use carrier::profile::{Flow, Profile};
+use carrier::profile::{check_init_command, is_dialable, Flow, Profile};
 use carrier::secrets::{read_private, SecretsTable};
 use carrier::session::SessionConfig;
 use serde_json::json;
@@ -91,7 +91,7 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     };
 
     let password = match (&a.password, &a.password_file) {
-        (Some(pw), _) => Some(Secret::new(pw.as_bytes())),
+        (Some(pw), _) => Some(Secret::new(pw.expose().as_bytes())),
         (None, Some(f)) => {
             let text = read_private(f).map_err(config_err)?;
             Some(Secret::new(text.lines().next().unwrap_or("").as_bytes()))
@@ -136,6 +136,27 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     }
     if numbers.iter().any(|n| n.number.is_empty()) {
         return Err(config_err("--number: empty number"));
+    }
+    // As a profile's are checked: a CR or a letter in a number would be
+    // sent to the modem inside the dial command.
+    if let Some(n) = m
+        .number
+        .iter()
+        .map(|s| parse_number(s))
+        .find(|n| !is_dialable(&n.number))
+    {
+        return Err(config_err(format!(
+            "--number: {:?} is not a dialable number",
+            n.number
+        )));
+    }
+    if let Some(p) = m.dial_prefix.as_ref().filter(|p| !is_dialable(p)) {
+        return Err(config_err(format!(
+            "--dial-prefix: {p:?} is not dialable (digits, * # , W T P @ ! ; + - ( ) and spaces)"
+        )));
+    }
+    for cmd in &m.init {
+        check_init_command(cmd).map_err(|e| config_err(format!("--init: {e}")))?;
     }
     let defaults = DialPlan::default();
     let plan = DialPlan {
@@ -232,5 +253,41 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     } else {
         let make = || TunPlane::new(&ifname).default_route(defaultroute);
         call::run(&setup, make, &reporter, stop).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolve_args(args: &[&str]) -> Result<(CallSetup, String, bool), Fatal> {
+        let mut v = vec!["carrier", "dial", "--device", "/dev/null"];
+        v.extend_from_slice(args);
+        match crate::Cli::try_parse_from(v).unwrap().command {
+            crate::Command::Dial(d) => resolve(&d),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_prefix_and_init_from_the_command_line_are_checked() {
+        assert!(resolve_args(&["--number", "555-1234=Chicago", "--dial-prefix", "9,"]).is_ok());
+        for args in [
+            &["--number", "555\rATH"][..],
+            &["--number", "5551234;\rATZ"],
+            &["--number", "555x1"],
+            &["--number", "5551234", "--dial-prefix", "9\r"],
+            &["--number", "5551234", "--init", "ZAP"],
+            &["--number", "5551234", "--init", "ATZ\rATD1"],
+        ] {
+            match resolve_args(args) {
+                Ok(_) => panic!("accepted {args:?}"),
+                Err(f) => {
+                    assert_eq!(f.code, EXIT_CONFIG, "{args:?}");
+                    assert_eq!(f.message.lines().count(), 1, "{}", f.message);
+                }
+            }
+        }
     }
 }

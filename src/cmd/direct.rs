@@ -19,7 +19,7 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     link.ipcp.request_dns = a.usepeerdns;
     link.lcp.require_auth = required_auth(a.require_pap, a.require_chap);
     let password = match (&a.password, &a.password_file) {
-        (Some(p), _) => Some(Secret::new(p.as_bytes())),
+        (Some(p), _) => Some(Secret::new(p.expose().as_bytes())),
         (None, Some(f)) => {
             let text = read_private(f).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))?;
             Some(Secret::new(text.lines().next().unwrap_or("").as_bytes()))

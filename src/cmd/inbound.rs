@@ -138,6 +138,9 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
 
 /// `carrier answer --inbound`: serve the one enabled call.
 pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
+    if a.ms_dns.len() > 2 {
+        return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
+    }
     let store = Store::new(&a.state.state_dir);
     let e = inb::call::prepare(&store).map_err(inbound_error)?;
     let mut link = link_config(&a.ppp);

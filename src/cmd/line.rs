@@ -191,11 +191,12 @@ impl CallLine {
             )
             .await;
             let _ = carrier_tx.send(false);
-            std::future::pending::<()>().await
+            std::future::pending::<std::convert::Infallible>().await
         };
         tokio::select! {
             o = session::run(&mut self.data, plane, cfg, reporter, stop) => o,
-            _ = watch_dcd => unreachable!("the DCD watch never completes"),
+            // The watch never completes: its output type has no value.
+            never = watch_dcd => match never {},
         }
     }
 

@@ -14,8 +14,18 @@ use crate::session::AuthGate;
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 
+/// The one process a recorded pid names. 0 and anything above i32::MAX
+/// (a damaged record) are no process: as kill(2) arguments they would
+/// name our process group or every process we may signal.
+fn process(pid: u32) -> Option<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0)
+        .map(Pid::from_raw)
+}
+
 fn alive(pid: u32) -> bool {
-    kill(Pid::from_raw(pid as i32), None).is_ok()
+    process(pid).is_some_and(|p| kill(p, None).is_ok())
 }
 
 /// Records a new enablement, replacing any earlier one, and returns it
@@ -52,8 +62,8 @@ pub fn disable(store: &Store) -> Result<Option<u32>, InboundError> {
         };
         let mut hung_up = None;
         if let Some(pid) = e.call_pid {
-            if alive(pid) {
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            if let Some(p) = process(pid).filter(|_| alive(pid)) {
+                let _ = kill(p, Signal::SIGTERM);
                 hung_up = Some(pid);
             } else {
                 // A call that crashed: its rules may still stand.
@@ -143,5 +153,22 @@ pub fn still_allowed(store: &Store) -> bool {
     match store.load() {
         Ok(Some(e)) => e.state != State::Disabled,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_pid_names_no_process() {
+        // kill(0, ...) would be our process group, kill(-1, ...) everyone.
+        assert_eq!(process(0), None);
+        assert_eq!(process(u32::MAX), None);
+        assert_eq!(process(1u32 << 31), None);
+        assert!(!alive(0));
+        assert!(!alive(u32::MAX));
+        assert_eq!(process(1), Some(Pid::from_raw(1)));
+        assert!(alive(std::process::id()));
     }
 }

@@ -21,6 +21,10 @@ const ABORT_WAIT: Duration = Duration::from_secs(3);
 /// With no overall limit, how long one wait for a line lasts before it
 /// is simply started again.
 const IDLE_SLICE: Duration = Duration::from_secs(3600);
+/// Caller ID fields kept for one call (a real one has four or five); a
+/// modem that sends more is not believed, and the rest are counted and
+/// dropped so that memory stays bounded.
+const MAX_CALLER_ID: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnswerMode {
@@ -106,6 +110,8 @@ struct Call {
     /// When the modem started answering by itself (ModemAnswers).
     answering: Option<Instant>,
     caller_id: Vec<(CallerIdField, String)>,
+    /// Caller ID fields past [`MAX_CALLER_ID`].
+    caller_id_dropped: u64,
 }
 
 /// Sets S0 for `mode` and waits until a call connects. On success the
@@ -119,7 +125,7 @@ where
     P: AsyncRead + AsyncWrite + Unpin,
 {
     let start = Instant::now();
-    let overall = opts.ring_timeout.map(|d| start + d);
+    let overall = opts.ring_timeout.map(|d| crate::deadline_after(start, d));
     let s0 = match opts.mode {
         AnswerMode::CountRings(_) => 0,
         AnswerMode::ModemAnswers(n) => n.max(1),
@@ -143,15 +149,15 @@ where
         } else {
             let now = Instant::now();
             let call_deadline = match (call.answering, call.last_ring) {
-                (Some(t), _) => Some(t + opts.connect_timeout),
-                (None, Some(t)) => Some(t + opts.ring_gap),
+                (Some(t), _) => Some(crate::deadline_after(t, opts.connect_timeout)),
+                (None, Some(t)) => Some(crate::deadline_after(t, opts.ring_gap)),
                 (None, None) => None,
             };
             let until = [call_deadline, overall]
                 .into_iter()
                 .flatten()
                 .min()
-                .unwrap_or(now + IDLE_SLICE);
+                .unwrap_or_else(|| crate::deadline_after(now, IDLE_SLICE));
             match at.next_line(until.saturating_duration_since(now)).await {
                 Ok(line) => line,
                 Err(ModemError::Timeout { .. }) => {
@@ -196,6 +202,15 @@ where
                     }
                     _ => {}
                 }
+            }
+            Line::Unsolicited(Unsolicited::CallerId { .. })
+                if call.caller_id.len() >= MAX_CALLER_ID =>
+            {
+                call.caller_id_dropped += 1;
+                tracing::debug!(
+                    dropped = call.caller_id_dropped,
+                    "too many caller ID fields for one call: dropped"
+                );
             }
             Line::Unsolicited(Unsolicited::CallerId { field, value }) => {
                 tracing::info!(?field, %value, "caller ID");
@@ -259,7 +274,12 @@ fn fail(call: &mut Call, on: &mut impl FnMut(AnswerEvent), reason: &str) {
 }
 
 fn done(call: Call, connect: Connect, start: Instant) -> Answered {
-    tracing::info!(rings = call.rings, connect = %ResultCode::Connect(connect.clone()), "call answered");
+    tracing::info!(
+        rings = call.rings,
+        connect = %ResultCode::Connect(connect.clone()),
+        caller_id_dropped = call.caller_id_dropped,
+        "call answered"
+    );
     Answered {
         connect,
         rings: call.rings,
@@ -370,6 +390,37 @@ mod tests {
             .unwrap();
         assert_eq!(got.connect.speed, Some(2400));
         assert_eq!(got.rings, 2);
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_caller_id_is_bounded_and_an_absurd_wait_is_no_panic() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        tokio::spawn(async move {
+            read_cmd(&mut m).await;
+            m.write_all(b"\r\nOK\r\n\r\nRING\r\n").await.unwrap();
+            for i in 0..200 {
+                m.write_all(format!("\r\nNAME = CALLER {i}\r\n").as_bytes())
+                    .await
+                    .unwrap();
+            }
+            m.write_all(b"\r\nCONNECT 2400\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let mut o = opts(AnswerMode::ModemAnswers(1));
+        o.ring_timeout = Some(Duration::MAX);
+        o.connect_timeout = Duration::from_secs(5);
+        let mut events = 0;
+        let got = wait_for_call(&mut at, &o, |e| {
+            if matches!(e, AnswerEvent::CallerId { .. }) {
+                events += 1
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got.caller_id.len(), MAX_CALLER_ID);
+        assert_eq!(events, MAX_CALLER_ID);
+        assert_eq!(got.connect.speed, Some(2400));
     }
 
     #[tokio::test]

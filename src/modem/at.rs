@@ -92,7 +92,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         tracing::debug!(cmd, "modem <-");
         let line = format!("{cmd}\r");
         self.reader.expect_echo(line.as_bytes());
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline_after(Instant::now(), timeout);
         self.write(line.as_bytes(), deadline, cmd).await?;
         let mut info = Vec::new();
         loop {
@@ -149,7 +149,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     /// waiting at most `timeout`. Lines queued by
     /// [`AtPort::take_unsolicited`] are not returned again.
     pub async fn next_line(&mut self, timeout: Duration) -> Result<Line, ModemError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline_after(Instant::now(), timeout);
         self.read_line(deadline).await.map_err(|e| match e {
             ModemError::Timeout { what, .. } => ModemError::Timeout {
                 what,
@@ -168,7 +168,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     /// does it (V.250 §6.3.1.9), and the modem answers NO CARRIER. Waits
     /// for that final result at most `timeout`; returns it if it came.
     pub async fn abort_call(&mut self, timeout: Duration) -> Option<ResultCode> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline_after(Instant::now(), timeout);
         if self.write(b"\r", deadline, "abort").await.is_err() {
             return None;
         }
@@ -213,7 +213,12 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
 
     /// Writes raw bytes (no CR added), bounded by `timeout`.
     pub async fn write_raw(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), ModemError> {
-        self.write(bytes, Instant::now() + timeout, "write").await
+        self.write(
+            bytes,
+            crate::deadline_after(Instant::now(), timeout),
+            "write",
+        )
+        .await
     }
 
     /// Reads what the port has, at most until `deadline`: `Ok(None)` on

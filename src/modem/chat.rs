@@ -30,6 +30,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
+use std::fmt;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -581,8 +582,9 @@ impl Default for ChatConfig {
     }
 }
 
-/// What the interpreter asks of its driver, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the interpreter asks of its driver, in order. Its `Debug` shows
+/// a quiet send's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Action {
     /// Write `bytes`, waiting `char_delay` before each one. `quiet`: the
     /// script asked (`\q`) that they not be logged.
@@ -606,6 +608,39 @@ pub enum Action {
     SetHangup(bool),
     /// Modem output to echo (ECHO ON or `-e`), 7-bit as chat reads it.
     Echo(Vec<u8>),
+}
+
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Send {
+                bytes,
+                char_delay,
+                quiet: true,
+            } => f
+                .debug_struct("Send")
+                .field("bytes", &format_args!("<hidden: {} bytes>", bytes.len()))
+                .field("char_delay", char_delay)
+                .field("quiet", &true)
+                .finish(),
+            Action::Send {
+                bytes,
+                char_delay,
+                quiet: false,
+            } => f
+                .debug_struct("Send")
+                .field("bytes", bytes)
+                .field("char_delay", char_delay)
+                .field("quiet", &false)
+                .finish(),
+            Action::Pause(d) => f.debug_tuple("Pause").field(d).finish(),
+            Action::Break => f.write_str("Break"),
+            Action::Say(s) => f.debug_tuple("Say").field(s).finish(),
+            Action::Report(s) => f.debug_tuple("Report").field(s).finish(),
+            Action::SetHangup(b) => f.debug_tuple("SetHangup").field(b).finish(),
+            Action::Echo(b) => f.debug_tuple("Echo").field(b).finish(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1528,6 +1563,10 @@ mod tests {
                 quiet: true
             }]
         );
+        // Nor does its Debug show it.
+        let shown = format!("{:?}", send_actions("s3cret\\q", cfg()));
+        assert!(!shown.contains("115, 51, 99"), "{shown}");
+        assert!(shown.contains("<hidden: 7 bytes>"), "{shown}");
     }
 
     // ---- running -------------------------------------------------------

@@ -239,7 +239,7 @@ struct Target {
 pub async fn detect(ports: Vec<PathBuf>, opts: DetectOptions) -> Vec<DetectResult> {
     let targets = targets(ports);
     let opts = Arc::new(opts);
-    let deadline = Instant::now() + opts.total;
+    let deadline = crate::deadline_after(Instant::now(), opts.total);
     let mut set = JoinSet::new();
     for (i, t) in targets.iter().cloned().enumerate() {
         let opts = opts.clone();
@@ -247,7 +247,8 @@ pub async fn detect(ports: Vec<PathBuf>, opts: DetectOptions) -> Vec<DetectResul
     }
     let mut results: Vec<Option<DetectResult>> = vec![None; targets.len()];
     loop {
-        match tokio::time::timeout_at(deadline + GRACE, set.join_next()).await {
+        match tokio::time::timeout_at(crate::deadline_after(deadline, GRACE), set.join_next()).await
+        {
             Ok(Some(Ok((i, r)))) => results[i] = Some(r),
             Ok(Some(Err(e))) => tracing::warn!(error = %e, "a port probe failed"),
             Ok(None) => break,
@@ -417,7 +418,7 @@ async fn probe(t: Target, opts: &DetectOptions, deadline: Instant) -> DetectResu
             Err(e) => return DetectResult::not_a_modem(port, open_reason(e)),
         };
         let mut at = AtPort::new(tty, ReaderConfig::default());
-        tokio::time::sleep_until(deadline.min(Instant::now() + SETTLE)).await;
+        tokio::time::sleep_until(deadline.min(crate::deadline_after(Instant::now(), SETTLE))).await;
         let tries = if i == 0 {
             HELLO_TRIES_FIRST
         } else {
@@ -804,6 +805,20 @@ mod tests {
         ] {
             assert!(!goes_off_hook(cmd), "{cmd}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_absurd_budget_is_no_panic() {
+        let opts = DetectOptions {
+            total: Duration::MAX,
+            lock_dir: None,
+            ..DetectOptions::default()
+        };
+        let r = detect(vec![PathBuf::from("/dev/carrier-does-not-exist")], opts).await;
+        assert!(
+            matches!(r[0].reason(), Some(Reason::Missing { .. })),
+            "{r:?}"
+        );
     }
 
     #[test]

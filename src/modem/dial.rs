@@ -198,7 +198,7 @@ where
         return Err(DialError::NoNumbers);
     }
     let start = Instant::now();
-    let deadline = start + plan.deadline;
+    let deadline = crate::deadline_after(start, plan.deadline);
     let mut tries = 0u32;
     let past_deadline = |tries| DialError::Deadline {
         after: plan.deadline,
@@ -223,7 +223,7 @@ where
     let mut last = String::new();
     for pass in 0..=plan.retries {
         if pass > 0 {
-            let resume = Instant::now() + plan.backoff;
+            let resume = crate::deadline_after(Instant::now(), plan.backoff);
             if resume >= deadline {
                 return Err(past_deadline(tries));
             }
@@ -268,7 +268,9 @@ where
             });
         }
     }
-    unreachable!("the last pass returns")
+    // Not reached: the last pass returns above (retries + 1 passes, the
+    // last one equal to `plan.retries`). Said without a panic all the same.
+    Err(DialError::NoAnswer { tries, last })
 }
 
 async fn attempt<P>(
@@ -403,6 +405,19 @@ mod tests {
         assert_eq!(nd.exit_code(), 23);
         assert_eq!(DialError::Modem(ModemError::Gone).exit_code(), 24);
         assert_eq!(DialError::NoNumbers.exit_code(), 2);
+    }
+
+    #[tokio::test]
+    async fn absurd_deadline_and_backoff_do_not_overflow_the_clock() {
+        let (mut at, _modem) = fake(vec!["OK", "OK", "BUSY", "CONNECT"]);
+        let p = DialPlan {
+            deadline: Duration::MAX,
+            backoff: Duration::from_millis(1),
+            retries: 1,
+            ..plan(&["1"])
+        };
+        let c = dial(&mut at, &p, |_| {}).await.unwrap();
+        assert_eq!(c.tries, 2);
     }
 
     #[tokio::test]

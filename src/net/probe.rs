@@ -165,7 +165,8 @@ impl<P: IpPlane> IpPlane for ProbePlane<P> {
         tokio::select! {
             r = self.inner.next_outbound(buf) => r,
             _ = probe => {
-                let (i, _) = due.expect("a probe was due");
+                // `probe` only completes when a probe is due.
+                let Some((i, _)) = due else { return Ok(0) };
                 let local = self.local.unwrap_or(Ipv4Addr::UNSPECIFIED);
                 let now = Instant::now();
                 let t = &mut self.targets[i];

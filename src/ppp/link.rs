@@ -249,6 +249,16 @@ impl fmt::Debug for Link {
     }
 }
 
+/// A generator seeded from `parent`: what `StdRng::from_rng` does
+/// (the same 32 bytes, so seeded runs repeat), without its `Result`,
+/// which only a fallible source can fail.
+fn child_rng(parent: &mut StdRng) -> StdRng {
+    use rand::RngCore;
+    let mut seed = <StdRng as SeedableRng>::Seed::default();
+    parent.fill_bytes(&mut seed);
+    StdRng::from_seed(seed)
+}
+
 impl Link {
     /// `seed` feeds magic numbers and CHAP challenges; the session seeds it
     /// from the OS, tests from a constant.
@@ -259,7 +269,7 @@ impl Link {
         }
         let lcp = Fsm::new(
             "LCP",
-            Lcp::new(cfg.lcp.clone(), StdRng::from_rng(&mut rng).expect("StdRng")),
+            Lcp::new(cfg.lcp.clone(), child_rng(&mut rng)),
             cfg.lcp_fsm,
         );
         let ipcp = Fsm::new("IPCP", Ipcp::new(cfg.ipcp.clone()), cfg.ipcp_fsm);
@@ -428,7 +438,12 @@ impl Link {
                 self.stats.bad_header += 1;
                 tracing::debug!(error = %e, "frame dropped");
                 if e == HeaderError::BadAddress {
-                    tracing::trace!(frame = ?frame, "bad address field");
+                    // The header only: the rest may hold a password.
+                    tracing::trace!(
+                        header = ?frame.get(..2),
+                        len = frame.len(),
+                        "bad address field"
+                    );
                 }
                 return None;
             }
@@ -833,7 +848,7 @@ impl Link {
                 a.pap_auth = Some(s);
             }
             Some(AuthProto::ChapMd5) => {
-                let rng = StdRng::from_rng(&mut self.rng).expect("StdRng");
+                let rng = child_rng(&mut self.rng);
                 let mut s = ChapAuthenticator::new(self.cfg.chap, rng);
                 s.start(creds, now);
                 a.chap_auth = Some(s);

@@ -727,7 +727,10 @@ mod tests {
         proptest! {
             #[test]
             fn encode_decode_identity(
-                payload in proptest::collection::vec(any::<u8>(), 0..1600),
+                // Not empty: with ACFC, PFC and FCS-16 an empty 0x0021
+                // frame is 3 octets, under RFC 1662 §4.3's minimum of 4,
+                // and rightly discarded as a runt (no IP datagram is empty).
+                payload in proptest::collection::vec(any::<u8>(), 1..1600),
                 accm in any::<u32>(),
                 acfc in any::<bool>(),
                 pfc in any::<bool>(),

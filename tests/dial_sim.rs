@@ -310,6 +310,48 @@ fn bad_input_gets_one_clear_line_and_its_exit_code() {
 }
 
 #[test]
+fn a_chat_connect_script_dials_instead_of_the_builtin_dialer() {
+    let x = Exchange::standard();
+    let script = x.switch.dir().join("isp.chat");
+    // A script as pppd users keep them; \T is the number.
+    std::fs::write(
+        &script,
+        "ABORT BUSY\nABORT 'NO CARRIER'\nREPORT CONNECT\n'' ATZ\nOK ATDT\\T\nCONNECT ''\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let profile = x.profile(&[SERVER], account::PASSWORD, "");
+    let mut c = Carrier::spawn(&[
+        "dial",
+        "--config",
+        profile.to_str().unwrap(),
+        "--connect-script",
+        script.to_str().unwrap(),
+        "--no-tun",
+    ]);
+    c.wait_event("ipcp-up", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no ipcp-up: {:?}", c.seen));
+    assert_eq!(c.events_named("dialing").count(), 0, "the script dialed");
+    let report = c.wait_event("report", Duration::ZERO).expect("REPORT line");
+    assert!(report["text"].as_str().unwrap().starts_with("CONNECT"));
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+
+    // A script whose ABORT string fires: exit 8, the port released.
+    let profile = x.profile(&[BUSY], account::PASSWORD, "");
+    let (code, err) = carrier_exit(&[
+        "dial",
+        "--config",
+        profile.to_str().unwrap(),
+        "--connect-script",
+        script.to_str().unwrap(),
+        "--no-tun",
+    ]);
+    assert_eq!(code, Some(8), "{err}");
+    assert_eq!(std::fs::read_dir(x.locks()).unwrap().count(), 0);
+}
+
+#[test]
 fn a_locked_port_is_refused_and_a_stale_lock_taken_over() {
     let x = Exchange::standard();
     let name = format!(

@@ -24,6 +24,18 @@ pub async fn run_connect_script(
     phone: &str,
     reporter: &Reporter,
 ) -> Result<Option<u32>, u8> {
+    // chat reads any script; but a script with `word:` in it holds a
+    // password, so say so when others can read it.
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(
+                script = %path.display(),
+                mode = format!("{:04o}", meta.permissions().mode() & 0o7777),
+                "the connect script is readable by others: chmod 600 it if it holds a password"
+            );
+        }
+    }
     let script = match std::fs::read(path)
         .map_err(|e| e.to_string())
         .and_then(|t| Script::parse_bytes(&t).map_err(|e| e.to_string()))

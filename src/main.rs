@@ -305,6 +305,11 @@ pub struct ModemArgs {
     /// Add a default route through the link when IP comes up.
     #[arg(long)]
     pub defaultroute: bool,
+    /// With --usepeerdns: write the peer's DNS servers to FILE as a
+    /// resolv.conf while IP is up (pppd: /etc/ppp/resolv.conf); removed
+    /// when IP goes down.
+    #[arg(long, value_name = "FILE")]
+    pub resolv_conf: Option<PathBuf>,
     /// Where UUCP lock files go. [default: /var/lock]
     #[arg(long, value_name = "DIR")]
     pub lock_dir: Option<PathBuf>,

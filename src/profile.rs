@@ -140,6 +140,9 @@ pub struct Profile {
     pub defaultroute: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usepeerdns: Option<bool>,
+    /// Where `usepeerdns` writes the peer's DNS servers while IP is up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<PathBuf>,
     /// Redial when the link goes down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub persist: Option<bool>,

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::events::Reporter;
 use crate::hdlc::{Decoder, DecoderStats, Encoder};
+use crate::net::resolv::ResolvConf;
 use crate::net::{IpLink, IpPlane};
 use crate::pcap::{Direction, PcapWriter};
 use crate::ppp::link::{AuthRole, Event, Framing, Link, LinkConfig, LinkStats};
@@ -63,6 +64,9 @@ pub struct SessionConfig {
     /// The modem's carrier (DCD): turning false takes the lower layer down
     /// at once instead of waiting for LCP echoes to fail.
     pub carrier: Option<watch::Receiver<bool>>,
+    /// Where to write the peer's DNS servers as a resolv.conf while IP is
+    /// up (pppd writes /etc/ppp/resolv.conf with `usepeerdns`).
+    pub resolv_conf: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -73,6 +77,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("auth_gate", &self.auth_gate.is_some())
             .field("idle", &self.idle)
             .field("carrier", &self.carrier.is_some())
+            .field("resolv_conf", &self.resolv_conf)
             .finish()
     }
 }
@@ -136,6 +141,7 @@ where
     let mut last_tx: Option<Instant> = None;
     let mut last_ip = Instant::now();
     let mut carrier = cfg.carrier.clone();
+    let mut resolv = cfg.resolv_conf.clone().map(ResolvConf::new);
 
     let now = Instant::now().into_std();
     link.open(now);
@@ -151,6 +157,18 @@ where
                     apply_framing(&link.framing(), &mut enc, &mut dec)
                 }
                 Event::IpUp { local, peer, dns } => {
+                    if let (Some(r), false) = (&mut resolv, dns.is_empty()) {
+                        match r.write(dns) {
+                            Ok(()) => reporter.emit(
+                                "resolv-conf",
+                                serde_json::json!({"path": r.path(), "dns": dns}),
+                                &format!("DNS servers written to {}", r.path().display()),
+                            ),
+                            Err(e) => {
+                                tracing::warn!(path = %r.path().display(), error = %e, "cannot write resolv.conf")
+                            }
+                        }
+                    }
                     let l = IpLink {
                         local: *local,
                         peer: *peer,
@@ -196,7 +214,12 @@ where
                         }
                     }
                 }
-                Event::IpDown => ip.down(),
+                Event::IpDown => {
+                    ip.down();
+                    if let Some(r) = &mut resolv {
+                        r.remove();
+                    }
+                }
                 Event::Down { reason } => {
                     ip.down();
                     down = Some(*reason)

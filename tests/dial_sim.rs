@@ -143,12 +143,22 @@ fn tshark_reads(path: &Path) {
 #[test]
 fn a_profile_dials_the_list_and_a_signal_hangs_up_cleanly() {
     let x = Exchange::standard();
-    let profile = x.profile(&[BUSY, SERVER], account::PASSWORD, "");
+    let resolv = x.switch.dir().join("resolv.conf");
+    let profile = x.profile(
+        &[BUSY, SERVER],
+        account::PASSWORD,
+        &format!("resolv-conf = \"{}\"", resolv.display()),
+    );
     let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
     let ip = c
         .wait_event("ipcp-up", Duration::from_secs(60))
         .unwrap_or_else(|| panic!("no ipcp-up: {:?}", c.seen));
     assert_eq!(ip["dns"][0], "10.64.0.53");
+    // usepeerdns with resolv-conf: the peer's DNS, while IP is up.
+    c.wait_event("resolv-conf", Duration::from_secs(5))
+        .expect("resolv-conf event");
+    let text = std::fs::read_to_string(&resolv).unwrap();
+    assert!(text.contains("nameserver 10.64.0.53\n"), "{text}");
     let connect = c.wait_event("connect", Duration::ZERO).unwrap();
     assert_eq!(connect["label"], "city1");
     assert!(
@@ -166,6 +176,7 @@ fn a_profile_dials_the_list_and_a_signal_hangs_up_cleanly() {
         0,
         "lock file left behind"
     );
+    assert!(!resolv.exists(), "resolv.conf removed with IP");
     assert_eq!(
         x.server
             .stats

@@ -192,6 +192,11 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
             .unwrap_or(defaults.connect_timeout),
         ..defaults
     };
+    let resolv_conf = if link.ipcp.request_dns {
+        m.resolv_conf.clone().or_else(|| p.resolv_conf.clone())
+    } else {
+        None
+    };
     let idle = m.idle.or(p.idle).filter(|s| *s > 0);
     let setup = CallSetup {
         device,
@@ -213,6 +218,7 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
             link,
             pcap: a.line.pcap.clone().or_else(|| p.pcap.clone()),
             idle: idle.map(Duration::from_secs),
+            resolv_conf,
             ..SessionConfig::default()
         },
         persist: m.persist || p.persist.unwrap_or(false),

@@ -68,4 +68,5 @@ pub mod fence;
 pub mod hosts;
 pub mod ipv4;
 pub mod probe;
+pub mod resolv;
 pub mod tun;

@@ -468,9 +468,8 @@ fn main() -> ExitCode {
             {
                 cmd::demo::demo(DemoArgs::default_for(&a), cli.events).await
             }
-            Command::Dial(a) if a.line.direct => cmd::direct::dial(*a, cli.events).await,
             Command::Dial(a) => cmd::dial::dial(*a, cli.events).await,
-            Command::Answer(a) => cmd::direct::answer(*a, cli.events).await,
+            Command::Answer(a) => cmd::answer::answer(*a, cli.events).await,
             Command::Demo(a) => cmd::demo::demo(a, cli.events).await,
             Command::Detect(a) => cmd::detect::detect(a, cli.events).await,
             Command::Inbound(c) => cmd::inbound::inbound(c, cli.events),

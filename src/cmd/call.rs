@@ -39,6 +39,9 @@ pub struct CallSetup {
     /// `maxfail`).
     pub maxfail: u32,
     pub hangup: HangupOptions,
+    /// A null-modem line (pppd's `local`): no AT commands, no modem
+    /// control lines, PPP at once.
+    pub direct: bool,
 }
 
 /// How one call ended.
@@ -105,6 +108,20 @@ async fn place_call<P: IpPlane>(
     stop: watch::Receiver<bool>,
 ) -> Result<CallEnd, Fatal> {
     let mut port = ModemPort::open(&setup.device, setup.speed, setup.flow, &setup.lock_dir)?;
+    if setup.direct {
+        reporter.emit(
+            "connect",
+            json!({"device": setup.device, "speed": setup.speed, "direct": true}),
+            &format!("{}: direct line, starting PPP", setup.device.display()),
+        );
+        let mut line = port.direct();
+        let outcome = line
+            .run(plane, setup.session.clone(), reporter, stop)
+            .await
+            .map_err(|e| fatal(EXIT_FATAL, e.to_string()));
+        line.hang_up(reporter).await;
+        return Ok(CallEnd::Session(outcome?));
+    }
     let mut stop_dial = stop.clone();
     let dialed = if let Some(script) = &setup.connect_script {
         let phone = setup

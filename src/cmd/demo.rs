@@ -121,6 +121,7 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         holdoff: Duration::ZERO,
         maxfail: 1,
         hangup: HangupOptions::default(),
+        direct: false,
     };
 
     // Hang up once the probes are done, after `hold` seconds at the

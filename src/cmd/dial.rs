@@ -63,7 +63,7 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         .device
         .clone()
         .or_else(|| p.device_path())
-        .ok_or_else(|| config_err(from_profile("no modem: give --device PATH")))?;
+        .ok_or_else(|| config_err(from_profile("no device: give --device PATH (a modem, or a null-modem line with --direct)")))?;
 
     let mut ppp = a.ppp.clone();
     ppp.mru = ppp.mru.or(p.mru);
@@ -129,7 +129,7 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         .connect_script
         .clone()
         .or_else(|| p.connect_script.clone());
-    if numbers.is_empty() && connect_script.is_none() {
+    if numbers.is_empty() && connect_script.is_none() && !a.line.direct {
         return Err(config_err(from_profile(
             "no number to dial: give --number NUMBER[=LABEL]",
         )));
@@ -225,6 +225,7 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         holdoff: Duration::from_secs(m.holdoff.or(p.holdoff).unwrap_or(DEFAULT_HOLDOFF)),
         maxfail: m.maxfail.or(p.maxfail).unwrap_or(DEFAULT_MAXFAIL),
         hangup: HangupOptions::default(),
+        direct: a.line.direct,
     };
     let ifname = if a.line.ifname == crate::DEFAULT_IFNAME {
         p.ifname.clone().unwrap_or_else(|| a.line.ifname.clone())

@@ -91,7 +91,18 @@ impl ModemPort {
             data: self.at.into_data(),
             lines: self.lines,
             lock: self.lock,
-            hangup,
+            hangup: Some(hangup),
+        }
+    }
+
+    /// A null-modem line: data at once, no modem to hang up, and no
+    /// control lines watched (pppd's `local`).
+    pub fn direct(self) -> CallLine {
+        CallLine {
+            data: self.at.into_data(),
+            lines: None,
+            lock: self.lock,
+            hangup: None,
         }
     }
 
@@ -166,7 +177,8 @@ pub struct CallLine {
     data: DataPort<AsyncTty>,
     lines: Option<Lines>,
     lock: PortLock,
-    hangup: HangupOptions,
+    /// None on a null-modem line: nothing to hang up.
+    hangup: Option<HangupOptions>,
 }
 
 impl CallLine {
@@ -201,13 +213,17 @@ impl CallLine {
     }
 
     /// Hangs up (DTR, else +++ ATH0), resets the modem to idle, releases
-    /// the port.
+    /// the port. A null-modem line is only released.
     pub async fn hang_up(self, reporter: &Reporter) {
+        let Some(opts) = self.hangup else {
+            drop(self.lock);
+            return;
+        };
         let lines = self.lines.as_deref().map(|l| l as &(dyn ModemLines + Sync));
-        match hangup::hangup(self.data, lines, &self.hangup).await {
+        match hangup::hangup(self.data, lines, &opts).await {
             Ok(mut at) => {
                 // An answering modem goes back to not answering (S0=0).
-                if let Err(e) = answer::reset_idle(&mut at, self.hangup.command_timeout).await {
+                if let Err(e) = answer::reset_idle(&mut at, opts.command_timeout).await {
                     tracing::debug!(error = %e, "modem reset after the call");
                 }
             }

@@ -1,64 +1,18 @@
-//! PPP on a null-modem line (`--direct`, pppd's `local`): `carrier dial`
-//! as the client and `carrier answer` as the authenticator.
+//! `carrier answer` (not --inbound): PPP as the authenticator against a
+//! pppd secrets file, through a modem that answers or on a null-modem
+//! line.
 
 use std::sync::Arc;
 
 use carrier::events::{Format, Reporter};
-use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+use carrier::ppp::auth::{AuthConfig, AuthProto};
 use carrier::ppp::link::LinkConfig;
-use carrier::secrets::{read_private, SecretsTable};
+use carrier::secrets::SecretsTable;
 use carrier::session::SessionConfig;
-use serde_json::json;
 
 use super::common::*;
 use super::line::AnswerLine;
-use crate::{AnswerArgs, DialArgs};
-
-pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
-    let mut link = link_config(&a.ppp);
-    link.ipcp.request_dns = a.usepeerdns;
-    link.lcp.require_auth = required_auth(a.require_pap, a.require_chap);
-    let password = match (&a.password, &a.password_file) {
-        (Some(p), _) => Some(Secret::new(p.expose().as_bytes())),
-        (None, Some(f)) => {
-            let text = read_private(f).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))?;
-            Some(Secret::new(text.lines().next().unwrap_or("").as_bytes()))
-        }
-        (None, None) => None,
-    };
-    let secrets = match &a.secrets {
-        Some(p) => load_secrets(p)?,
-        None => SecretsTable::default(),
-    };
-    if password.is_some() && a.user.is_none() {
-        return Err(fatal(EXIT_CONFIG, "--password needs --user"));
-    }
-    link.auth = AuthConfig {
-        name: a.user.clone().unwrap_or_default(),
-        password,
-        secrets: Arc::new(secrets),
-        remote_name: a.remotename.clone(),
-    };
-    let mut tty = open_line(&a.line)?;
-    let reporter = Reporter::new(format);
-    reporter.emit(
-        "connect",
-        json!({"device": tty.path(), "speed": a.line.speed, "direct": true}),
-        &format!("{}: direct line, starting PPP", tty.path().display()),
-    );
-    let stop = stop_on_signals()?;
-    let cfg = SessionConfig {
-        link,
-        pcap: a.line.pcap.clone(),
-        ..SessionConfig::default()
-    };
-    let outcome = a
-        .line
-        .ip_plane()
-        .run(&mut tty, cfg, &reporter, stop)
-        .await?;
-    Ok(finish(&reporter, &outcome))
-}
+use crate::AnswerArgs;
 
 pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fatal> {
     if a.ms_dns.len() > 2 {

@@ -12,11 +12,10 @@ use carrier::ppp::fsm::FsmConfig;
 use carrier::ppp::link::{EchoConfig, LinkConfig};
 use carrier::secrets::SecretsTable;
 use carrier::session::{self, Outcome, SessionConfig};
-use carrier_hw::AsyncTty;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::{LineArgs, PppArgs};
+use crate::PppArgs;
 
 /// pppd's exit status 1: a fatal error (device, file).
 pub const EXIT_FATAL: u8 = 1;
@@ -125,20 +124,6 @@ pub fn load_secrets(path: &Path) -> Result<SecretsTable, Fatal> {
     SecretsTable::load(path).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))
 }
 
-pub fn open_line(line: &LineArgs) -> Result<AsyncTty, Fatal> {
-    if !line.direct {
-        return Err(fatal(
-            EXIT_CONFIG,
-            "dialing through a modem is not available yet: give --direct for a null-modem line",
-        ));
-    }
-    let Some(device) = &line.device else {
-        return Err(fatal(EXIT_CONFIG, "--direct needs --device PATH"));
-    };
-    // pppd's exit status 7, as for a port opened through a modem.
-    AsyncTty::open(device, line.speed).map_err(|e| fatal(super::line::EXIT_OPEN, e.to_string()))
-}
-
 /// SIGINT and SIGTERM ask the session to terminate the link.
 pub fn stop_on_signals() -> Result<watch::Receiver<bool>, Fatal> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -205,25 +190,5 @@ mod tests {
             Some(Duration::from_secs(5))
         );
         assert_eq!(link_config(&ppp(&[])).echo.interval, None);
-    }
-
-    #[test]
-    fn a_missing_direct_device_is_exit_7() {
-        let cli = crate::Cli::try_parse_from([
-            "carrier",
-            "dial",
-            "--direct",
-            "--device",
-            "/dev/does-not-exist",
-        ])
-        .unwrap();
-        let crate::Command::Dial(d) = cli.command else {
-            panic!("not dial")
-        };
-        let Err(f) = open_line(&d.line) else {
-            panic!("opened a missing device")
-        };
-        assert_eq!(f.code, super::super::line::EXIT_OPEN);
-        assert!(f.message.contains("/dev/does-not-exist"), "{}", f.message);
     }
 }

@@ -63,7 +63,11 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         .device
         .clone()
         .or_else(|| p.device_path())
-        .ok_or_else(|| config_err(from_profile("no device: give --device PATH (a modem, or a null-modem line with --direct)")))?;
+        .ok_or_else(|| {
+            config_err(from_profile(
+                "no device: give --device PATH (a modem, or a null-modem line with --direct)",
+            ))
+        })?;
 
     let mut ppp = a.ppp.clone();
     ppp.mru = ppp.mru.or(p.mru);

@@ -240,11 +240,8 @@ pub fn default_lock_dir() -> PathBuf {
 }
 
 /// The line `carrier answer` serves: a null-modem line, or a modem that
-/// waits for the call.
-pub enum AnswerLine {
-    Direct(AsyncTty),
-    Call(CallLine),
-}
+/// waited for the call.
+pub struct AnswerLine(CallLine);
 
 impl AnswerLine {
     /// Opens the line; through a modem, waits for a call to connect.
@@ -256,15 +253,6 @@ impl AnswerLine {
         mut stop: watch::Receiver<bool>,
         what: &str,
     ) -> Result<Option<AnswerLine>, Fatal> {
-        if line.direct {
-            let tty = open_line(line)?;
-            reporter.emit(
-                "connect",
-                json!({"device": tty.path(), "speed": line.speed, "direct": true}),
-                &format!("{}: direct line, waiting for {what}", tty.path().display()),
-            );
-            return Ok(Some(AnswerLine::Direct(tty)));
-        }
         let Some(device) = &line.device else {
             return Err(fatal(
                 EXIT_CONFIG,
@@ -274,6 +262,14 @@ impl AnswerLine {
         let lock_dir = m.lock_dir.clone().unwrap_or_else(default_lock_dir);
         let flow = line.flow.map(Into::into).unwrap_or_default();
         let port = ModemPort::open(device, line.speed, flow, &lock_dir)?;
+        if line.direct {
+            reporter.emit(
+                "connect",
+                json!({"device": device, "speed": line.speed, "direct": true}),
+                &format!("{}: direct line, waiting for {what}", device.display()),
+            );
+            return Ok(Some(AnswerLine(port.direct())));
+        }
         let mode = match m.modem_answers {
             Some(n) => answer::AnswerMode::ModemAnswers(n),
             None => answer::AnswerMode::CountRings(m.rings),
@@ -294,7 +290,7 @@ impl AnswerLine {
             &format!("{}: waiting for {what}", device.display()),
         );
         tokio::select! {
-            r = port.answer(&init, &opts, reporter, HangupOptions::default()) => r.map(|c| Some(AnswerLine::Call(c))),
+            r = port.answer(&init, &opts, reporter, HangupOptions::default()) => r.map(|c| Some(AnswerLine(c))),
             _ = stop.wait_for(|s| *s) => Ok(None),
         }
     }
@@ -306,15 +302,10 @@ impl AnswerLine {
         reporter: &Reporter,
         stop: watch::Receiver<bool>,
     ) -> Result<Outcome, SessionError> {
-        match self {
-            AnswerLine::Direct(tty) => session::run(tty, plane, cfg, reporter, stop).await,
-            AnswerLine::Call(c) => c.run(plane, cfg, reporter, stop).await,
-        }
+        self.0.run(plane, cfg, reporter, stop).await
     }
 
     pub async fn close(self, reporter: &Reporter) {
-        if let AnswerLine::Call(c) = self {
-            c.hang_up(reporter).await;
-        }
+        self.0.hang_up(reporter).await;
     }
 }

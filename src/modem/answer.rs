@@ -303,19 +303,8 @@ where
 mod tests {
     use super::*;
     use crate::modem::result::ReaderConfig;
-    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
-
-    async fn read_cmd(m: &mut DuplexStream) -> String {
-        let mut out = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            m.read_exact(&mut b).await.unwrap();
-            if b[0] == b'\r' {
-                return String::from_utf8(out).unwrap();
-            }
-            out.push(b[0]);
-        }
-    }
+    use crate::modem::test_util::read_cmd;
+    use tokio::io::{duplex, AsyncWriteExt};
 
     fn opts(mode: AnswerMode) -> AnswerOptions {
         AnswerOptions {

@@ -393,6 +393,7 @@ impl<P: AsyncWrite + Unpin> AsyncWrite for DataPort<P> {
 mod tests {
     use super::*;
     use crate::modem::result::Connect;
+    use crate::modem::test_util::read_cmd;
     use tokio::io::{duplex, DuplexStream};
 
     const T: Duration = Duration::from_secs(2);
@@ -400,19 +401,6 @@ mod tests {
     fn pair() -> (AtPort<DuplexStream>, DuplexStream) {
         let (a, b) = duplex(64 * 1024);
         (AtPort::new(a, ReaderConfig::default()), b)
-    }
-
-    /// Reads one command line (up to CR) from the modem side.
-    async fn read_cmd(m: &mut DuplexStream) -> String {
-        let mut out = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            m.read_exact(&mut b).await.unwrap();
-            if b[0] == b'\r' {
-                return String::from_utf8(out).unwrap();
-            }
-            out.push(b[0]);
-        }
     }
 
     #[tokio::test]

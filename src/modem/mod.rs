@@ -39,3 +39,22 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
         _ => f(),
     }
 }
+
+/// What the modem-side tests share.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    /// Reads one command line (up to CR) from the modem side.
+    pub async fn read_cmd(m: &mut DuplexStream) -> String {
+        let mut out = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            m.read_exact(&mut b).await.unwrap();
+            if b[0] == b'\r' {
+                return String::from_utf8(out).unwrap();
+            }
+            out.push(b[0]);
+        }
+    }
+}

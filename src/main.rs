@@ -355,6 +355,10 @@ pub struct AnswerArgs {
 /// Answering through a modem (without --direct).
 #[derive(Args, Debug)]
 pub struct AnswerModemArgs {
+    /// After a call, wait for the next one (as mgetty does); SIGTERM or
+    /// Ctrl-C stops. Not with --inbound, which is one call by design.
+    #[arg(long, conflicts_with = "inbound")]
+    pub persist: bool,
     /// Answer (ATA) after this many RINGs, counted by carrier (S0=0).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub rings: u8,

@@ -235,3 +235,36 @@ fn nobody_calling_ends_the_wait_with_one_line() {
     );
     assert_eq!(phone.lock_files(), vec![], "lock released");
 }
+
+#[test]
+fn persist_answers_the_next_call_too() {
+    let phone = Switch::start();
+    let mut answerer = answer(&phone, &["--persist"]);
+    for n in 1..=2 {
+        let mut caller = dial(&phone);
+        caller
+            .wait_event("ipcp-up", Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("call {n}: no ipcp-up: {:?}", caller.seen));
+        caller.terminate();
+        assert_eq!(caller.wait_exit(Duration::from_secs(15)), Some(5));
+        // The answerer hangs up and goes back to waiting.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while answerer.events_named("persist").count() < n && Instant::now() < deadline {
+            answerer.wait_event("never-such-event", Duration::from_millis(200));
+        }
+        assert_eq!(
+            answerer.events_named("persist").count(),
+            n,
+            "{:?}",
+            answerer.seen
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while answerer.events_named("waiting").count() <= n && Instant::now() < deadline {
+            answerer.wait_event("never-such-event", Duration::from_millis(200));
+        }
+    }
+    assert_eq!(answerer.events_named("ipcp-up").count(), 2);
+    answerer.terminate();
+    assert_eq!(answerer.run_to_end(Duration::from_secs(15)), Some(5));
+    assert_eq!(phone.lock_files(), vec![], "lock files left behind");
+}

@@ -9,6 +9,7 @@ use carrier::ppp::auth::{AuthConfig, AuthProto};
 use carrier::ppp::link::LinkConfig;
 use carrier::secrets::SecretsTable;
 use carrier::session::SessionConfig;
+use serde_json::json;
 
 use super::common::*;
 use super::line::AnswerLine;
@@ -50,22 +51,32 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
     }
     let link = answer_link(&a, secrets)?;
     let reporter = Reporter::new(format);
-    let stop = stop_on_signals()?;
-    let Some(mut line) =
-        AnswerLine::open(&a.line, &a.modem, &reporter, stop.clone(), "PPP").await?
-    else {
-        return Ok(EXIT_SIGNAL);
-    };
-    let cfg = SessionConfig {
-        link,
-        pcap: a.line.pcap.clone(),
-        ..SessionConfig::default()
-    };
-    let outcome = a
-        .line
-        .ip_plane()
-        .run_answer(&mut line, cfg, &reporter, stop)
-        .await;
-    line.close(&reporter).await;
-    Ok(finish(&reporter, &outcome?))
+    let mut stop = stop_on_signals()?;
+    loop {
+        let Some(mut line) =
+            AnswerLine::open(&a.line, &a.modem, &reporter, stop.clone(), "PPP").await?
+        else {
+            return Ok(EXIT_SIGNAL);
+        };
+        let cfg = SessionConfig {
+            link: link.clone(),
+            pcap: a.line.pcap.clone(),
+            ..SessionConfig::default()
+        };
+        let outcome = a
+            .line
+            .ip_plane()
+            .run_answer(&mut line, cfg, &reporter, stop.clone())
+            .await;
+        line.close(&reporter).await;
+        let code = finish(&reporter, &outcome?);
+        if !a.modem.persist || *stop.borrow_and_update() {
+            return Ok(code);
+        }
+        reporter.emit(
+            "persist",
+            json!({"last_exit_code": code}),
+            "call over: waiting for the next one",
+        );
+    }
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use carrier::hdlc::{split_header, Decoder, Encoder, DEFAULT_MRU};
+use carrier::net::ipv4::checksum_from;
 use criterion::{Criterion, Throughput};
 use ppproto::pppos::{PPPoS, PPPoSAction};
 use ppproto::{Config, Phase};
@@ -97,21 +98,6 @@ impl SplitMix64 {
     }
 }
 
-/// The Internet checksum (RFC 1071) of `data`, with `sum` as a head start.
-fn inet_checksum(mut sum: u32, data: &[u8]) -> u16 {
-    let mut words = data.chunks_exact(2);
-    for w in &mut words {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// `count` IPv4/TCP packets of `PACKET_LEN` octets, as a server would send
 /// a bulk download: consecutive IDs and sequence numbers, random payload.
 fn ipv4_packets(count: usize) -> Vec<Vec<u8>> {
@@ -145,7 +131,7 @@ fn ipv4_packets(count: usize) -> Vec<Vec<u8>> {
                 + tcp_len;
             let mut segment = tcp.to_vec();
             segment.extend_from_slice(payload);
-            tcp[16..18].copy_from_slice(&inet_checksum(pseudo, &segment).to_be_bytes());
+            tcp[16..18].copy_from_slice(&checksum_from(pseudo, &segment).to_be_bytes());
 
             ip[0] = 0x45; // IPv4, 20-octet header
             ip[2..4].copy_from_slice(&(PACKET_LEN as u16).to_be_bytes());
@@ -155,7 +141,7 @@ fn ipv4_packets(count: usize) -> Vec<Vec<u8>> {
             ip[9] = 6; // TCP
             ip[12..16].copy_from_slice(&src);
             ip[16..20].copy_from_slice(&dst);
-            let sum = inet_checksum(0, ip);
+            let sum = checksum_from(0, ip);
             ip[10..12].copy_from_slice(&sum.to_be_bytes());
             p
         })

@@ -37,7 +37,6 @@
 mod common;
 
 use std::io;
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,39 +46,24 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use carrier::events::Reporter;
 use carrier::hdlc::Encoder;
+use carrier::net::ipv4::checksum_from;
 use carrier::net::{IpLink, IpPlane};
-use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
 use carrier::ppp::link::LinkConfig;
-use carrier::secrets::SecretsTable;
 use carrier::session::{self, SessionConfig};
 use carrier_hw::AsyncTty;
 use carrier_sim::{LineProfile, NullModem};
-use common::{Mode, SplitMix64, Tap, TapLog};
+use common::{
+    client_config, server_config, Mode, SplitMix64, Tap, TapLog, CLIENT_ADDR, SERVER_ADDR,
+};
 use tokio::sync::watch;
 
 const PACKET_LEN: usize = 1500;
 const PACKETS: usize = 64;
 const SEED: u64 = 0x9e37_1662_600d_0007;
 const LATENCY: Duration = Duration::from_millis(50);
-const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
-const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const UP_TIMEOUT: Duration = Duration::from_secs(30);
 
 // ------------------------------------------------------------- datagrams
-
-fn inet_checksum(mut sum: u32, data: &[u8]) -> u16 {
-    let mut words = data.chunks_exact(2);
-    for w in &mut words {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
 
 /// `PACKETS` IPv4/UDP datagrams of `PACKET_LEN` octets from the server to
 /// the client's discard port; datagram i has IP ID i.
@@ -105,7 +89,7 @@ fn datagrams() -> Vec<Vec<u8>> {
                 + u32::from(udp_len);
             let mut segment = udp.to_vec();
             segment.extend_from_slice(payload);
-            udp[6..8].copy_from_slice(&inet_checksum(pseudo, &segment).to_be_bytes());
+            udp[6..8].copy_from_slice(&checksum_from(pseudo, &segment).to_be_bytes());
 
             ip[0] = 0x45;
             ip[2..4].copy_from_slice(&(PACKET_LEN as u16).to_be_bytes());
@@ -115,7 +99,7 @@ fn datagrams() -> Vec<Vec<u8>> {
             ip[9] = 17; // UDP
             ip[12..16].copy_from_slice(&src);
             ip[16..20].copy_from_slice(&dst);
-            let sum = inet_checksum(0, ip);
+            let sum = checksum_from(0, ip);
             ip[10..12].copy_from_slice(&sum.to_be_bytes());
             p
         })
@@ -240,30 +224,6 @@ impl IpPlane for Sink {
 }
 
 // ------------------------------------------------------------------ runs
-
-fn server_config() -> LinkConfig {
-    let mut c = LinkConfig::default();
-    c.lcp.require_auth = vec![AuthProto::Pap];
-    c.ipcp.local = Some(SERVER_ADDR);
-    c.ipcp.remote = Some(CLIENT_ADDR);
-    c.auth = AuthConfig {
-        name: "server".into(),
-        secrets: Arc::new(SecretsTable::single("alice", "*", Secret::new("s3cret"))),
-        ..AuthConfig::default()
-    };
-    c
-}
-
-fn client_config() -> LinkConfig {
-    LinkConfig {
-        auth: AuthConfig {
-            name: "alice".into(),
-            password: Some(Secret::new("s3cret")),
-            ..AuthConfig::default()
-        },
-        ..LinkConfig::default()
-    }
-}
 
 struct Case {
     bitrate: u32,

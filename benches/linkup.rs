@@ -56,7 +56,6 @@ mod pppd;
 
 use std::fs;
 use std::io::Write;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -65,13 +64,14 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use carrier::events::Reporter;
 use carrier::net::{IpLink, IpPlane};
-use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
 use carrier::ppp::link::LinkConfig;
-use carrier::secrets::SecretsTable;
 use carrier::session::{self, SessionConfig};
 use carrier_hw::AsyncTty;
 use carrier_sim::{LineProfile, NullModem};
-use common::{by_family, median, min_max, ms, End, Mode, Tap, TapLog};
+use common::{
+    by_family, client_config, median, min_max, ms, server_config, End, Mode, Tap, TapLog,
+    CLIENT_ADDR, SERVER_ADDR,
+};
 use criterion::Criterion;
 use pppd::{Pppd, PppdOptions};
 use tokio::runtime::Runtime;
@@ -79,8 +79,6 @@ use tokio::sync::watch;
 
 const BITRATE: u32 = 33_600;
 const LATENCY: Duration = Duration::from_millis(50);
-const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
-const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 /// Give up on a run after this long.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// After both sides are up, wait this long for the last frames to be
@@ -94,30 +92,6 @@ fn profile() -> LineProfile {
     LineProfile {
         bitrate: Some(BITRATE),
         latency: LATENCY,
-    }
-}
-
-fn server_config() -> LinkConfig {
-    let mut c = LinkConfig::default();
-    c.lcp.require_auth = vec![AuthProto::Pap];
-    c.ipcp.local = Some(SERVER_ADDR);
-    c.ipcp.remote = Some(CLIENT_ADDR);
-    c.auth = AuthConfig {
-        name: "server".into(),
-        secrets: Arc::new(SecretsTable::single("alice", "*", Secret::new("s3cret"))),
-        ..AuthConfig::default()
-    };
-    c
-}
-
-fn client_config() -> LinkConfig {
-    LinkConfig {
-        auth: AuthConfig {
-            name: "alice".into(),
-            password: Some(Secret::new("s3cret")),
-            ..AuthConfig::default()
-        },
-        ..LinkConfig::default()
     }
 }
 

@@ -135,14 +135,7 @@ impl Configs {
     }
 
     fn client(&self) -> LinkConfig {
-        LinkConfig {
-            auth: AuthConfig {
-                name: "alice".into(),
-                password: Some(Secret::new("s3cret")),
-                ..AuthConfig::default()
-            },
-            ..LinkConfig::default()
-        }
+        common::client_config()
     }
 }
 

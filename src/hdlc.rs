@@ -6,6 +6,8 @@
 //! Neither allocates per frame: the encoder appends to a caller's buffer and
 //! the decoder lends each frame to a callback from one reused buffer.
 
+use std::time::{Duration, Instant};
+
 use bytes::BytesMut;
 use crc::{Crc, Table, CRC_16_IBM_SDLC, CRC_32_ISO_HDLC};
 
@@ -89,6 +91,10 @@ fn needs_default_framing(protocol: u16, info: &[u8]) -> bool {
     protocol == PROTO_LCP && matches!(info.first(), Some(1..=7))
 }
 
+/// After this long with nothing sent, a frame opens with its own flag
+/// (Linux ppp_async's flag_time).
+pub const FLAG_TIME: Duration = Duration::from_secs(1);
+
 /// Transmit side of the framing.
 #[derive(Clone, Debug)]
 pub struct Encoder {
@@ -101,6 +107,8 @@ pub struct Encoder {
     /// The unstuffed frame is assembled here first so its FCS is computed
     /// in one pass; reused, so no allocation per frame.
     scratch: Vec<u8>,
+    /// When [`Encoder::encode_at`] last wrote a frame.
+    last_sent: Option<Instant>,
 }
 
 impl Default for Encoder {
@@ -121,6 +129,7 @@ impl Encoder {
             pfc: false,
             fcs: FcsKind::Fcs16,
             scratch: Vec::with_capacity(DEFAULT_MRU + 8),
+            last_sent: None,
         }
     }
 
@@ -161,6 +170,20 @@ impl Encoder {
     /// Appends one complete frame, opening and closing flag included.
     pub fn encode(&mut self, protocol: u16, info: &[u8], out: &mut BytesMut) {
         self.encode_frame(protocol, info, true, out)
+    }
+
+    /// Appends one frame sent at `now`. RFC 1662 §4.3: one flag between
+    /// frames is enough, so a frame shares the previous one's closing
+    /// flag, unless the line was silent for [`FLAG_TIME`] (the opening
+    /// flag then flushes noise) or it is an LCP packet that goes out with
+    /// default framing anyway: both as Linux's ppp_async decides.
+    pub fn encode_at(&mut self, protocol: u16, info: &[u8], now: Instant, out: &mut BytesMut) {
+        let recent = self
+            .last_sent
+            .is_some_and(|t| now.saturating_duration_since(t) < FLAG_TIME);
+        let opening = !recent || needs_default_framing(protocol, info);
+        self.last_sent = Some(now);
+        self.encode_frame(protocol, info, opening, out)
     }
 
     /// Appends one frame; without `opening_flag` it starts right after the
@@ -601,6 +624,27 @@ mod tests {
         assert!(r.is_empty());
         assert_eq!(f.len(), 2);
         assert_eq!(split_header(&f[1]).unwrap(), (0x0021, &b"b"[..]));
+    }
+
+    #[test]
+    fn encode_at_opens_with_a_flag_after_silence_and_for_lcp_control() {
+        let t0 = Instant::now();
+        let flags = |e: &mut Encoder, proto: u16, info: &[u8], at: Instant| {
+            let mut out = BytesMut::new();
+            e.encode_at(proto, info, at, &mut out);
+            out.iter().filter(|&&b| b == FLAG).count()
+        };
+        let mut e = Encoder::new();
+        assert_eq!(flags(&mut e, 0x0021, b"a", t0), 2, "first frame");
+        let soon = t0 + Duration::from_millis(10);
+        assert_eq!(flags(&mut e, 0x0021, b"b", soon), 1, "shares the flag");
+        assert_eq!(
+            flags(&mut e, PROTO_LCP, &[1, 1, 0, 4], soon),
+            2,
+            "LCP Configure-Request keeps its own"
+        );
+        let later = soon + FLAG_TIME;
+        assert_eq!(flags(&mut e, 0x0021, b"c", later), 2, "after a silence");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub(crate) fn deadline_after(
     now: tokio::time::Instant,
     d: std::time::Duration,
 ) -> tokio::time::Instant {
-    const FOREVER: std::time::Duration = std::time::Duration::from_secs(1_000_000_000);
+    const FOREVER: std::time::Duration = std::time::Duration::from_secs(profile::MAX_SECONDS);
     now.checked_add(d.min(FOREVER))
         // Not reached on any real clock; still no panic.
         .unwrap_or(now)

@@ -19,7 +19,7 @@ pub const DEFAULT_IFNAME: &str = "carrier0";
 /// The longest time any option takes, in seconds (about 31 years; the
 /// same bound as a profile's). Beyond it a deadline would overflow the
 /// clock: such a value is refused as a usage error instead.
-pub const MAX_SECONDS: u64 = 1_000_000_000;
+pub use carrier::profile::MAX_SECONDS;
 
 /// A secret given on the command line: its `Debug` never shows it.
 #[derive(Clone)]

@@ -85,18 +85,6 @@ impl std::fmt::Debug for SessionConfig {
 /// A write that takes longer than this means the far end stopped reading.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 
-/// After this long with nothing sent, a frame opens with its own flag to
-/// flush line noise; sooner, it shares the previous frame's closing flag
-/// (RFC 1662 §4.3; Linux ppp_async uses the same second).
-const FLAG_TIME: Duration = Duration::from_secs(1);
-
-/// Whether a frame is an LCP Configure-Request/Ack/Nak/Reject or
-/// Terminate-Request/Ack: those always open with a flag (as ppp_async
-/// does), since they are sent when the line state is least known.
-fn is_lcp_control(protocol: u16, info: &[u8]) -> bool {
-    protocol == crate::ppp::proto::LCP && matches!(info.first(), Some(1..=6))
-}
-
 /// Runs PPP on an open line until the link goes down, carrying IP between
 /// the peer and `ip`. `stop` turning true asks for an orderly close (LCP
 /// Terminate-Request, then the Ack or the Max-Terminate timeout); a second
@@ -138,7 +126,6 @@ where
     let mut stopping = false;
     let mut stop_gone = false;
     let mut down: Option<DownReason> = None;
-    let mut last_tx: Option<Instant> = None;
     let mut last_ip = Instant::now();
     let mut carrier = cfg.carrier.clone();
     let mut resolv = cfg.resolv_conf.clone().map(ResolvConf::new);
@@ -228,8 +215,7 @@ where
             }
         }
         wire.clear();
-        let now = Instant::now();
-        let mut shared_flag = last_tx.is_some_and(|t| now.duration_since(t) < FLAG_TIME);
+        let now = Instant::now().into_std();
         while let Some(f) = link.poll_transmit() {
             tracing::debug!(target: "carrier::frame", "sent [{}]", describe(f.protocol, &f.data));
             if let Some(p) = &mut pcap {
@@ -237,12 +223,9 @@ where
                     pcap_failed(&mut pcap, e);
                 }
             }
-            let opening = !shared_flag || is_lcp_control(f.protocol, &f.data);
-            enc.encode_frame(f.protocol, &f.data, opening, &mut wire);
-            shared_flag = true;
+            enc.encode_at(f.protocol, &f.data, now, &mut wire);
         }
         if !wire.is_empty() {
-            last_tx = Some(now);
             match tokio::time::timeout(WRITE_STALL, line.write_all(&wire)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -348,9 +331,7 @@ where
                     }
                     wire.clear();
                     let now = Instant::now();
-                    let opening = !last_tx.is_some_and(|t| now.duration_since(t) < FLAG_TIME);
-                    enc.encode_frame(crate::ppp::proto::IPV4, datagram, opening, &mut wire);
-                    last_tx = Some(now);
+                    enc.encode_at(crate::ppp::proto::IPV4, datagram, now.into_std(), &mut wire);
                     last_ip = now;
                     link.note_ip_sent();
                     // Bounded like the control frames' writes: a line held

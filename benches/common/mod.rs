@@ -475,3 +475,38 @@ pub fn pppd_trace(log: &str) -> PppdTrace {
     }
     t
 }
+
+/// The roles every bench pair plays: the server requires PAP
+/// (`alice`/`s3cret`) and gives the client 10.77.0.2; it is 10.77.0.1.
+pub const SERVER_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 77, 0, 1);
+pub const CLIENT_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 77, 0, 2);
+
+pub fn server_config() -> LinkConfig {
+    use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+    let mut c = LinkConfig::default();
+    c.lcp.require_auth = vec![AuthProto::Pap];
+    c.ipcp.local = Some(SERVER_ADDR);
+    c.ipcp.remote = Some(CLIENT_ADDR);
+    c.auth = AuthConfig {
+        name: "server".into(),
+        secrets: Arc::new(carrier::secrets::SecretsTable::single(
+            "alice",
+            "*",
+            Secret::new("s3cret"),
+        )),
+        ..AuthConfig::default()
+    };
+    c
+}
+
+pub fn client_config() -> LinkConfig {
+    use carrier::ppp::auth::{AuthConfig, Secret};
+    LinkConfig {
+        auth: AuthConfig {
+            name: "alice".into(),
+            password: Some(Secret::new("s3cret")),
+            ..AuthConfig::default()
+        },
+        ..LinkConfig::default()
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -36,6 +36,11 @@ pub struct Tty {
     /// not Sync.
     saved: Mutex<Termios>,
 }
+
+/// The line speeds a port can be set to, bit/s.
+pub const STANDARD_SPEEDS: [u32; 11] = [
+    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600,
+];
 
 fn baud(speed: u32) -> Option<BaudRate> {
     Some(match speed {
@@ -166,6 +171,13 @@ impl AsRawFd for AsyncTty {
     /// through the methods, which keep tokio's readiness state right.
     fn as_raw_fd(&self) -> RawFd {
         self.inner.as_raw_fd()
+    }
+}
+
+impl AsFd for AsyncTty {
+    /// Borrowed for ioctls and for a duplicate that watches the lines.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.get_ref().file.as_fd()
     }
 }
 

@@ -1,7 +1,6 @@
 //! `carrier dial` through a modem: the profile (if any) under the flags,
 //! resolved into one [`CallSetup`], then calls until one ends for good.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use carrier::modem::hangup::HangupOptions;
 use carrier::net::tun::TunPlane;
 use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, Secret};
-use carrier::profile::{check_init_command, is_dialable, Flow, Profile};
+use carrier::profile::{check_init_command, is_dialable, Profile};
 use carrier::secrets::{read_private, SecretsTable};
 use carrier::session::SessionConfig;
 use serde_json::json;
@@ -20,7 +19,6 @@ use super::call::{self, CallSetup};
 use super::common::*;
 use crate::DialArgs;
 
-const DEFAULT_LOCK_DIR: &str = "/var/lock";
 const DEFAULT_HOLDOFF: u64 = 30;
 const DEFAULT_MAXFAIL: u32 = 10;
 
@@ -75,9 +73,13 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     ppp.lcp_echo_interval = ppp.lcp_echo_interval.or(p.lcp_echo_interval);
     ppp.lcp_echo_failure = ppp.lcp_echo_failure.or(p.lcp_echo_failure);
     ppp.lcp_echo_adaptive |= p.lcp_echo_adaptive.unwrap_or(false);
-    let xonxoff = matches!(a.line.flow, Some(crate::FlowArg::Xonxoff))
-        || (a.line.flow.is_none() && p.flow == Some(Flow::XonXoff));
-    if xonxoff {
+    let flow: carrier_hw::Flow = a
+        .line
+        .flow
+        .map(Into::into)
+        .or(p.flow.map(Into::into))
+        .unwrap_or_default();
+    if flow == carrier_hw::Flow::XonXoff {
         // Software flow control eats DC1/DC3: PPP must escape them (pppd
         // users write `asyncmap 000a0000` for this).
         ppp.asyncmap = Some(ppp.asyncmap.unwrap_or(0) | 0x000a_0000);
@@ -205,17 +207,12 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     let setup = CallSetup {
         device,
         speed: a.line.speed.or(p.speed),
-        flow: match (a.line.flow, p.flow) {
-            (Some(f), _) => f.into(),
-            (None, Some(Flow::RtsCts)) => carrier_hw::Flow::RtsCts,
-            (None, Some(Flow::XonXoff)) => carrier_hw::Flow::XonXoff,
-            (None, _) => carrier_hw::Flow::None,
-        },
+        flow,
         lock_dir: m
             .lock_dir
             .clone()
             .or_else(|| p.lock_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_DIR)),
+            .unwrap_or_else(super::line::default_lock_dir),
         plan,
         connect_script,
         session: SessionConfig {

@@ -27,20 +27,15 @@ pub const EXIT_INIT: u8 = 18;
 pub type Lines = Box<dyn ModemLines + Send + Sync>;
 
 /// The lines of a port: the simulator's control socket next to its link,
-/// else the device's own ioctls through a second descriptor (a PTY has
-/// none: then result codes and LCP echoes are all there is, said once).
-fn control_lines(device: &Path) -> Option<Lines> {
-    use std::os::unix::fs::OpenOptionsExt;
+/// else the port's own ioctls on a duplicate of its descriptor (the same
+/// open file, not a second open by a path that may have moved). A PTY
+/// has none: then result codes and LCP echoes are all there is, said once.
+fn control_lines(device: &Path, tty: &AsyncTty) -> Option<Lines> {
+    use std::os::fd::AsFd;
     if let Some(l) = carrier_hw::lines_for(device) {
         return Some(l);
     }
-    let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(flags.bits())
-        .open(device)
-        .ok()?;
+    let file = std::fs::File::from(tty.as_fd().try_clone_to_owned().ok()?);
     match file.get() {
         Ok(_) => Some(Box::new(file)),
         Err(e) => {
@@ -71,7 +66,7 @@ impl ModemPort {
         let tty = AsyncTty::open(device, speed).map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
         tty.set_flow(flow)
             .map_err(|e| fatal(EXIT_OPEN, e.to_string()))?;
-        let lines = control_lines(device);
+        let lines = control_lines(device, &tty);
         if let Some(l) = &lines {
             // A modem ignores the DTE while DTR is down (&D2).
             if let Err(e) = l.set_dtr(true) {
@@ -279,8 +274,12 @@ impl AnswerLine {
             ring_timeout: m.wait.map(Duration::from_secs),
             ..AnswerOptions::default()
         };
+        for cmd in &m.init {
+            carrier::profile::check_init_command(cmd)
+                .map_err(|e| fatal(EXIT_CONFIG, format!("--init: {e}")))?;
+        }
         let init = if m.init.is_empty() {
-            vec!["ATZ".to_string(), "ATQ0 V1 E1".to_string()]
+            answer::default_init()
         } else {
             m.init.clone()
         };

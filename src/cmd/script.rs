@@ -16,6 +16,30 @@ use super::common::EXIT_CONFIG;
 /// pppd's exit status 8: the connect script failed.
 pub const EXIT_CONNECT_SCRIPT: u8 = 8;
 
+/// The script's text. chat reads any script, but one with `word:` in it
+/// holds a password, so say so when others can read it: the mode is the
+/// open file's, the one that is read.
+fn read_script(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mode = f
+        .metadata()
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            script = %path.display(),
+            mode = format!("{:04o}", mode & 0o7777),
+            "the connect script is readable by others: chmod 600 it if it holds a password"
+        );
+    }
+    let mut text = Vec::new();
+    f.read_to_end(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
 /// Runs the script; Ok with the speed of a reported CONNECT, or Err with
 /// the exit status (chat's own status is in the event).
 pub async fn run_connect_script(
@@ -24,32 +48,18 @@ pub async fn run_connect_script(
     phone: &str,
     reporter: &Reporter,
 ) -> Result<Option<u32>, u8> {
-    // chat reads any script; but a script with `word:` in it holds a
-    // password, so say so when others can read it.
-    if let Ok(meta) = std::fs::metadata(path) {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(
-                script = %path.display(),
-                mode = format!("{:04o}", meta.permissions().mode() & 0o7777),
-                "the connect script is readable by others: chmod 600 it if it holds a password"
-            );
-        }
-    }
-    let script = match std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| Script::parse_bytes(&t).map_err(|e| e.to_string()))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            reporter.emit(
-                "connect-script-failed",
-                json!({"script": path, "reason": e}),
-                &format!("{}: {e}", path.display()),
-            );
-            return Err(EXIT_CONFIG);
-        }
-    };
+    let script =
+        match read_script(path).and_then(|t| Script::parse_bytes(&t).map_err(|e| e.to_string())) {
+            Ok(s) => s,
+            Err(e) => {
+                reporter.emit(
+                    "connect-script-failed",
+                    json!({"script": path, "reason": e}),
+                    &format!("{}: {e}", path.display()),
+                );
+                return Err(EXIT_CONFIG);
+            }
+        };
     let cfg = ChatConfig {
         phone: (!phone.is_empty()).then(|| phone.to_string()),
         ..ChatConfig::default()

@@ -24,8 +24,10 @@ fn process(pid: u32) -> Option<Pid> {
         .map(Pid::from_raw)
 }
 
+/// A recorded call process still running; EPERM (another user's) counts
+/// as running, as for UUCP locks.
 fn alive(pid: u32) -> bool {
-    process(pid).is_some_and(|p| kill(p, None).is_ok())
+    process(pid).is_some_and(|p| carrier_hw::lock::process_alive(p.as_raw()))
 }
 
 /// Records a new enablement, replacing any earlier one, and returns it

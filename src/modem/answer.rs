@@ -288,6 +288,11 @@ fn done(call: Call, connect: Connect, start: Instant) -> Answered {
     }
 }
 
+/// Before waiting for calls: the stored profile, then verbose results.
+pub fn default_init() -> Vec<String> {
+    vec!["ATZ".into(), super::at::VERBOSE_RESULTS.into()]
+}
+
 /// After a call: the stored profile (ATZ), then S0=0 so that the modem
 /// answers nothing by itself until this program waits for a call again.
 pub async fn reset_idle<P>(at: &mut AtPort<P>, timeout: Duration) -> Result<(), ModemError>

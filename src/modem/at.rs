@@ -18,6 +18,10 @@ use tokio::time::Instant;
 
 use super::result::{Line, LineReader, ReaderConfig, ReaderStats, ResultCode, Unsolicited};
 
+/// Result codes as words (V1), not suppressed (Q0), commands echoed (E1):
+/// what the reader and every init sequence expect.
+pub const VERBOSE_RESULTS: &str = "ATQ0 V1 E1";
+
 /// How much is read from the port at a time.
 const READ_CHUNK: usize = 1024;
 

@@ -49,7 +49,7 @@ const GRACE: Duration = Duration::from_millis(500);
 
 /// The base init string, and what is appended to it when the modem takes
 /// it (wvdial's probe order).
-const INIT_BASE: &str = "ATQ0 V1 E1";
+const INIT_BASE: &str = super::at::VERBOSE_RESULTS;
 const INIT_EXTRAS: [&str; 4] = ["S0=0", "&C1", "&D2", "+FCLASS=0"];
 
 /// The identification commands, in order.

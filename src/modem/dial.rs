@@ -73,7 +73,7 @@ impl Default for DialPlan {
             // reader needs to tell BUSY from NO CARRIER. E1: an echo to
             // strip is harmless and tells us the modem heard us. X4: report
             // BUSY and NO DIALTONE rather than NO CARRIER for both.
-            init: vec!["ATZ".into(), "ATQ0 V1 E1 X4".into()],
+            init: vec!["ATZ".into(), format!("{} X4", super::at::VERBOSE_RESULTS)],
             numbers: Vec::new(),
             prefix: String::new(),
             pulse: false,

@@ -4,7 +4,12 @@ use std::net::Ipv4Addr;
 
 /// RFC 1071 Internet checksum.
 pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
+    checksum_from(0, data)
+}
+
+/// The checksum of `data` continuing from a partial sum (a TCP or UDP
+/// pseudo-header's, say).
+pub fn checksum_from(mut sum: u32, data: &[u8]) -> u16 {
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
         sum += u32::from(u16::from_be_bytes([c[0], c[1]]));

@@ -24,6 +24,16 @@ pub enum Flow {
     Off,
 }
 
+impl From<Flow> for carrier_hw::Flow {
+    fn from(f: Flow) -> Self {
+        match f {
+            Flow::RtsCts => carrier_hw::Flow::RtsCts,
+            Flow::XonXoff => carrier_hw::Flow::XonXoff,
+            Flow::Off => carrier_hw::Flow::None,
+        }
+    }
+}
+
 /// A number to dial, with an optional label for messages ("Chicago").
 /// In a file: `"5551234"` or `{ number = "5551234", label = "Chicago" }`.
 #[derive(Clone, Debug, PartialEq, Eq)]

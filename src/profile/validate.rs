@@ -6,9 +6,7 @@ use super::Profile;
 
 /// Line speeds a serial port can be set to (the rates `carrier_hw::Tty`
 /// knows).
-pub const STANDARD_SPEEDS: [u32; 11] = [
-    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600,
-];
+pub use carrier_hw::tty::STANDARD_SPEEDS;
 
 /// Whether `s` is made of what a dial string may hold: digits, `* # ,`,
 /// the dial modifiers `W T P @ ! ;`, `+`, and spacing (` - ( )`).

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use carrier::modem::{
     carrier_lost, dial, hangup, reset_idle, wait_for_call, AnswerEvent, AnswerMode, AnswerOptions,
-    AtPort, DialError, DialEvent, DialPlan, HangupOptions, Line, ModemError, NoCarrierScan, Number,
-    ReaderConfig, ResultCode,
+    AtPort, DialError, DialEvent, DialPlan, HangupOptions, Line, ModemError, Number, ReaderConfig,
+    ResultCode,
 };
 use carrier_hw::{AsyncTty, CtlLines, Lines, LinesError, ModemLines, Pty};
 use carrier_sim::Destination::{Busy, Modem, NoAnswer, NoDialtone, Service};
@@ -539,4 +539,56 @@ async fn a_port_spewing_garbage_is_an_error_not_a_hang() {
         .unwrap_err();
     assert!(e.to_string().contains("not look like a modem"), "{e}");
     spew.abort();
+}
+
+/// Spots `NO CARRIER` in the data stream (how the tests see the modem
+/// report a lost carrier in data state): a modem that loses the carrier
+/// goes back to command state and says so on the line the PPP frames were
+/// using. Feed it every byte read in data state.
+#[derive(Clone, Debug, Default)]
+struct NoCarrierScan {
+    /// How much of the pattern the latest bytes match.
+    matched: usize,
+}
+
+impl NoCarrierScan {
+    /// The verbose result framed as a modem sends it (V.250 §5.7.1): the
+    /// leading CR LF keeps a stray "NO CARRIER" inside a frame from
+    /// counting, and PPP escapes the CR and LF in frames under the
+    /// default ACCM.
+    const PATTERN: &'static [u8] = b"\r\nNO CARRIER\r";
+
+    fn new() -> NoCarrierScan {
+        NoCarrierScan::default()
+    }
+
+    /// Whether the pattern ended within `bytes`.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        let p = Self::PATTERN;
+        for &b in bytes {
+            if b == p[self.matched] {
+                self.matched += 1;
+            } else {
+                // The pattern's only self-overlap: a CR restarts it.
+                self.matched = usize::from(b == p[0]);
+            }
+            if self.matched == p.len() {
+                self.matched = 0;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[test]
+fn scans_for_no_carrier() {
+    let mut s = NoCarrierScan::new();
+    assert!(!s.feed(b"\x7e\xff\x03NO CARRIER\x7e"));
+    assert!(!s.feed(b"\r\r\nNO CAR"));
+    assert!(s.feed(b"RIER\r\n"));
+    assert!(!s.feed(b"\r\nNO CARRIERS"));
+    let all = b"xx\r\nNO CARRIER\r\n";
+    let mut s = NoCarrierScan::new();
+    assert_eq!(all.iter().filter(|b| s.feed(&[**b])).count(), 1);
 }

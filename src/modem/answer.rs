@@ -140,13 +140,11 @@ where
     }
     tracing::info!(mode = ?opts.mode, "waiting for a call");
 
+    // RINGs that came while we set up belong to this call: next_line
+    // hands them over first.
     let mut call = Call::default();
-    // RINGs that came while we set up belong to this call.
-    let mut queued: Vec<Unsolicited> = at.take_unsolicited();
     loop {
-        let line = if !queued.is_empty() {
-            Line::Unsolicited(queued.remove(0))
-        } else {
+        let line = {
             let now = Instant::now();
             let call_deadline = match (call.answering, call.last_ring) {
                 (Some(t), _) => Some(crate::deadline_after(t, opts.connect_timeout)),

@@ -92,7 +92,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         // Complete lines already here came before this command: they are
         // not its answer.
         self.discard_stale();
-        let noise_before = noise(&self.reader.stats());
+        let noise_before = self.reader.stats().lost_to_noise();
         tracing::debug!(cmd, "modem <-");
         let line = format!("{cmd}\r");
         self.reader.expect_echo(line.as_bytes());
@@ -104,7 +104,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
                 Ok(line) => line,
                 Err(ModemError::Timeout { .. }) => {
                     let stats = self.reader.stats();
-                    let junk = noise(&stats) - noise_before;
+                    let junk = stats.lost_to_noise() - noise_before;
                     return Err(if junk > 0 {
                         ModemError::NotAModem {
                             reason: format!(
@@ -150,9 +150,13 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     }
 
     /// The next line of any kind (RING, CONNECT, NO CARRIER, text),
-    /// waiting at most `timeout`. Lines queued by
-    /// [`AtPort::take_unsolicited`] are not returned again.
+    /// waiting at most `timeout`. RING and caller ID lines that arrived
+    /// during a command come first, in order (unless
+    /// [`AtPort::take_unsolicited`] took them).
     pub async fn next_line(&mut self, timeout: Duration) -> Result<Line, ModemError> {
+        if let Some(u) = self.unsolicited.pop_front() {
+            return Ok(Line::Unsolicited(u));
+        }
         let deadline = crate::deadline_after(Instant::now(), timeout);
         self.read_line(deadline).await.map_err(|e| match e {
             ModemError::Timeout { what, .. } => ModemError::Timeout {
@@ -326,10 +330,6 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     }
 }
 
-fn noise(s: &ReaderStats) -> u64 {
-    s.noise_lines + s.overlong_lines + s.overflow_bytes
-}
-
 /// The port in data state: reads first yield what came with CONNECT.
 #[derive(Debug)]
 pub struct DataPort<P> {
@@ -405,6 +405,25 @@ mod tests {
     fn pair() -> (AtPort<DuplexStream>, DuplexStream) {
         let (a, b) = duplex(64 * 1024);
         (AtPort::new(a, ReaderConfig::default()), b)
+    }
+
+    #[tokio::test]
+    async fn rings_during_a_command_come_first_from_next_line() {
+        let (mut at, mut m) = pair();
+        let modem = tokio::spawn(async move {
+            read_cmd(&mut m).await;
+            m.write_all(b"\r\nRING\r\n\r\nOK\r\n").await.unwrap();
+            m
+        });
+        assert_eq!(
+            at.command("ATS0=0", T).await.unwrap().result,
+            ResultCode::Ok
+        );
+        assert!(matches!(
+            at.next_line(T).await.unwrap(),
+            Line::Unsolicited(Unsolicited::Ring { .. })
+        ));
+        modem.await.unwrap();
     }
 
     #[tokio::test]

@@ -555,7 +555,9 @@ async fn ask(
 }
 
 fn noise(s: &ReaderStats) -> u64 {
-    s.noise_bytes + s.noise_lines + s.overlong_lines + s.overflow_bytes
+    // Probing counts stray bytes too: a port that answers with any noise
+    // is suspect.
+    s.lost_to_noise() + s.noise_bytes
 }
 
 /// `AT` until OK.

@@ -6,9 +6,9 @@
 //! manufacturer) and then ATH0 (V.250 §6.3.6). Either way the modem ends
 //! up in command state, on hook.
 //!
-//! Noticing: [`carrier_lost`] watches DCD; [`NoCarrierScan`] spots the
-//! NO CARRIER a modem prints when it falls back to command state, for
-//! ports without control lines.
+//! Noticing: [`carrier_lost`] watches DCD. The NO CARRIER a modem prints
+//! in the data stream is not watched: with ACCM 0 an IP payload can carry
+//! the same bytes; ports without lines rely on end of file and LCP echo.
 
 use std::time::Duration;
 
@@ -199,63 +199,12 @@ pub async fn carrier_lost(lines: &(dyn ModemLines + Sync), poll: Duration) {
     }
 }
 
-/// Spots `NO CARRIER` in the data stream: a modem that loses the carrier
-/// goes back to command state and says so on the line the PPP frames were
-/// using. Feed it every byte read in data state.
-#[derive(Clone, Debug, Default)]
-pub struct NoCarrierScan {
-    /// How much of the pattern the latest bytes match.
-    matched: usize,
-}
-
-impl NoCarrierScan {
-    /// The verbose result framed as a modem sends it (V.250 §5.7.1): the
-    /// leading CR LF keeps a stray "NO CARRIER" inside a frame from
-    /// counting, and PPP escapes the CR and LF in frames under the
-    /// default ACCM.
-    const PATTERN: &'static [u8] = b"\r\nNO CARRIER\r";
-
-    pub fn new() -> NoCarrierScan {
-        NoCarrierScan::default()
-    }
-
-    /// Whether the pattern ended within `bytes`.
-    pub fn feed(&mut self, bytes: &[u8]) -> bool {
-        let p = Self::PATTERN;
-        for &b in bytes {
-            if b == p[self.matched] {
-                self.matched += 1;
-            } else {
-                // The pattern's only self-overlap: a CR restarts it.
-                self.matched = usize::from(b == p[0]);
-            }
-            if self.matched == p.len() {
-                self.matched = 0;
-                return true;
-            }
-        }
-        false
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use carrier_hw::Lines;
     use std::sync::Mutex;
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
-
-    #[test]
-    fn scans_for_no_carrier() {
-        let mut s = NoCarrierScan::new();
-        assert!(!s.feed(b"\x7e\xff\x03NO CARRIER\x7e"));
-        assert!(!s.feed(b"\r\r\nNO CAR"));
-        assert!(s.feed(b"RIER\r\n"));
-        assert!(!s.feed(b"\r\nNO CARRIERS"));
-        let all = b"xx\r\nNO CARRIER\r\n";
-        let mut s = NoCarrierScan::new();
-        assert_eq!(all.iter().filter(|b| s.feed(&[**b])).count(), 1);
-    }
 
     /// Control lines that record DTR and play back DCD.
     struct Fake {

@@ -19,7 +19,7 @@ pub use answer::{
 pub use at::{AtPort, DataPort, ModemError, Response};
 pub use chat::{Action, Chat, ChatConfig, ChatError, Outcome, ParseError, Script, Step, SubExpect};
 pub use dial::{dial, Connected, DialError, DialEvent, DialPlan, Number};
-pub use hangup::{carrier_lost, hangup, HangupOptions, NoCarrierScan};
+pub use hangup::{carrier_lost, hangup, HangupOptions};
 pub use result::{
     CallerIdField, Connect, Line, LineReader, NumericTable, ReaderConfig, ReaderStats, ResultCode,
     Unsolicited,

@@ -362,6 +362,15 @@ pub struct ReaderStats {
     pub overflow_bytes: u64,
 }
 
+impl ReaderStats {
+    /// What was lost to noise as whole lines or bytes: lines of nothing
+    /// but noise, overlong lines, buffer overflow. Stray bytes stripped
+    /// from otherwise good lines (`noise_bytes`) are not counted.
+    pub fn lost_to_noise(&self) -> u64 {
+        self.noise_lines + self.overlong_lines + self.overflow_bytes
+    }
+}
+
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
 

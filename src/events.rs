@@ -46,11 +46,6 @@ impl Reporter {
         }
     }
 
-    pub fn with_label(mut self, label: &str) -> Self {
-        self.label = Some(label.to_string());
-        self
-    }
-
     /// Emits one event: `name` and its fields, with `human` the line for
     /// people.
     pub fn emit(&self, name: &str, fields: Value, human: &str) {

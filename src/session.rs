@@ -58,9 +58,6 @@ pub struct SessionConfig {
     pub link: LinkConfig,
     pub pcap: Option<PathBuf>,
     pub auth_gate: Option<AuthGate>,
-    /// pppd's `idle`: close the link after this long without an IP
-    /// datagram either way.
-    pub idle: Option<Duration>,
     /// The modem's carrier (DCD): turning false takes the lower layer down
     /// at once instead of waiting for LCP echoes to fail.
     pub carrier: Option<watch::Receiver<bool>>,
@@ -75,7 +72,6 @@ impl std::fmt::Debug for SessionConfig {
             .field("link", &self.link)
             .field("pcap", &self.pcap)
             .field("auth_gate", &self.auth_gate.is_some())
-            .field("idle", &self.idle)
             .field("carrier", &self.carrier.is_some())
             .field("resolv_conf", &self.resolv_conf)
             .finish()
@@ -100,22 +96,7 @@ where
     L: AsyncRead + AsyncWrite + Unpin,
     P: IpPlane,
 {
-    let mut pcap = match &cfg.pcap {
-        Some(path) => Some(
-            PcapWriter::create(path).map_err(|source| SessionError::Pcap {
-                path: path.clone(),
-                source,
-            })?,
-        ),
-        None => None,
-    };
-    // A capture that cannot be written (disk full, say) is given up with a
-    // warning; the call it was recording goes on.
-    let pcap_path = cfg.pcap.clone().unwrap_or_default();
-    let pcap_failed = |pcap: &mut Option<PcapWriter<_>>, e: std::io::Error| {
-        tracing::warn!(path = %pcap_path.display(), error = %e, "capture stopped: cannot write");
-        *pcap = None;
-    };
+    let mut capture = Capture::open(cfg.pcap.as_deref())?;
 
     let mut link = Link::new(cfg.link.clone(), rand::random());
     let mut enc = Encoder::new();
@@ -126,7 +107,6 @@ where
     let mut stopping = false;
     let mut stop_gone = false;
     let mut down: Option<DownReason> = None;
-    let mut last_ip = Instant::now();
     let mut carrier = cfg.carrier.clone();
     let mut resolv = cfg.resolv_conf.clone().map(ResolvConf::new);
 
@@ -217,28 +197,11 @@ where
         wire.clear();
         let now = Instant::now().into_std();
         while let Some(f) = link.poll_transmit() {
-            tracing::debug!(target: "carrier::frame", "sent [{}]", describe(f.protocol, &f.data));
-            if let Some(p) = &mut pcap {
-                if let Err(e) = p.write(Direction::Sent, f.protocol, &f.data, SystemTime::now()) {
-                    pcap_failed(&mut pcap, e);
-                }
-            }
-            enc.encode_at(f.protocol, &f.data, now, &mut wire);
+            frame_out(&mut capture, &mut enc, f.protocol, &f.data, now, &mut wire);
         }
-        if !wire.is_empty() {
-            match tokio::time::timeout(WRITE_STALL, line.write_all(&wire)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "write to line failed");
-                    link.lower_down(Instant::now().into_std());
-                    continue;
-                }
-                Err(_) => {
-                    tracing::warn!("line stopped accepting data");
-                    link.lower_down(Instant::now().into_std());
-                    continue;
-                }
-            }
+        if !wire.is_empty() && !write_wire(line, &wire).await {
+            link.lower_down(Instant::now().into_std());
+            continue;
         }
         if let Some(reason) = down {
             return Ok(Outcome {
@@ -249,16 +212,7 @@ where
             });
         }
 
-        let idle_at = match cfg.idle {
-            Some(idle) if link.is_ip_up() && !stopping => {
-                Some(crate::deadline_after(last_ip, idle))
-            }
-            _ => None,
-        };
-        let deadline = match (link.poll_timeout().map(Instant::from_std), idle_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = link.poll_timeout().map(Instant::from_std);
         tokio::select! {
             r = line.read(&mut rbuf) => {
                 let now = Instant::now().into_std();
@@ -268,28 +222,24 @@ where
                         link.lower_down(now);
                     }
                     Ok(n) => {
-                        let mut pcap_result = Ok(());
                         dec.decode(
                             &rbuf[..n],
                             |frame| {
-                                if let Ok((protocol, info)) = crate::hdlc::split_header(frame) {
+                                // The header is split here only for the
+                                // trace and the capture; the link splits
+                                // it for itself.
+                                let watched = capture.writer.is_some()
+                                    || tracing::enabled!(target: "carrier::frame", tracing::Level::DEBUG);
+                                if let Some((protocol, info)) = watched.then(|| crate::hdlc::split_header(frame).ok()).flatten() {
                                     tracing::debug!(target: "carrier::frame", "rcvd [{}]", describe(protocol, info));
-                                    if let Some(p) = &mut pcap {
-                                        if pcap_result.is_ok() {
-                                            pcap_result = p.write(Direction::Received, protocol, info, SystemTime::now());
-                                        }
-                                    }
+                                    capture.record(Direction::Received, protocol, info);
                                 }
                                 if let Some(datagram) = link.handle_frame(frame, now) {
-                                    last_ip = Instant::now();
                                     ip.deliver(datagram);
                                 }
                             },
                             |why| tracing::debug!(?why, "frame discarded"),
                         );
-                        if let Err(e) = pcap_result {
-                            pcap_failed(&mut pcap, e);
-                        }
                     }
                     Err(e) if carrier_hw::is_hangup(&e) => {
                         tracing::info!("line hung up");
@@ -301,16 +251,7 @@ where
                     }
                 }
             }
-            _ = sleep_until(deadline) => {
-                let now = Instant::now();
-                if idle_at.is_some_and(|t| now >= t) {
-                    tracing::info!(idle = ?cfg.idle, "no IP traffic for the idle time: closing");
-                    stopping = true;
-                    link.close(DownReason::Idle, now.into_std());
-                } else {
-                    link.handle_timeout(now.into_std());
-                }
-            }
+            _ = sleep_until(deadline) => link.handle_timeout(Instant::now().into_std()),
             lost = carrier_lost(&mut carrier) => {
                 if lost {
                     tracing::info!("carrier lost (DCD dropped)");
@@ -322,30 +263,12 @@ where
             r = ip.next_outbound(&mut obuf), if link.is_ip_up() => match r {
                 Ok(0) => {}
                 Ok(n) => {
-                    let datagram = &obuf[..n];
-                    tracing::debug!(target: "carrier::frame", "sent [{}]", describe(crate::ppp::proto::IPV4, datagram));
-                    if let Some(p) = &mut pcap {
-                        if let Err(e) = p.write(Direction::Sent, crate::ppp::proto::IPV4, datagram, SystemTime::now()) {
-                            pcap_failed(&mut pcap, e);
-                        }
-                    }
                     wire.clear();
-                    let now = Instant::now();
-                    enc.encode_at(crate::ppp::proto::IPV4, datagram, now.into_std(), &mut wire);
-                    last_ip = now;
-                    link.note_ip_sent();
-                    // Bounded like the control frames' writes: a line held
-                    // off for good must not hang the session here.
-                    match tokio::time::timeout(WRITE_STALL, line.write_all(&wire)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "write to line failed");
-                            link.lower_down(Instant::now().into_std());
-                        }
-                        Err(_) => {
-                            tracing::warn!("line stopped accepting data");
-                            link.lower_down(Instant::now().into_std());
-                        }
+                    let now = Instant::now().into_std();
+                    frame_out(&mut capture, &mut enc, crate::ppp::proto::IPV4, &obuf[..n], now, &mut wire);
+                    link.note_ip_sent(now);
+                    if !write_wire(line, &wire).await {
+                        link.lower_down(Instant::now().into_std());
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "IP interface read failed"),
@@ -366,6 +289,68 @@ where
                     }
                 }
             }
+        }
+    }
+}
+
+/// The `--pcap` capture, if any. One that cannot be written (disk full,
+/// say) is given up with a warning; the call it was recording goes on.
+struct Capture {
+    writer: Option<PcapWriter<std::io::BufWriter<std::fs::File>>>,
+    path: PathBuf,
+}
+
+impl Capture {
+    fn open(path: Option<&std::path::Path>) -> Result<Capture, SessionError> {
+        let writer = match path {
+            Some(p) => Some(PcapWriter::create(p).map_err(|source| SessionError::Pcap {
+                path: p.to_path_buf(),
+                source,
+            })?),
+            None => None,
+        };
+        Ok(Capture {
+            writer,
+            path: path.map(PathBuf::from).unwrap_or_default(),
+        })
+    }
+
+    fn record(&mut self, dir: Direction, protocol: u16, info: &[u8]) {
+        let Some(w) = &mut self.writer else { return };
+        if let Err(e) = w.write(dir, protocol, info, SystemTime::now()) {
+            tracing::warn!(path = %self.path.display(), error = %e, "capture stopped: cannot write");
+            self.writer = None;
+        }
+    }
+}
+
+/// One frame out: traced, captured, framed onto `wire`.
+fn frame_out(
+    capture: &mut Capture,
+    enc: &mut Encoder,
+    protocol: u16,
+    info: &[u8],
+    now: std::time::Instant,
+    wire: &mut BytesMut,
+) {
+    tracing::debug!(target: "carrier::frame", "sent [{}]", describe(protocol, info));
+    capture.record(Direction::Sent, protocol, info);
+    enc.encode_at(protocol, info, now, wire);
+}
+
+/// Writes `wire` to the line; false (logged) if the line failed or stopped
+/// taking data for [`WRITE_STALL`]: a line held off for good must not hang
+/// the session.
+async fn write_wire<L: AsyncWrite + Unpin>(line: &mut L, wire: &[u8]) -> bool {
+    match tokio::time::timeout(WRITE_STALL, line.write_all(wire)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "write to line failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("line stopped accepting data");
+            false
         }
     }
 }

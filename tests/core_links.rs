@@ -314,6 +314,28 @@ fn looped_back_line_is_detected() {
 }
 
 #[test]
+fn idle_closes_the_link_counted_from_ip_up_and_reset_by_traffic() {
+    let mut cfg = client("a", "b");
+    cfg.idle = Some(Duration::from_secs(10));
+    let mut p = Pair::new(cfg, server(&[], ""));
+    p.start();
+    p.run_clean(Duration::from_secs(1));
+    let up = p.now;
+    assert!(ip_up(&p.ev_a).is_some());
+    // An IPv4 datagram from the peer at 6 s moves the deadline to 16 s.
+    p.run_clean(Duration::from_secs(6) - (p.now - up));
+    p.now = up + Duration::from_secs(6);
+    assert!(p
+        .a
+        .handle_frame(&[0xff, 0x03, 0x00, 0x21, 0x45], p.now)
+        .is_some());
+    p.run_clean(Duration::from_secs(9));
+    assert_eq!(down(&p.ev_a), None, "traffic reset the idle time");
+    p.run_clean(Duration::from_secs(10));
+    assert_eq!(down(&p.ev_a), Some(DownReason::Idle));
+}
+
+#[test]
 fn echo_timeout_takes_the_link_down() {
     let mut cfg = client("a", "b");
     cfg.echo = EchoConfig {

@@ -85,6 +85,12 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         ppp.asyncmap = Some(ppp.asyncmap.unwrap_or(0) | 0x000a_0000);
     }
     let mut link = link_config(&ppp);
+    link.idle = a
+        .modem
+        .idle
+        .or(p.idle)
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs);
     link.ipcp.request_dns = a.usepeerdns || p.usepeerdns.unwrap_or(false);
     let noauth = a.noauth || p.noauth.unwrap_or(false);
     link.lcp.require_auth = if noauth {
@@ -203,7 +209,6 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     } else {
         None
     };
-    let idle = m.idle.or(p.idle).filter(|s| *s > 0);
     let setup = CallSetup {
         device,
         speed: a.line.speed.or(p.speed),
@@ -218,7 +223,6 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         session: SessionConfig {
             link,
             pcap: a.line.pcap.clone().or_else(|| p.pcap.clone()),
-            idle: idle.map(Duration::from_secs),
             resolv_conf,
             ..SessionConfig::default()
         },

@@ -84,14 +84,14 @@ impl IpPlane for FencePlane {
         };
         if Some(h.src) != self.caller {
             self.stats.dropped_source.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(src = %h.src, dst = %h.dst, "fence: spoofed source dropped");
+            tracing::debug!(src = %h.src, dst = %h.dst, "fence: spoofed source dropped");
             return;
         }
         if !self.inside(h.dst) {
             self.stats
                 .dropped_destination
                 .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(src = %h.src, dst = %h.dst, "fence: destination outside the fence dropped");
+            tracing::debug!(src = %h.src, dst = %h.dst, "fence: destination outside the fence dropped");
             return;
         }
         self.stats.forwarded.fetch_add(1, Ordering::Relaxed);

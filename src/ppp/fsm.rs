@@ -410,10 +410,12 @@ impl<O: Options> Fsm<O> {
             }
             _ => {}
         }
-        // A request in Stopped starts a new negotiation: count its Naks
-        // afresh before judging it, as pppd does.
-        if self.state == State::Stopped {
-            self.nak_count = 0;
+        // A request in Stopped or Opened starts a new negotiation (the
+        // table's scr follows): start it before judging the request, as
+        // pppd's fsm_rconfreq does, so the verdict is judged against fresh
+        // options and Naks, and what it agrees survives.
+        if matches!(self.state, State::Stopped | State::Opened) {
+            self.begin_negotiation();
         }
         let reject_not_nak = self.nak_count >= self.cfg.max_failure;
         match self.opts.check_request(pkt.data, reject_not_nak) {
@@ -443,6 +445,7 @@ impl<O: Options> Fsm<O> {
             (S::Initial, E::Up) => S::Closed,
             (S::Starting, E::Up) => {
                 self.irc(true);
+                self.begin_negotiation();
                 self.scr(now);
                 S::ReqSent
             }
@@ -467,6 +470,7 @@ impl<O: Options> Fsm<O> {
             }
             (S::Closed, E::Open) => {
                 self.irc(true);
+                self.begin_negotiation();
                 self.scr(now);
                 S::ReqSent
             }
@@ -593,6 +597,7 @@ impl<O: Options> Fsm<O> {
             }
             (S::Opened, E::Rca | E::Rcn) => {
                 self.tld();
+                self.begin_negotiation();
                 self.scr(now);
                 S::ReqSent
             }
@@ -716,15 +721,16 @@ impl<O: Options> Fsm<O> {
         self.timer = Some(now + self.cfg.restart);
     }
 
+    /// A new negotiation from rest: the options we want, a fresh
+    /// Max-Failure count. The rows that scr from Starting, Closed or
+    /// Opened call it; a Configure-Request in Stopped or Opened calls it
+    /// before it is judged.
+    fn begin_negotiation(&mut self) {
+        self.opts.reset();
+        self.nak_count = 0;
+    }
+
     fn scr(&mut self, now: Instant) {
-        if self.state != State::ReqSent
-            && self.state != State::AckRcvd
-            && self.state != State::AckSent
-        {
-            // A new negotiation: the options we want, a fresh Max-Failure.
-            self.opts.reset();
-            self.nak_count = 0;
-        }
         self.last_request = self.opts.request();
         self.req_id = self.alloc_id();
         self.reply_seen = false;

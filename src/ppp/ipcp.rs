@@ -71,8 +71,7 @@ impl Options for Ipcp {
         } else {
             [None; 2]
         };
-        // `peer_addr` is left alone, as LCP's `theirs`: it comes from the
-        // Configure-Request just Ack'ed when scr restarts a negotiation.
+        self.peer_addr = None;
         self.local_addr = None;
         self.dns.clear();
     }

@@ -150,10 +150,7 @@ impl Options for Lcp {
             auth: self.cfg.require_auth.first().copied(),
         };
         self.ours = Agreed::default();
-        // `theirs` is left alone: the automaton starts a new negotiation
-        // (scr) right after Ack'ing a Configure-Request in Opened or
-        // Stopped, and what that request agreed must survive. Every Ack
-        // sets it afresh, and Opened needs one.
+        self.theirs = Agreed::default();
         self.loops = 0;
         self.auth_refused = false;
         self.asking_mru = self.cfg.mru != 1500;

@@ -156,6 +156,9 @@ pub struct LinkConfig {
     pub pap: PapTimers,
     pub chap: ChapTimers,
     pub echo: EchoConfig,
+    /// pppd's `idle`: close the link after this long without an IPv4
+    /// datagram either way, counted from IPCP up.
+    pub idle: Option<Duration>,
 }
 
 /// A control frame to send, before HDLC framing.
@@ -236,6 +239,8 @@ pub struct Link {
     echo_id: u8,
     traffic_since_echo: bool,
     ip_up: bool,
+    /// The last IPv4 datagram in or out, or IPCP up (for `idle`).
+    last_ip: Option<Instant>,
     stats: LinkStats,
 }
 
@@ -289,6 +294,7 @@ impl Link {
             echo_id: 0,
             traffic_since_echo: false,
             ip_up: false,
+            last_ip: None,
             stats: LinkStats::default(),
         }
     }
@@ -367,6 +373,7 @@ impl Link {
             self.lcp.deadline(),
             self.ipcp.deadline(),
             self.echo_timer,
+            self.idle_deadline(),
             self.auth.pap_peer.as_ref().and_then(|a| a.deadline()),
             self.auth.pap_auth.as_ref().and_then(|a| a.deadline()),
             self.auth.chap_peer.as_ref().and_then(|a| a.deadline()),
@@ -395,7 +402,20 @@ impl Link {
         if self.echo_timer.is_some_and(|t| t <= now) {
             self.echo_tick(now);
         }
+        if self.idle_deadline().is_some_and(|t| t <= now) {
+            tracing::info!(idle = ?self.cfg.idle, "no IP traffic for the idle time: closing");
+            self.last_ip = None;
+            self.close(DownReason::Idle, now);
+        }
         self.pump(now);
+    }
+
+    /// When `idle` closes the link, while IP is up.
+    fn idle_deadline(&self) -> Option<Instant> {
+        let idle = self.cfg.idle?;
+        self.last_ip
+            .filter(|_| self.ip_up)
+            .and_then(|t| t.checked_add(idle))
     }
 
     /// The framing in force: negotiated values once LCP is open, RFC 1662
@@ -425,8 +445,9 @@ impl Link {
 
     /// Counts an IP packet the caller framed and sent itself (the data path
     /// bypasses the control queue to avoid a copy).
-    pub fn note_ip_sent(&mut self) {
+    pub fn note_ip_sent(&mut self, now: Instant) {
         self.stats.ip_out += 1;
+        self.last_ip = Some(now);
     }
 
     /// A frame from the decoder (unstuffed, FCS removed). Returns the IPv4
@@ -460,6 +481,7 @@ impl Link {
             proto::IPCP => self.receive_ipcp(info, now),
             proto::IPV4 if self.ip_up => {
                 self.stats.ip_in += 1;
+                self.last_ip = Some(now);
                 ip = Some(info);
             }
             proto::IPV4 => self.stats.not_ready += 1,
@@ -774,10 +796,10 @@ impl Link {
                 }
             }
             Signal::Finished => {
+                // A peer's Terminate-Request was recorded at Down (it is
+                // only taken in Opened, which always goes through Down).
                 let reason = if self.lcp.opts.looped_back() {
                     DownReason::Loopback
-                } else if self.lcp.peer_terminated {
-                    DownReason::PeerTerminated
                 } else {
                     DownReason::NegotiationFailed
                 };
@@ -794,6 +816,7 @@ impl Link {
                 match i.local_addr {
                     Some(local) => {
                         self.ip_up = true;
+                        self.last_ip = Some(now);
                         self.stats.ip_up += 1;
                         let ev = Event::IpUp {
                             local,

@@ -104,6 +104,9 @@ impl Reporter {
                 ),
             ),
             Event::LcpDown => self.emit("lcp-down", json!({}), "LCP down"),
+            Event::Authorize { protocol, peer } => {
+                tracing::info!(protocol = protocol.name(), peer = %printable(peer), "credentials right: deciding whether the peer may go on")
+            }
             Event::AuthOk {
                 protocol,
                 role,

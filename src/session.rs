@@ -17,7 +17,7 @@ use crate::hdlc::{Decoder, DecoderStats, Encoder};
 use crate::net::resolv::ResolvConf;
 use crate::net::{IpLink, IpPlane};
 use crate::pcap::{Direction, PcapWriter};
-use crate::ppp::link::{AuthRole, Event, Framing, Link, LinkConfig, LinkStats};
+use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
 use crate::ppp::trace::describe;
 use crate::ppp::DownReason;
 
@@ -98,7 +98,11 @@ where
 {
     let mut capture = Capture::open(cfg.pcap.as_deref())?;
 
-    let mut link = Link::new(cfg.link.clone(), rand::random());
+    let mut link_cfg = cfg.link.clone();
+    // The gate decides inside the core's Authenticate phase, before the
+    // peer hears Success and before any NCP packet is taken.
+    link_cfg.hold_auth = cfg.auth_gate.is_some();
+    let mut link = Link::new(link_cfg, rand::random());
     let mut enc = Encoder::new();
     let mut dec = Decoder::default();
     let mut wire = BytesMut::with_capacity(4096);
@@ -164,22 +168,17 @@ where
                         }
                     }
                 }
-                Event::AuthOk {
-                    role: AuthRole::Authenticator,
-                    peer,
-                    ..
-                } => {
-                    if let Some(gate) = &cfg.auth_gate {
-                        if let Err(why) = gate(peer) {
-                            tracing::warn!(peer = %peer, %why, "authenticated peer refused");
-                            reporter.emit(
-                                "auth-refused",
-                                serde_json::json!({"peer": peer, "message": why}),
-                                &format!("caller {peer:?} refused: {why}"),
-                            );
-                            link.close(DownReason::PeerAuthFailed, Instant::now().into_std());
-                        }
+                Event::Authorize { peer, .. } => {
+                    let verdict = cfg.auth_gate.as_ref().map_or(Ok(()), |gate| gate(peer));
+                    if let Err(why) = &verdict {
+                        tracing::warn!(peer = %peer, %why, "authenticated peer refused");
+                        reporter.emit(
+                            "auth-refused",
+                            serde_json::json!({"peer": peer, "message": why}),
+                            &format!("caller {peer:?} refused: {why}"),
+                        );
                     }
+                    link.authorize(verdict.is_ok(), Instant::now().into_std());
                 }
                 Event::IpDown => {
                     ip.down();
@@ -263,12 +262,13 @@ where
             r = ip.next_outbound(&mut obuf), if link.is_ip_up() => match r {
                 Ok(0) => {}
                 Ok(n) => {
-                    wire.clear();
                     let now = Instant::now().into_std();
-                    frame_out(&mut capture, &mut enc, crate::ppp::proto::IPV4, &obuf[..n], now, &mut wire);
-                    link.note_ip_sent(now);
-                    if !write_wire(line, &wire).await {
-                        link.lower_down(Instant::now().into_std());
+                    if let Some((protocol, datagram)) = link.send_ip(&obuf[..n], now) {
+                        wire.clear();
+                        frame_out(&mut capture, &mut enc, protocol, datagram, now, &mut wire);
+                        if !write_wire(line, &wire).await {
+                            link.lower_down(Instant::now().into_std());
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "IP interface read failed"),

@@ -325,10 +325,9 @@ fn idle_closes_the_link_counted_from_ip_up_and_reset_by_traffic() {
     // An IPv4 datagram from the peer at 6 s moves the deadline to 16 s.
     p.run_clean(Duration::from_secs(6) - (p.now - up));
     p.now = up + Duration::from_secs(6);
-    assert!(p
-        .a
-        .handle_frame(&[0xff, 0x03, 0x00, 0x21, 0x45], p.now)
-        .is_some());
+    let mut frame = vec![0xff, 0x03, 0x00, 0x21];
+    frame.extend(ipv4(20, 20));
+    assert!(p.a.handle_frame(&frame, p.now).is_some());
     p.run_clean(Duration::from_secs(9));
     assert_eq!(down(&p.ev_a), None, "traffic reset the idle time");
     p.run_clean(Duration::from_secs(10));
@@ -410,4 +409,171 @@ fn lying_lengths_and_garbage_never_panic() {
     p.run_clean(Duration::from_secs(1));
     let s = p.b.stats();
     assert!(s.malformed + s.bad_header + s.ignored > 0);
+}
+
+/// The first authentication frame the client sends (PAP Authenticate-
+/// Request or CHAP Response), held back from the server.
+fn held_credentials(p: &mut Pair) -> Frame {
+    let mut held = None;
+    p.run(Duration::from_millis(10), |from_a, f| {
+        let creds = matches!(
+            (f.protocol, f.data.first()),
+            (proto::PAP, Some(1)) | (proto::CHAP, Some(2))
+        );
+        if from_a && creds && held.is_none() {
+            held = Some(f.clone());
+            return false;
+        }
+        true
+    });
+    held.expect("the client sent its credentials")
+}
+
+/// The ordering attack: credentials, then IPCP Configure-Request and a
+/// Configure-Ack guessing the server's identifier, in the same read,
+/// before the driver has looked at any event. With `hold_auth`, the NCP
+/// frames are discarded (RFC 1661 §3.5), nothing answers the credentials
+/// until `authorize`, and a refusal never lets IPCP start.
+#[test]
+fn ncp_frames_sent_with_the_credentials_wait_for_authorization() {
+    for (protocol, secrets) in [
+        (AuthProto::ChapMd5, "alice server s3cret *\n"),
+        (AuthProto::Pap, "alice * s3cret *\n"),
+    ] {
+        for allow in [false, true] {
+            let mut srv = server(&[protocol], secrets);
+            srv.hold_auth = true;
+            let mut p = Pair::new(client("alice", "s3cret"), srv);
+            p.start();
+            let creds = held_credentials(&mut p);
+            assert_eq!(p.b.phase(), Phase::Authenticate);
+            let req = Frame {
+                protocol: proto::IPCP,
+                data: vec![1, 1, 0, 10, 3, 6, 10, 0, 0, 2],
+            };
+            let ack = Frame {
+                protocol: proto::IPCP,
+                data: vec![2, 1, 0, 10, 3, 6, 10, 0, 0, 1],
+            };
+            let before = p.b.stats().not_ready;
+            for f in [&creds, &req, &ack] {
+                assert_eq!(p.b.handle_frame(&frame_bytes(f), p.now), None);
+            }
+            assert_eq!(p.b.phase(), Phase::Authenticate, "{protocol:?}");
+            assert_eq!(p.b.stats().not_ready, before + 2, "NCP frames discarded");
+            assert_eq!(p.b.ipcp_state(), carrier::ppp::fsm::State::Initial);
+            let out: Vec<Frame> = std::iter::from_fn(|| p.b.poll_transmit()).collect();
+            assert!(
+                out.iter().all(|f| f.protocol == proto::LCP),
+                "nothing answers the credentials before the decision: {out:?}"
+            );
+            let evs: Vec<Event> = std::iter::from_fn(|| p.b.poll_event()).collect();
+            assert!(evs
+                .iter()
+                .any(|e| matches!(e, Event::Authorize { peer, .. } if peer == "alice")));
+            assert!(!evs.iter().any(|e| matches!(e, Event::AuthOk { .. })));
+            p.ev_b.extend(evs);
+            for f in out {
+                p.a.handle_frame(&frame_bytes(&f), p.now);
+            }
+
+            p.b.authorize(allow, p.now);
+            p.run_clean(Duration::from_secs(40));
+            let verdicts: Vec<u8> = p
+                .wire
+                .iter()
+                .filter(|(from_a, f)| !from_a && matches!(f.protocol, proto::PAP | proto::CHAP))
+                .filter_map(|(_, f)| f.data.first().copied())
+                .filter(|c| *c != 1)
+                .collect();
+            if allow {
+                assert!(ip_up(&p.ev_a).is_some() && ip_up(&p.ev_b).is_some());
+                // PAP Ack is 2, CHAP Success 3.
+                let ok = if protocol == AuthProto::Pap { 2 } else { 3 };
+                assert_eq!(verdicts, vec![ok], "{protocol:?}: one verdict");
+            } else {
+                assert_eq!(ip_up(&p.ev_b), None, "{protocol:?}: refused caller got IP");
+                assert_eq!(ip_up(&p.ev_a), None);
+                assert!(
+                    !p.wire
+                        .iter()
+                        .any(|(from_a, f)| !from_a && f.protocol == proto::IPCP),
+                    "the server never started IPCP"
+                );
+                let nak = if protocol == AuthProto::Pap { 3 } else { 4 };
+                assert_eq!(verdicts, vec![nak], "{protocol:?}: one refusal");
+                assert_eq!(down(&p.ev_b), Some(DownReason::PeerAuthFailed));
+                assert_eq!(down(&p.ev_a), Some(DownReason::AuthFailed));
+            }
+        }
+    }
+}
+
+/// A minimal IPv4 header of `total` octets, padded to `len`.
+fn ipv4(total: u16, len: usize) -> Vec<u8> {
+    let mut p = vec![0u8; len];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p[8] = 64;
+    p
+}
+
+fn ipv6_echo_to_all_nodes() -> Vec<u8> {
+    let mut p = vec![0u8; 48];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&8u16.to_be_bytes());
+    p[6] = 58;
+    p[7] = 255;
+    p[24..26].copy_from_slice(&[0xff, 0x02]);
+    p[39] = 1;
+    p[40] = 128;
+    p
+}
+
+/// The kernel's TUN classifies by the first nibble: a 0x0021 frame carries
+/// only an honest IPv4 datagram into it, and the interface's datagrams go
+/// out only under the protocol of their own family, once its NCP is open.
+#[test]
+fn datagrams_travel_only_under_their_own_protocol() {
+    let mut p = Pair::new(client("x", "y"), server(&[], ""));
+    let v4 = ipv4(24, 24);
+    let v6 = ipv6_echo_to_all_nodes();
+    assert_eq!(p.a.send_ip(&v4, p.now), None, "IPCP not open yet");
+    p.start();
+    p.run_clean(Duration::from_secs(5));
+    assert!(p.b.is_ip_up());
+    let frame = |proto: u16, d: &[u8]| {
+        frame_bytes(&Frame {
+            protocol: proto,
+            data: d.to_vec(),
+        })
+    };
+
+    // In: IPv4 delivered without padding; IPv6 or a lying header never.
+    let padded = ipv4(24, 30);
+    assert_eq!(
+        p.b.handle_frame(&frame(proto::IPV4, &padded), p.now),
+        Some(&padded[..24])
+    );
+    assert_eq!(p.b.handle_frame(&frame(proto::IPV4, &v6), p.now), None);
+    assert_eq!(
+        p.b.handle_frame(&frame(proto::IPV4, &ipv4(60, 30)), p.now),
+        None
+    );
+    assert_eq!(p.b.stats().ip_in, 1);
+    assert_eq!(p.b.stats().ip_in_dropped, 2);
+    // 0x0057 without IPv6CP: Protocol-Reject (RFC 1661 §5.7), not delivered.
+    let rejected = p.b.stats().protocol_rejected;
+    assert_eq!(p.b.handle_frame(&frame(proto::IPV6, &v6), p.now), None);
+    assert_eq!(p.b.stats().protocol_rejected, rejected + 1);
+
+    // Out: the host's IPv6 (a router solicitation, say) does not leave as
+    // 0x0021, nor does garbage.
+    assert_eq!(p.a.send_ip(&v6, p.now), None);
+    assert_eq!(p.a.send_ip(&[0x45, 0, 0], p.now), None);
+    assert_eq!(
+        p.a.send_ip(&padded, p.now),
+        Some((proto::IPV4, &padded[..24]))
+    );
+    assert_eq!((p.a.stats().ip_out, p.a.stats().ip_out_dropped), (1, 3));
 }

@@ -23,34 +23,7 @@ pub fn checksum_from(mut sum: u32, data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// The fields of an IPv4 header the fence and probes look at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    pub protocol: u8,
-    pub header_len: usize,
-    pub total_len: usize,
-}
-
-/// Parses an IPv4 header, refusing one whose lengths lie.
-pub fn parse(p: &[u8]) -> Option<Header> {
-    if p.len() < 20 || p[0] >> 4 != 4 {
-        return None;
-    }
-    let header_len = usize::from(p[0] & 0x0f) * 4;
-    let total_len = usize::from(u16::from_be_bytes([p[2], p[3]]));
-    if header_len < 20 || total_len < header_len || total_len > p.len() {
-        return None;
-    }
-    Some(Header {
-        src: Ipv4Addr::new(p[12], p[13], p[14], p[15]),
-        dst: Ipv4Addr::new(p[16], p[17], p[18], p[19]),
-        protocol: p[9],
-        header_len,
-        total_len,
-    })
-}
+pub use crate::ppp::datagram::{ipv4_header as parse, Ipv4Header as Header};
 
 pub const PROTO_ICMP: u8 = 1;
 const ICMP_ECHO_REPLY: u8 = 0;

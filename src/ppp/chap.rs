@@ -166,6 +166,15 @@ pub struct ChapAuthenticator {
     /// The verdict for the current identifier, re-sent if the peer repeats
     /// its Response because our Success was lost (RFC 1994 §4.2).
     verdict: Option<bool>,
+    /// Whether a correct first Response waits for [`Self::decide`].
+    hold: bool,
+    /// The driver allowed this peer; re-challenges are not held again.
+    authorized: bool,
+    /// The Name of the correct Response being decided.
+    pending: Option<String>,
+    /// A peer whose Response was right and who waits for the driver's
+    /// decision; taken by the link.
+    pub authorize: Option<String>,
     pub outcome: Option<AuthOutcome>,
     pub out: VecDeque<Vec<u8>>,
 }
@@ -181,9 +190,50 @@ impl ChapAuthenticator {
             sent: 0,
             timer: None,
             verdict: None,
+            hold: false,
+            authorized: false,
+            pending: None,
+            authorize: None,
             outcome: None,
             out: VecDeque::new(),
         }
+    }
+
+    /// A right Response is not enough: Success waits for [`Self::decide`].
+    pub fn holding(mut self, hold: bool) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// The driver's decision on the peer held by a right Response:
+    /// Success, or Failure (RFC 1994 §4.2: the link is then terminated).
+    pub fn decide(&mut self, allow: bool, now: Instant) {
+        let Some(name) = self.pending.take() else {
+            return;
+        };
+        self.authorized = allow;
+        self.give_verdict(name, allow, now);
+        if !allow {
+            self.outcome = Some(AuthOutcome::Failure {
+                message: "CHAP: peer authenticated but not authorized".into(),
+            });
+        }
+    }
+
+    fn give_verdict(&mut self, name: String, ok: bool, now: Instant) {
+        self.verdict = Some(ok);
+        self.out.push_back(self.verdict_packet(ok));
+        self.timer = match (ok, self.timers.rechallenge) {
+            (true, Some(every)) => Some(now + every),
+            _ => None,
+        };
+        self.outcome = Some(if ok {
+            AuthOutcome::Success { peer: name }
+        } else {
+            AuthOutcome::Failure {
+                message: format!("CHAP: wrong response from {name:?}"),
+            }
+        });
     }
 
     pub fn start(&mut self, creds: &AuthConfig, now: Instant) {
@@ -228,7 +278,8 @@ impl ChapAuthenticator {
         creds: &AuthConfig,
         now: Instant,
     ) -> Result<(), Malformed> {
-        if pkt.code != RESPONSE || pkt.id != self.id {
+        if pkt.code != RESPONSE || pkt.id != self.id || self.pending.is_some() {
+            // A repeated Response while the decision is out waits for it.
             return Ok(());
         }
         if let Some(ok) = self.verdict {
@@ -243,20 +294,14 @@ impl ChapAuthenticator {
                 value,
             )
         });
-        self.verdict = Some(ok);
-        self.out.push_back(self.verdict_packet(ok));
-        self.timer = match (ok, self.timers.rechallenge) {
-            (true, Some(every)) => Some(now + every),
-            _ => None,
-        };
-        let outcome = if ok {
-            AuthOutcome::Success { peer: name }
+        if ok && self.hold && !self.authorized {
+            // No retransmitted Challenge while the driver decides.
+            self.timer = None;
+            self.pending = Some(name.clone());
+            self.authorize = Some(name);
         } else {
-            AuthOutcome::Failure {
-                message: format!("CHAP: wrong response from {name:?}"),
-            }
-        };
-        self.outcome = Some(outcome);
+            self.give_verdict(name, ok, now);
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 
 use super::auth::{AuthConfig, AuthOutcome, AuthProto, Secret};
 use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
+use super::datagram;
 use super::fsm::{code, Fsm, FsmConfig, Ignored, Signal, State, Unhandled};
 use super::ipcp::{Ipcp, IpcpConfig};
 use super::lcp::{Agreed, Lcp, LcpConfig};
@@ -125,6 +126,13 @@ pub enum Event {
         role: AuthRole,
         message: String,
     },
+    /// With [`LinkConfig::hold_auth`]: the peer's credentials are right;
+    /// the link waits in the Authenticate phase, the peer unanswered, until
+    /// [`Link::authorize`] says whether it may go on.
+    Authorize {
+        protocol: AuthProto,
+        peer: String,
+    },
     IpUp {
         local: Ipv4Addr,
         peer: Option<Ipv4Addr>,
@@ -159,6 +167,12 @@ pub struct LinkConfig {
     /// pppd's `idle`: close the link after this long without an IPv4
     /// datagram either way, counted from IPCP up.
     pub idle: Option<Duration>,
+    /// As authenticator, hold the verdict on right credentials until the
+    /// driver calls [`Link::authorize`]: who may use the link (a one-time
+    /// inbound enablement, say) is decided before the peer hears Success
+    /// and before the Network phase, so nothing the peer sends meanwhile
+    /// can reach an NCP (RFC 1661 §3.5).
+    pub hold_auth: bool,
 }
 
 /// A control frame to send, before HDLC framing.
@@ -188,6 +202,13 @@ pub struct LinkStats {
     pub frames_out: u64,
     pub ip_in: u64,
     pub ip_out: u64,
+    /// Received under 0x0021 but not an honest IPv4 datagram (another
+    /// family, or a header whose lengths lie): never delivered.
+    pub ip_in_dropped: u64,
+    /// Read from the IP interface but not sendable: not an honest datagram,
+    /// or of a family whose NCP is not Opened (the host's IPv6 chatter
+    /// while only IPCP runs, say).
+    pub ip_out_dropped: u64,
     /// Address/control or protocol field unreadable.
     pub bad_header: u64,
     /// Control packets whose length fields lie.
@@ -443,11 +464,29 @@ impl Link {
         }
     }
 
-    /// Counts an IP packet the caller framed and sent itself (the data path
-    /// bypasses the control queue to avoid a copy).
-    pub fn note_ip_sent(&mut self, now: Instant) {
-        self.stats.ip_out += 1;
-        self.last_ip = Some(now);
+    /// A datagram from the IP interface, to be framed by the caller (the
+    /// data path bypasses the control queue to avoid a copy): the protocol
+    /// to send it under and the datagram without padding, or None if it
+    /// may not go out. A datagram goes out only under the protocol its own
+    /// header names, and only while that protocol's NCP is Opened; anything
+    /// else is dropped and counted.
+    pub fn send_ip<'a>(&mut self, datagram: &'a [u8], now: Instant) -> Option<(u16, &'a [u8])> {
+        match datagram::classify(datagram) {
+            Some((proto::IPV4, d)) if self.ip_up => {
+                self.stats.ip_out += 1;
+                self.last_ip = Some(now);
+                Some((proto::IPV4, d))
+            }
+            other => {
+                self.stats.ip_out_dropped += 1;
+                tracing::debug!(
+                    protocol = ?other.map(|(p, _)| format_args!("{p:#06x}").to_string()),
+                    len = datagram.len(),
+                    "datagram from the interface dropped: its protocol is not open on the link"
+                );
+                None
+            }
+        }
     }
 
     /// A frame from the decoder (unstuffed, FCS removed). Returns the IPv4
@@ -479,11 +518,19 @@ impl Link {
             proto::LCP => self.receive_lcp(info, now),
             proto::PAP | proto::CHAP => self.receive_auth(protocol, info, now),
             proto::IPCP => self.receive_ipcp(info, now),
-            proto::IPV4 if self.ip_up => {
-                self.stats.ip_in += 1;
-                self.last_ip = Some(now);
-                ip = Some(info);
-            }
+            proto::IPV4 if self.ip_up => match datagram::classify(info) {
+                Some((proto::IPV4, d)) => {
+                    self.stats.ip_in += 1;
+                    self.last_ip = Some(now);
+                    ip = Some(d);
+                }
+                // An IPv6 packet (or garbage) dressed as IPv4 would reach
+                // the host's IPv6 stack through the TUN: never delivered.
+                _ => {
+                    self.stats.ip_in_dropped += 1;
+                    tracing::debug!(len = info.len(), "0x0021 frame not carrying IPv4 dropped");
+                }
+            },
             proto::IPV4 => self.stats.not_ready += 1,
             _ => self.protocol_reject(protocol, info),
         }
@@ -866,13 +913,13 @@ impl Link {
         let creds = &self.cfg.auth;
         match checking {
             Some(AuthProto::Pap) => {
-                let mut s = PapAuthenticator::new(self.cfg.pap);
+                let mut s = PapAuthenticator::new(self.cfg.pap).holding(self.cfg.hold_auth);
                 s.start(now);
                 a.pap_auth = Some(s);
             }
             Some(AuthProto::ChapMd5) => {
                 let rng = child_rng(&mut self.rng);
-                let mut s = ChapAuthenticator::new(self.cfg.chap, rng);
+                let mut s = ChapAuthenticator::new(self.cfg.chap, rng).holding(self.cfg.hold_auth);
                 s.start(creds, now);
                 a.chap_auth = Some(s);
             }
@@ -904,9 +951,31 @@ impl Link {
         }
     }
 
+    /// The driver's answer to [`Event::Authorize`]: the held peer may go on
+    /// (Success or Ack, then the Network phase), or not (Failure or Nak,
+    /// then the link terminates as for wrong credentials).
+    pub fn authorize(&mut self, allow: bool, now: Instant) {
+        if let Some(a) = &mut self.auth.pap_auth {
+            a.decide(allow);
+        }
+        if let Some(a) = &mut self.auth.chap_auth {
+            a.decide(allow, now);
+        }
+        self.pump(now);
+    }
+
     /// Acts on finished authentications; true if anything changed.
     fn auth_progress(&mut self, now: Instant) -> bool {
         let a = &mut self.auth;
+        let held = a
+            .pap_auth
+            .as_mut()
+            .and_then(|x| x.authorize.take())
+            .or_else(|| a.chap_auth.as_mut().and_then(|x| x.authorize.take()));
+        if let (Some(peer), Some(protocol)) = (held, a.checking) {
+            self.events.push_back(Event::Authorize { protocol, peer });
+            return true;
+        }
         let checked = a
             .pap_auth
             .as_mut()

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod chap;
+pub mod datagram;
 pub mod fsm;
 pub mod ipcp;
 pub mod lcp;

@@ -150,6 +150,13 @@ pub struct PapAuthenticator {
     /// Identifier and verdict already given, re-sent for a repeated request
     /// whose reply was lost (RFC 1334 §2.2.1).
     answered: Option<(u8, bool)>,
+    /// Whether a correct request waits for [`PapAuthenticator::decide`].
+    hold: bool,
+    /// The identifier and Peer-ID of the correct request being decided.
+    pending: Option<(u8, String)>,
+    /// A peer whose credentials were right and who waits for the driver's
+    /// decision; taken by the link.
+    pub authorize: Option<String>,
     pub outcome: Option<AuthOutcome>,
     pub out: VecDeque<Vec<u8>>,
 }
@@ -160,9 +167,45 @@ impl PapAuthenticator {
             timers,
             deadline: None,
             answered: None,
+            hold: false,
+            pending: None,
+            authorize: None,
             outcome: None,
             out: VecDeque::new(),
         }
+    }
+
+    /// Right credentials are not enough: the Ack waits for [`Self::decide`].
+    pub fn holding(mut self, hold: bool) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// The driver's decision on the peer held by a correct request: Ack
+    /// and success, or Nak and failure. Nothing if no request is held.
+    pub fn decide(&mut self, allow: bool) {
+        let Some((id, user)) = self.pending.take() else {
+            return;
+        };
+        self.give_verdict(id, user, allow);
+        if !allow {
+            self.outcome = Some(AuthOutcome::Failure {
+                message: "PAP: peer authenticated but not authorized".into(),
+            });
+        }
+    }
+
+    fn give_verdict(&mut self, id: u8, user: String, ok: bool) {
+        let (code, msg) = verdict_reply(ok);
+        self.out.push_back(reply(code, id, msg));
+        self.answered = Some((id, ok));
+        self.outcome = Some(if ok {
+            AuthOutcome::Success { peer: user }
+        } else {
+            AuthOutcome::Failure {
+                message: format!("PAP: wrong name or password for {user:?}"),
+            }
+        });
     }
 
     pub fn start(&mut self, now: Instant) {
@@ -186,6 +229,11 @@ impl PapAuthenticator {
         if pkt.code != AUTH_REQ {
             return Ok(());
         }
+        if self.pending.is_some() {
+            // A repeated request while the decision is out: the one
+            // verdict goes out when it is made.
+            return Ok(());
+        }
         if let Some((_, ok)) = self.answered {
             // A repeated request: our reply was lost. Answer the same way
             // with the new identifier; the verdict never changes.
@@ -198,17 +246,13 @@ impl PapAuthenticator {
         let ok = creds
             .peer_secret(&user)
             .is_some_and(|s| s.matches(password));
-        let (code, msg) = verdict_reply(ok);
-        self.out.push_back(reply(code, pkt.id, msg));
-        self.answered = Some((pkt.id, ok));
         self.deadline = None;
-        self.outcome = Some(if ok {
-            AuthOutcome::Success { peer: user }
+        if ok && self.hold {
+            self.pending = Some((pkt.id, user.clone()));
+            self.authorize = Some(user);
         } else {
-            AuthOutcome::Failure {
-                message: format!("PAP: wrong name or password for {user:?}"),
-            }
-        });
+            self.give_verdict(pkt.id, user, ok);
+        }
         Ok(())
     }
 }

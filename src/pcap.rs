@@ -25,8 +25,20 @@ pub struct PcapWriter<W: Write> {
 }
 
 impl PcapWriter<BufWriter<File>> {
+    /// Creates (or truncates) `path` readable by its owner only, whatever
+    /// the umask: a capture holds CHAP challenges with their responses,
+    /// enough for an offline guess at the secret. An existing file's
+    /// wider mode is narrowed too.
     pub fn create(path: &Path) -> io::Result<Self> {
-        PcapWriter::new(BufWriter::new(File::create(path)?))
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        PcapWriter::new(BufWriter::new(f))
     }
 }
 
@@ -102,6 +114,24 @@ fn mask_pap_password(pkt: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captures_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("carrier-pcap-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A new file (the usual umask 022 would make it 0644), and an
+        // existing world-readable one, which is narrowed as well.
+        let existing = dir.join("old.pcap");
+        std::fs::write(&existing, b"old").unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+        for path in [dir.join("new.pcap"), existing] {
+            drop(PcapWriter::create(&path).unwrap());
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn header_and_record_layout() {

@@ -149,7 +149,7 @@ where
                     match ip.up(&l) {
                         Ok(what) => reporter.emit(
                             "ip-interface",
-                            serde_json::json!({"detail": what}),
+                            serde_json::json!({"detail": what, "interface": ip.interface()}),
                             &what,
                         ),
                         Err(e) => {

@@ -276,6 +276,12 @@ impl Hosts {
         String::from_utf8_lossy(&out.stdout).contains("hello-through-the-fence")
     }
 
+    /// A sysctl in the console's namespace.
+    fn sysctl(&self, name: &str) -> String {
+        let out = self.console.run(&["cat", &format!("/proc/sys/{name}")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn pings(&self, addr: &str) -> bool {
         self.caller
             .run(&["ping", "-c", "2", "-W", "2", addr])
@@ -369,6 +375,15 @@ fn allowed_partition_and_console_ports_only() {
         "partitions only at their aliases"
     );
     assert!(h.reaches("TCP", CONSOLE_PPP, 22), "console TCP 22");
+    assert!(
+        !h.reaches("TCP", "192.168.51.1", 22),
+        "console access opens the PPP address only, not the console's LAN address"
+    );
+    assert_eq!(
+        h.sysctl("net/ipv4/ip_forward"),
+        "0",
+        "forwarding is per interface, never for the whole host"
+    );
     assert!(h.reaches("UDP", CONSOLE_PPP, 2300), "console UDP 2300");
     assert!(
         !h.reaches("TCP", CONSOLE_PPP, 8080),
@@ -384,6 +399,12 @@ fn allowed_partition_and_console_ports_only() {
         h.console_leftovers(),
         "",
         "carrier's rules or addresses left after hang-up"
+    );
+    let lan = format!("c1{}", std::process::id() % 100000);
+    assert_eq!(
+        h.sysctl(&format!("net/ipv4/conf/{lan}/forwarding")),
+        "0",
+        "the partition's interface forwards again as before the call"
     );
     assert_eq!(h.phone.lock_files(), vec![], "both modems unlocked");
 

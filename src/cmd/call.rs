@@ -47,7 +47,7 @@ pub struct CallSetup {
 /// How one call ended.
 enum CallEnd {
     /// PPP ran; the link came up to the network phase or not.
-    Session(Outcome),
+    Session(Box<Outcome>),
     /// No PPP: the dial failed, with this exit status.
     Failed(u8),
 }
@@ -120,7 +120,7 @@ async fn place_call<P: IpPlane>(
             .await
             .map_err(|e| fatal(EXIT_FATAL, e.to_string()));
         line.hang_up(reporter).await;
-        return Ok(CallEnd::Session(outcome?));
+        return Ok(CallEnd::Session(Box::new(outcome?)));
     }
     let mut stop_dial = stop.clone();
     let dialed = if let Some(script) = &setup.connect_script {
@@ -190,7 +190,7 @@ async fn place_call<P: IpPlane>(
         .await
         .map_err(|e| fatal(EXIT_FATAL, e.to_string()));
     line.hang_up(reporter).await;
-    Ok(CallEnd::Session(outcome?))
+    Ok(CallEnd::Session(Box::new(outcome?)))
 }
 
 /// Says every [`PROGRESS_EVERY`] what the dial is still waiting for;

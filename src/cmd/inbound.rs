@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::events::{Format, Reporter};
+use carrier::inbound::lock::CallLock;
 use carrier::inbound::{self as inb, AuthKind, Partition, Store};
 use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
 use carrier::secrets::SecretsTable;
@@ -16,6 +17,9 @@ use tokio::sync::watch;
 use super::common::*;
 use super::line::AnswerLine;
 use crate::{AnswerArgs, InboundCommand};
+
+/// How long `disable` waits for a call in progress to hang up.
+const DISABLE_WAIT: Duration = Duration::from_secs(15);
 
 fn parse_partition(spec: &str, ppp_local: Ipv4Addr, n: usize) -> Result<Partition, Fatal> {
     let bad = || {
@@ -47,7 +51,7 @@ fn parse_partition(spec: &str, ppp_local: Ipv4Addr, n: usize) -> Result<Partitio
 fn inbound_error(e: inb::InboundError) -> Fatal {
     use inb::InboundError as E;
     let code = match &e {
-        E::NotEnabled | E::Consumed(_) | E::Disabled(_) => EXIT_INBOUND_CLOSED,
+        E::NotEnabled | E::Consumed(_) | E::Disabled(_) | E::InProgress(_) => EXIT_INBOUND_CLOSED,
         E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) => EXIT_CONFIG,
         E::Io { .. } => EXIT_FATAL,
     };
@@ -90,21 +94,37 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
         }
         InboundCommand::Disable(d) => {
             let store = Store::new(&d.state_dir);
-            let pid = inb::call::disable(&store).map_err(inbound_error)?;
+            let found = inb::call::disable(&store).map_err(inbound_error)?;
+            let inb::call::Disabled::Running(pid) = found else {
+                reporter.emit(
+                    "inbound-disabled",
+                    json!({"call": false}),
+                    "inbound service disabled",
+                );
+                return Ok(0);
+            };
+            // The call sees the revoked record and hangs up by itself: no
+            // signal goes to a PID that may be anyone's by now.
+            let ended =
+                CallLock::wait_released(store.dir(), DISABLE_WAIT).map_err(inbound_error)?;
+            let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             reporter.emit(
                 "inbound-disabled",
-                json!({"hung_up_pid": pid}),
-                &match pid {
-                    Some(p) => format!(
-                        "inbound service disabled; call in progress (pid {p}) told to hang up"
-                    ),
-                    None => "inbound service disabled".to_string(),
+                json!({"call": true, "pid": pid, "hung_up": ended}),
+                &if ended {
+                    format!("inbound service disabled; the call in progress{who} hung up")
+                } else {
+                    format!(
+                        "inbound service disabled; the call in progress{who} has not hung up after {}s",
+                        DISABLE_WAIT.as_secs()
+                    )
                 },
             );
-            Ok(0)
+            Ok(if ended { 0 } else { EXIT_FATAL })
         }
         InboundCommand::Status(d) => {
             let store = Store::new(&d.state_dir);
+            let call = CallLock::holder(store.dir()).map_err(inbound_error)?;
             match store.load().map_err(inbound_error)? {
                 None => reporter.emit("inbound-status", json!({"state": "none"}), "inbound service: never enabled"),
                 Some(e) => reporter.emit(
@@ -113,7 +133,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                            "disabled_at": e.disabled_at, "user": e.user, "auth": e.auth,
                            "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
                            "partitions": e.partitions, "console_access": e.console_access,
-                           "call_pid": e.call_pid}),
+                           "call_pid": call.flatten(), "call": call.is_some()}),
                     &format!(
                         "inbound service: {:?} (enabled at {}{}{}); caller {} gets {}, console {}, partitions: {}",
                         e.state,
@@ -142,7 +162,10 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
     }
     let store = Store::new(&a.state.state_dir);
-    let e = inb::call::prepare(&store).map_err(inbound_error)?;
+    // Held until this process exits: the proof, to `enable`, `disable`
+    // and the next start, that this call is alive.
+    let held = CallLock::acquire(store.dir()).map_err(inbound_error)?;
+    let e = inb::call::prepare(&store, &held).map_err(inbound_error)?;
     let mut link = link_config(&a.ppp);
     link.lcp.require_auth = vec![match e.auth {
         AuthKind::Chap => AuthProto::ChapMd5,
@@ -197,7 +220,6 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         Ok(Some(l)) => l,
         Ok(None) | Err(_) => {
             watcher.abort();
-            inb::call::finish(&store).map_err(inbound_error)?;
             // Stopped before any call: by `disable`, or by a signal.
             return match opened {
                 Err(f) => Err(f),
@@ -209,15 +231,15 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
     let cfg = SessionConfig {
         link,
         pcap: a.line.pcap.clone(),
-        auth_gate: Some(inb::call::consuming_gate(&store)),
+        auth_gate: Some(inb::call::consuming_gate(&store, &e)),
         ..SessionConfig::default()
     };
-    let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e);
+    let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e, store.clone());
     let outcome = line.run(&mut plane, cfg, &reporter, merged).await;
     line.close(&reporter).await;
     drop(plane);
     watcher.abort();
-    inb::call::finish(&store).map_err(inbound_error)?;
+    drop(held);
     let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
     Ok(finish(&reporter, &outcome))
 }

@@ -1,37 +1,23 @@
 //! The life of the enablement around one call: enabling, disabling,
-//! preparing to answer (cleaning up after a crashed call first), consuming
-//! at authentication, and ending.
+//! preparing to answer (repairing what a crashed call left first),
+//! consuming at authorization, and the forwarding the call changes.
+//!
+//! Whether a call is alive is the call lock's to say ([`CallLock`]),
+//! never a recorded PID's; and nothing here sends a signal: `disable`
+//! revokes the record, and the running call, which watches it, hangs up.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-
-use super::plane::clean_leftovers;
+use super::firewall;
+use super::forwarding::{self, Sysctl};
+use super::lock::CallLock;
 use super::state::{now, AuthKind, Enablement, InboundError, Partition, State, Store};
 use crate::session::AuthGate;
 
-const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
-
-/// The one process a recorded pid names. 0 and anything above i32::MAX
-/// (a damaged record) are no process: as kill(2) arguments they would
-/// name our process group or every process we may signal.
-fn process(pid: u32) -> Option<Pid> {
-    i32::try_from(pid)
-        .ok()
-        .filter(|p| *p > 0)
-        .map(Pid::from_raw)
-}
-
-/// A recorded call process still running; EPERM (another user's) counts
-/// as running, as for UUCP locks.
-fn alive(pid: u32) -> bool {
-    process(pid).is_some_and(|p| carrier_hw::lock::process_alive(p.as_raw()))
-}
-
 /// Records a new enablement, replacing any earlier one, and returns it
-/// with the credentials to pass on.
+/// with the credentials to pass on. Refused while an answerer runs on this
+/// state directory: it holds the earlier credentials.
 pub fn enable(
     store: &Store,
     ppp_local: Ipv4Addr,
@@ -41,79 +27,97 @@ pub fn enable(
     auth: AuthKind,
 ) -> Result<Enablement, InboundError> {
     let e = Enablement::new(ppp_local, ppp_remote, partitions, console_access, auth)?;
+    if let Some(pid) = CallLock::holder(store.dir())? {
+        return Err(InboundError::InProgress(pid));
+    }
     store.update(|old| {
-        if let Some(o) = &old {
-            if o.call_pid.is_some_and(alive) {
-                return Err(InboundError::Invalid(format!(
-                    "a service call is in progress (pid {}); disable it first",
-                    o.call_pid.unwrap_or(0)
-                )));
-            }
-        }
-        Ok((Some(e.clone()), ()))
+        // A crashed call's forwarding must still be put back by whoever
+        // starts next.
+        let mut e = e.clone();
+        e.forwarding_was = old.map(|o| o.forwarding_was).unwrap_or_default();
+        Ok((Some(e.clone()), e))
+    })
+}
+
+/// What `disable` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disabled {
+    /// No call was running (a crashed one's leftovers are removed).
+    NoCall,
+    /// A call (or an answerer waiting for one) is running: it sees the
+    /// revoked record and hangs up; the PID it wrote, for people.
+    Running(Option<u32>),
+}
+
+/// Revokes the enablement at once. A running call hangs up by itself on
+/// seeing it; wait for [`CallLock::wait_released`] to know it has.
+pub fn disable(store: &Store) -> Result<Disabled, InboundError> {
+    store.update(|old| {
+        let Some(mut e) = old else {
+            return Err(InboundError::NotEnabled);
+        };
+        e.state = State::Disabled;
+        e.disabled_at = Some(now());
+        Ok((Some(e), ()))
     })?;
+    if let Some(pid) = CallLock::holder(store.dir())? {
+        return Ok(Disabled::Running(pid));
+    }
+    // Nobody holds the lock: a crashed call's rules may still stand.
+    match CallLock::acquire(store.dir()) {
+        Ok(_lock) => repair(store)?,
+        // Taken in between by an answerer: it repairs, then refuses.
+        Err(InboundError::InProgress(pid)) => return Ok(Disabled::Running(pid)),
+        Err(e) => return Err(e),
+    }
+    Ok(Disabled::NoCall)
+}
+
+/// Whether the interface `ifname` exists in this network namespace.
+fn interface_exists(ifname: &str) -> bool {
+    nix::net::if_::if_nametoindex(ifname).is_ok()
+}
+
+/// Under the call lock: puts back the forwarding a crashed call of this
+/// state directory changed, and removes the tables of every call that is
+/// no longer alive (another state directory's live call keeps its own).
+fn repair(store: &Store) -> Result<(), InboundError> {
+    store.update(|old| {
+        let Some(mut e) = old else {
+            return Ok((None, ()));
+        };
+        if !e.forwarding_was.is_empty() {
+            tracing::info!(
+                settings = e.forwarding_was.len(),
+                "restoring forwarding after an earlier call"
+            );
+            forwarding::restore(&e.forwarding_was);
+            e.forwarding_was.clear();
+        }
+        Ok((Some(e), ()))
+    })?;
+    if let Err(err) = firewall::remove_orphans(interface_exists) {
+        tracing::warn!(error = %err, "could not clean up after an earlier call");
+    }
+    Ok(())
+}
+
+/// Before answering, holding the call lock: repairs what a crashed earlier
+/// call left, then returns the enablement if a call may be answered.
+pub fn prepare(store: &Store, _held: &CallLock) -> Result<Enablement, InboundError> {
+    repair(store)?;
+    let e = store.load()?.ok_or(InboundError::NotEnabled)?;
+    e.check_usable()?;
     Ok(e)
 }
 
-/// Revokes the enablement at once and hangs up a call in progress.
-/// Returns the pid of the call that was told to hang up, if any.
-pub fn disable(store: &Store) -> Result<Option<u32>, InboundError> {
-    store.update(|old| {
-        let Some(mut e) = old else {
-            return Err(InboundError::NotEnabled);
-        };
-        let mut hung_up = None;
-        if let Some(pid) = e.call_pid {
-            if let Some(p) = process(pid).filter(|_| alive(pid)) {
-                let _ = kill(p, Signal::SIGTERM);
-                hung_up = Some(pid);
-            } else {
-                // A call that crashed: its rules may still stand.
-                let _ = clean_leftovers(e.ip_forward_was.as_deref());
-                e.call_pid = None;
-                e.ip_forward_was = None;
-            }
-        }
-        e.state = State::Disabled;
-        e.disabled_at = Some(now());
-        Ok((Some(e), hung_up))
-    })
-}
-
-/// Before answering: removes what a crashed earlier call left, then
-/// returns the enablement if a call may be answered.
-pub fn prepare(store: &Store) -> Result<Enablement, InboundError> {
-    store.update(|old| {
-        let Some(mut e) = old else {
-            // Nothing recorded, but a table of ours may still stand.
-            let _ = clean_leftovers(None);
-            return Err(InboundError::NotEnabled);
-        };
-        match e.call_pid {
-            Some(pid) if alive(pid) && pid != std::process::id() => {
-                return Err(InboundError::Invalid(format!(
-                    "a service call is in progress (pid {pid})"
-                )))
-            }
-            _ => {
-                if let Err(err) = clean_leftovers(e.ip_forward_was.as_deref()) {
-                    tracing::warn!(error = %err, "could not clean up after an earlier call");
-                }
-                e.call_pid = None;
-                e.ip_forward_was = None;
-            }
-        }
-        let usable = e.check_usable();
-        let out = e.clone();
-        usable?;
-        Ok((Some(e), out))
-    })
-}
-
-/// The gate that consumes the enablement when the caller authenticates:
-/// durable before the caller gets any IP, and only once.
-pub fn consuming_gate(store: &Store) -> AuthGate {
+/// The gate that consumes the enablement when the caller's credentials
+/// are right: durable before the caller hears Success or gets any IP, and
+/// only once. The credentials checked must be the record's own: an
+/// enablement replaced meanwhile has new ones.
+pub fn consuming_gate(store: &Store, answered_with: &Enablement) -> AuthGate {
     let store = store.clone();
+    let secret = answered_with.secret.clone();
     Arc::new(move |peer: &str| {
         store
             .update(|old| {
@@ -121,31 +125,39 @@ pub fn consuming_gate(store: &Store) -> AuthGate {
                     return Err(InboundError::NotEnabled);
                 };
                 e.check_usable()?;
+                if e.secret != secret {
+                    return Err(InboundError::Invalid(
+                        "the enablement was replaced: these credentials are no longer valid".into(),
+                    ));
+                }
                 if peer != e.user {
                     return Err(InboundError::Invalid(format!("unexpected caller {peer:?}")));
                 }
                 e.state = State::Consumed;
                 e.consumed_at = Some(now());
-                e.call_pid = Some(std::process::id());
-                e.ip_forward_was = std::fs::read_to_string(IP_FORWARD)
-                    .ok()
-                    .map(|s| s.trim().to_string());
                 Ok((Some(e), ()))
             })
             .map_err(|e| e.to_string())
     })
 }
 
-/// After the call: the call is over; the enablement stays consumed.
-pub fn finish(store: &Store) -> Result<(), InboundError> {
+/// Records settings about to be changed, before they are: a crash right
+/// after still leaves what to put back.
+pub fn record_forwarding(store: &Store, changes: &[Sysctl]) -> Result<(), InboundError> {
+    store.update(|old| {
+        let mut e = old.ok_or(InboundError::NotEnabled)?;
+        e.forwarding_was.extend(changes.iter().cloned());
+        Ok((Some(e), ()))
+    })
+}
+
+/// The call put its forwarding back: nothing is left to repair.
+pub fn forwarding_restored(store: &Store) -> Result<(), InboundError> {
     store.update(|old| {
         let Some(mut e) = old else {
             return Ok((None, ()));
         };
-        if e.call_pid == Some(std::process::id()) {
-            e.call_pid = None;
-            e.ip_forward_was = None;
-        }
+        e.forwarding_was.clear();
         Ok((Some(e), ()))
     })
 }
@@ -155,22 +167,5 @@ pub fn still_allowed(store: &Store) -> bool {
     match store.load() {
         Ok(Some(e)) => e.state != State::Disabled,
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_damaged_pid_names_no_process() {
-        // kill(0, ...) would be our process group, kill(-1, ...) everyone.
-        assert_eq!(process(0), None);
-        assert_eq!(process(u32::MAX), None);
-        assert_eq!(process(1u32 << 31), None);
-        assert!(!alive(0));
-        assert!(!alive(u32::MAX));
-        assert_eq!(process(1), Some(Pid::from_raw(1)));
-        assert!(alive(std::process::id()));
     }
 }

@@ -1,16 +1,25 @@
-//! The console's rules for an inbound call, in an nftables table of their
-//! own (`ip carrier_inbound`), given to `nft` as JSON: no shell strings.
+//! The console's rules for one inbound call, in an nftables table of the
+//! call's own (`inet carrier_inbound_<interface>`), given to `nft` as JSON:
+//! no shell strings. One table per call, so two lines answering at once
+//! never touch each other's rules; `inet`, so IPv4 and IPv6 alike pass
+//! through it.
 //!
 //! * input, at priority -200 (before the customer's filter chains at 0):
-//!   from the link, replies to the console's own connections; then, with
-//!   console access, TCP and UDP to the service ports; everything else from
-//!   the link is dropped. A drop here stands whatever other tables accept.
-//! * prerouting (dstnat - 10): each allowed partition's alias is
-//!   translated to the partition's real address.
-//! * forward (-200): from the link only what was translated to an allowed
-//!   partition; to the link only replies.
+//!   from the link, all IPv6 is dropped (the call carries IPv4 only), so is
+//!   any source but the caller's address; then replies to the console's
+//!   own connections; then, with console access, TCP and UDP to the
+//!   service ports of the console's PPP address only (not its LAN or other
+//!   addresses); everything else from the link is dropped. A drop here
+//!   stands whatever other tables accept.
+//! * prerouting (dstnat - 10): each allowed partition's alias, from the
+//!   caller, is translated to the partition's real address.
+//! * forward (-200): from the link only the caller's traffic translated to
+//!   an allowed partition; to the link only replies; and on an interface
+//!   whose forwarding the call switched on, nothing else is forwarded.
 //! * postrouting (srcnat - 10): translated traffic leaves masqueraded, so
 //!   the partition answers the console, which returns it down the link.
+//!
+//! Every drop rule counts what it drops.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -20,8 +29,11 @@ use serde_json::{json, Value};
 
 use super::state::Enablement;
 
-pub const TABLE: &str = "carrier_inbound";
-const FAMILY: &str = "ip";
+/// Every call's table name starts so; the rest is its interface's name.
+pub const TABLE_PREFIX: &str = "carrier_inbound_";
+/// The one table of earlier versions, shared by every call.
+const LEGACY_TABLE: (&str, &str) = ("ip", "carrier_inbound");
+const FAMILY: &str = "inet";
 
 /// The service ports of the console (SEED 5.3): TCP and UDP.
 pub const SERVICE_PORTS: [u16; 7] = [22, 23, 2125, 2300, 9090, 9735, 9940];
@@ -33,6 +45,41 @@ pub enum FirewallError {
     Spawn(std::io::Error),
     #[error("nft refused the rules: {0}")]
     Refused(String),
+    #[error("nft listed something that is not its JSON: {0}")]
+    Listing(String),
+}
+
+/// The table of the call on `ifname`: letters and digits kept, every
+/// other octet as `_xx`, so the name is valid for nft and the interface
+/// can be read back from it.
+pub fn table_name(ifname: &str) -> String {
+    let mut t = String::from(TABLE_PREFIX);
+    for b in ifname.bytes() {
+        if b.is_ascii_alphanumeric() {
+            t.push(char::from(b));
+        } else {
+            t.push_str(&format!("_{b:02x}"));
+        }
+    }
+    t
+}
+
+/// The interface a call's table was made for; None for any other table.
+pub fn table_interface(table: &str) -> Option<String> {
+    let rest = table.strip_prefix(TABLE_PREFIX)?;
+    let mut out = Vec::new();
+    let mut bytes = rest.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'_' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else if b.is_ascii_alphanumeric() {
+            out.push(b);
+        } else {
+            return None;
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty())
 }
 
 fn iif(ifname: &str) -> Value {
@@ -43,101 +90,211 @@ fn oif(ifname: &str) -> Value {
     json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": ifname}})
 }
 
+fn ipv6() -> Value {
+    json!({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv6"}})
+}
+
 fn established() -> Value {
     json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}})
 }
 
-fn ip(field: &str, addr: Ipv4Addr) -> Value {
-    json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": field}}, "right": addr.to_string()}})
+fn dnatted() -> Value {
+    json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}})
 }
 
-fn chain(name: &str, kind: &str, hook: &str, prio: i32) -> Value {
-    json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": name,
-        "type": kind, "hook": hook, "prio": prio, "policy": "accept"}}})
+fn ip(field: &str, op: &str, addr: Ipv4Addr) -> Value {
+    json!({"match": {"op": op, "left": {"payload": {"protocol": "ip", "field": field}}, "right": addr.to_string()}})
 }
 
-fn rule(chain: &str, expr: Vec<Value>) -> Value {
-    json!({"add": {"rule": {"family": FAMILY, "table": TABLE, "chain": chain, "expr": expr}}})
+fn drop_counted() -> [Value; 2] {
+    [json!({"counter": null}), json!({"drop": null})]
 }
 
-/// The whole table for a call on `ifname` from `caller`. Applying it
-/// replaces any earlier copy (the batch deletes the table first).
-pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement) -> Value {
-    let mut cmds = vec![
-        // "add" makes the "delete" succeed whether or not a table was left.
-        json!({"add": {"table": {"family": FAMILY, "name": TABLE}}}),
-        json!({"delete": {"table": {"family": FAMILY, "name": TABLE}}}),
-        json!({"add": {"table": {"family": FAMILY, "name": TABLE}}}),
-        chain("input", "filter", "input", -200),
-        chain("forward", "filter", "forward", -200),
-        chain("prerouting", "nat", "prerouting", -110),
-        chain("postrouting", "nat", "postrouting", 90),
-    ];
-    cmds.push(rule(
+struct Batch {
+    table: String,
+    cmds: Vec<Value>,
+}
+
+impl Batch {
+    fn chain(&mut self, name: &str, kind: &str, hook: &str, prio: i32) {
+        self.cmds.push(
+            json!({"add": {"chain": {"family": FAMILY, "table": self.table, "name": name,
+            "type": kind, "hook": hook, "prio": prio, "policy": "accept"}}}),
+        );
+    }
+
+    fn rule(&mut self, chain: &str, expr: Vec<Value>) {
+        self.cmds.push(json!({"add": {"rule": {"family": FAMILY, "table": self.table, "chain": chain, "expr": expr}}}));
+    }
+
+    /// A rule matching `m` that counts and drops.
+    fn drop(&mut self, chain: &str, m: Vec<Value>) {
+        let mut expr = m;
+        expr.extend(drop_counted());
+        self.rule(chain, expr);
+    }
+}
+
+/// The whole table for a call on `ifname` (the kernel's name for it, not
+/// a template) from `caller`. `switched_on` are the interfaces whose
+/// forwarding the call turned on for its partitions' replies. Applying it
+/// replaces any earlier copy of the same table (the batch deletes it
+/// first), and nothing else.
+pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement, switched_on: &[String]) -> Value {
+    let table = table_name(ifname);
+    let mut b = Batch {
+        cmds: vec![
+            // "add" makes the "delete" succeed whether or not a table was left.
+            json!({"add": {"table": {"family": FAMILY, "name": table}}}),
+            json!({"delete": {"table": {"family": FAMILY, "name": table}}}),
+            json!({"add": {"table": {"family": FAMILY, "name": table}}}),
+        ],
+        table,
+    };
+    b.chain("input", "filter", "input", -200);
+    b.chain("forward", "filter", "forward", -200);
+    b.chain("prerouting", "nat", "prerouting", -110);
+    b.chain("postrouting", "nat", "postrouting", 90);
+
+    // Before anything is accepted: no IPv6 from the link, and no source
+    // but the caller's, for new flows and established ones alike.
+    for chain in ["input", "forward"] {
+        b.drop(chain, vec![iif(ifname), ipv6()]);
+        b.drop(chain, vec![iif(ifname), ip("saddr", "!=", caller)]);
+    }
+
+    b.rule(
         "input",
         vec![iif(ifname), established(), json!({"accept": null})],
-    ));
+    );
     if e.console_access {
         let mut ports: Vec<Value> = SERVICE_PORTS.iter().map(|p| json!(p)).collect();
         ports.push(json!({"range": [SERVICE_RANGE.0, SERVICE_RANGE.1]}));
-        cmds.push(rule(
+        b.rule(
             "input",
             vec![
                 iif(ifname),
-                ip("saddr", caller),
+                ip("daddr", "==", e.ppp_local),
                 json!({"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": {"set": ["tcp", "udp"]}}}),
                 json!({"match": {"op": "==", "left": {"payload": {"protocol": "th", "field": "dport"}}, "right": {"set": ports}}}),
                 json!({"accept": null}),
             ],
-        ));
+        );
     }
-    cmds.push(rule("input", vec![iif(ifname), json!({"drop": null})]));
+    b.drop("input", vec![iif(ifname)]);
 
     for p in &e.partitions {
-        cmds.push(rule(
+        b.rule(
             "prerouting",
             vec![
                 iif(ifname),
-                ip("saddr", caller),
-                ip("daddr", p.alias),
-                json!({"dnat": {"addr": p.address.to_string()}}),
+                ip("saddr", "==", caller),
+                ip("daddr", "==", p.alias),
+                json!({"dnat": {"family": "ip", "addr": p.address.to_string()}}),
             ],
-        ));
-        cmds.push(rule(
+        );
+        b.rule(
             "forward",
             vec![
                 iif(ifname),
-                ip("saddr", caller),
-                ip("daddr", p.address),
-                json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}),
+                ip("daddr", "==", p.address),
+                dnatted(),
                 json!({"accept": null}),
             ],
-        ));
-        cmds.push(rule(
+        );
+        b.rule(
             "postrouting",
             vec![
-                ip("saddr", caller),
-                ip("daddr", p.address),
-                json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}),
+                ip("saddr", "==", caller),
+                ip("daddr", "==", p.address),
+                dnatted(),
                 json!({"masquerade": null}),
             ],
-        ));
+        );
     }
-    cmds.push(rule("forward", vec![iif(ifname), json!({"drop": null})]));
-    cmds.push(rule(
+    b.drop("forward", vec![iif(ifname)]);
+    b.rule(
         "forward",
         vec![oif(ifname), established(), json!({"accept": null})],
-    ));
-    cmds.push(rule("forward", vec![oif(ifname), json!({"drop": null})]));
-    json!({"nftables": cmds})
+    );
+    b.drop("forward", vec![oif(ifname)]);
+    for other in switched_on.iter().filter(|i| *i != ifname) {
+        // Forwarding was off here before the call: it serves the call's
+        // replies (accepted above) and nothing else.
+        b.drop("forward", vec![iif(other)]);
+    }
+    json!({"nftables": b.cmds})
 }
 
-/// The batch that removes our table, and only ours, if it exists.
-pub fn removal() -> Value {
+/// The batch that removes `table` of `family`, and only it, if it exists.
+fn removal_of(family: &str, table: &str) -> Value {
     json!({"nftables": [
-        {"add": {"table": {"family": FAMILY, "name": TABLE}}},
-        {"delete": {"table": {"family": FAMILY, "name": TABLE}}},
+        {"add": {"table": {"family": family, "name": table}}},
+        {"delete": {"table": {"family": family, "name": table}}},
     ]})
+}
+
+/// Removes the table of the call on `ifname`, if it stands.
+pub fn remove(ifname: &str) -> Result<(), FirewallError> {
+    apply(&removal_of(FAMILY, &table_name(ifname)))
+}
+
+/// Removes the tables of calls that are no longer alive, and only those:
+/// a call's TUN interface lives exactly as long as its process (it is not
+/// persistent), so a table whose interface is gone was left by a call that
+/// died. A live call's table is never touched. Returns the tables removed.
+pub fn remove_orphans(
+    interface_exists: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, FirewallError> {
+    let mut removed = Vec::new();
+    for (family, name) in tables()? {
+        let orphan = if (family.as_str(), name.as_str()) == LEGACY_TABLE {
+            // Shared by every call of an earlier version: only a leftover
+            // can still hold it after an upgrade.
+            true
+        } else if family == FAMILY {
+            table_interface(&name).is_some_and(|i| !interface_exists(&i))
+        } else {
+            false
+        };
+        if orphan {
+            apply(&removal_of(&family, &name))?;
+            tracing::info!(table = %name, "removed the rules of a call that is no longer alive");
+            removed.push(name);
+        }
+    }
+    Ok(removed)
+}
+
+/// (family, name) of every nftables table carrier made.
+fn tables() -> Result<Vec<(String, String)>, FirewallError> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "tables"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(FirewallError::Spawn)?;
+    if !out.status.success() {
+        return Err(FirewallError::Refused(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    let v: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| FirewallError::Listing(e.to_string()))?;
+    Ok(v["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let t = item.get("table")?;
+            let name = t["name"].as_str()?;
+            name.starts_with(LEGACY_TABLE.1).then(|| {
+                (
+                    t["family"].as_str().unwrap_or_default().to_string(),
+                    name.to_string(),
+                )
+            })
+        })
+        .collect())
 }
 
 /// Hands a JSON batch to `nft -j -f -`; the batch applies whole or not at
@@ -185,22 +342,84 @@ mod tests {
         .unwrap()
     }
 
+    fn rules(console: bool) -> String {
+        ruleset(
+            "carrier0",
+            Ipv4Addr::new(10, 99, 0, 2),
+            &enablement(console),
+            &["eth1".into()],
+        )
+        .to_string()
+    }
+
+    /// The rules of `chain`, each as its expression list in JSON.
+    fn chain_rules(r: &str, chain: &str) -> Vec<String> {
+        let v: Value = serde_json::from_str(r).unwrap();
+        v["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["add"]["rule"]["chain"] == chain)
+            .map(|c| c["add"]["rule"]["expr"].to_string())
+            .collect()
+    }
+
     #[test]
-    fn console_ports_only_when_allowed() {
-        let on = ruleset("carrier0", Ipv4Addr::new(10, 99, 0, 2), &enablement(true)).to_string();
-        let off = ruleset("carrier0", Ipv4Addr::new(10, 99, 0, 2), &enablement(false)).to_string();
+    fn console_ports_only_when_allowed_and_only_at_the_ppp_address() {
+        let (on, off) = (rules(true), rules(false));
         assert!(on.contains("\"dport\"") && on.contains("30009") && on.contains("9940"));
+        let ports: Vec<String> = chain_rules(&on, "input")
+            .into_iter()
+            .filter(|r| r.contains("dport"))
+            .collect();
+        assert_eq!(ports.len(), 1);
+        assert!(ports[0].contains(r#""right":"10.99.0.1""#) && ports[0].contains("daddr"));
         assert!(!off.contains("\"dport\""));
-        // Both end the input chain with a drop of everything else from the link.
         for r in [&on, &off] {
             assert!(r.contains("\"drop\""));
         }
     }
 
     #[test]
+    fn ipv6_and_foreign_sources_are_dropped_before_anything_is_accepted() {
+        let r = rules(true);
+        for chain in ["input", "forward"] {
+            let exprs = chain_rules(&r, chain);
+            assert!(
+                exprs[0].contains("ipv6") && exprs[0].contains("drop"),
+                "{chain}: {exprs:?}"
+            );
+            assert!(exprs[1].contains(r#""op":"!=""#) && exprs[1].contains("10.99.0.2"));
+            assert!(exprs[..2].iter().all(|e| e.contains("counter")));
+            assert!(!exprs[..2].iter().any(|e| e.contains("accept")));
+        }
+    }
+
+    #[test]
     fn only_allowed_partitions_are_translated() {
-        let r = ruleset("carrier0", Ipv4Addr::new(10, 99, 0, 2), &enablement(true)).to_string();
-        assert!(r.contains("\"dnat\":{\"addr\":\"192.168.50.11\"}"));
+        let r = rules(true);
+        assert!(
+            r.contains(r#""dnat":{"addr":"192.168.50.11","family":"ip"}"#),
+            "{r}"
+        );
         assert_eq!(r.matches("\"dnat\":{").count(), 1);
+        let last = chain_rules(&r, "forward").pop().unwrap();
+        assert!(
+            last.contains(r#""right":"eth1""#) && last.contains("iifname") && last.contains("drop")
+        );
+    }
+
+    #[test]
+    fn table_names_are_per_interface_and_read_back() {
+        assert_eq!(table_name("cin0"), "carrier_inbound_cin0");
+        assert_eq!(table_name("c-in.0"), "carrier_inbound_c_2din_2e0");
+        for i in ["cin0", "c-in.0", "a_b", "ppp%d"] {
+            assert_eq!(table_interface(&table_name(i)).as_deref(), Some(i));
+        }
+        assert_eq!(table_interface("carrier_inbound"), None);
+        assert_eq!(table_interface("carrier_inbound_x_zz"), None);
+        assert_eq!(table_interface("carrier_inbound_x_2"), None);
+        assert_eq!(table_interface("filter"), None);
+        assert_ne!(table_name("a-b"), table_name("a_b"));
     }
 }

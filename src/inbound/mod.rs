@@ -4,6 +4,8 @@
 
 pub mod call;
 pub mod firewall;
+pub mod forwarding;
+pub mod lock;
 pub mod plane;
 pub mod state;
 

@@ -1,42 +1,47 @@
 //! The console's side of an inbound call: the TUN interface with one alias
-//! per allowed partition, forwarding on, and the firewall and NAT of
-//! [`super::firewall`] — set up when IPCP opens, all removed when it
+//! per allowed partition, forwarding switched on for exactly the
+//! interfaces the partitions need, and the firewall and NAT of
+//! [`super::firewall`], set up when IPCP opens and all removed when it
 //! closes. If any of it cannot be put in place the call must not carry IP,
 //! so `up` fails and the session hangs up.
+//!
+//! Before anything reaches the kernel, a datagram from the link must come
+//! from the address IPCP gave the caller; the firewall checks it again.
 
 use std::io;
 use std::net::Ipv4Addr;
 
+use super::call;
 use super::firewall;
-use super::state::Enablement;
+use super::forwarding::{self, Sysctl};
+use super::state::{Enablement, Store};
 use crate::net::tun::TunPlane;
-use crate::net::{IpLink, IpPlane};
-
-const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+use crate::net::{ipv4, IpLink, IpPlane};
 
 #[derive(Debug)]
 pub struct InboundPlane {
     tun: TunPlane,
-    ifname: String,
     enablement: Enablement,
-    applied: bool,
-    forward_was: Option<String>,
+    store: Store,
+    caller: Option<Ipv4Addr>,
+    /// The kernel's name of the interface the rules were built for.
+    ruled: Option<String>,
+    forwarding_was: Vec<Sysctl>,
+    /// Datagrams from the link whose source was not the caller's address.
+    dropped_source: u64,
 }
 
 impl InboundPlane {
-    pub fn new(ifname: &str, enablement: Enablement) -> Self {
+    pub fn new(ifname: &str, enablement: Enablement, store: Store) -> Self {
         InboundPlane {
             tun: TunPlane::new(ifname),
-            ifname: ifname.to_string(),
             enablement,
-            applied: false,
-            forward_was: None,
+            store,
+            caller: None,
+            ruled: None,
+            forwarding_was: Vec::new(),
+            dropped_source: 0,
         }
-    }
-
-    /// net.ipv4.ip_forward as it was before this call, for the record.
-    pub fn forward_was(&self) -> Option<&str> {
-        self.forward_was.as_deref()
     }
 
     fn install(&mut self, caller: Ipv4Addr) -> io::Result<()> {
@@ -44,30 +49,51 @@ impl InboundPlane {
             .tun
             .device()
             .ok_or_else(|| io::Error::other("no interface"))?;
+        // A template such as `cin%d` is the kernel's to fill in: the rules
+        // must name the interface it made.
+        let ifname = self
+            .tun
+            .interface()
+            .ok_or_else(|| io::Error::other("no interface name"))?
+            .to_string();
         for p in &self.enablement.partitions {
             dev.add_address_v4(p.alias, 32u8).map_err(|e| {
                 io::Error::new(e.kind(), format!("alias {} for {}: {e}", p.alias, p.name))
             })?;
         }
-        firewall::apply(&firewall::ruleset(&self.ifname, caller, &self.enablement))
-            .map_err(io::Error::other)?;
-        self.applied = true;
+        let mut switch = Vec::new();
         if !self.enablement.partitions.is_empty() {
-            let was = std::fs::read_to_string(IP_FORWARD)?.trim().to_string();
-            std::fs::write(IP_FORWARD, "1")?;
-            self.forward_was = Some(was);
+            let mut ifaces = vec![ifname.clone()];
+            for p in &self.enablement.partitions {
+                let via = forwarding::egress(p.address)?;
+                if !ifaces.contains(&via) {
+                    ifaces.push(via);
+                }
+            }
+            for i in &ifaces {
+                if let Some(s) = forwarding::before_switching_on(i)? {
+                    switch.push((i.clone(), s));
+                }
+            }
+        }
+        let switched_on: Vec<String> = switch.iter().map(|(i, _)| i.clone()).collect();
+        // The table first: forwarding is switched on only behind it.
+        firewall::apply(&firewall::ruleset(
+            &ifname,
+            caller,
+            &self.enablement,
+            &switched_on,
+        ))
+        .map_err(io::Error::other)?;
+        self.ruled = Some(ifname);
+        let changes: Vec<Sysctl> = switch.into_iter().map(|(_, s)| s).collect();
+        call::record_forwarding(&self.store, &changes).map_err(io::Error::other)?;
+        for s in changes {
+            forwarding::switch_on(&s)?;
+            self.forwarding_was.push(s);
         }
         Ok(())
     }
-}
-
-/// Removes whatever an earlier call left (after a crash): our table, and
-/// forwarding as it was recorded. Never touches anything else.
-pub fn clean_leftovers(forward_was: Option<&str>) -> Result<(), firewall::FirewallError> {
-    if let Some(v) = forward_was {
-        let _ = std::fs::write(IP_FORWARD, v);
-    }
-    firewall::apply(&firewall::removal())
 }
 
 impl IpPlane for InboundPlane {
@@ -76,6 +102,7 @@ impl IpPlane for InboundPlane {
             .peer
             .ok_or_else(|| io::Error::other("the caller has no address"))?;
         let what = self.tun.up(link)?;
+        self.caller = Some(caller);
         if let Err(e) = self.install(caller) {
             self.down();
             return Err(e);
@@ -87,32 +114,45 @@ impl IpPlane for InboundPlane {
             .map(|p| format!("{}={}->{}", p.name, p.alias, p.address))
             .collect();
         Ok(format!(
-            "{what}; partitions [{}]; console {}",
+            "{what}; partitions [{}]; console {}; IPv6 off",
             aliases.join(", "),
             if self.enablement.console_access {
-                "reachable on the service ports"
+                format!(
+                    "reachable at {} on the service ports only",
+                    self.enablement.ppp_local
+                )
             } else {
-                "unreachable"
+                "unreachable".to_string()
             }
         ))
     }
 
     fn down(&mut self) {
-        if self.applied {
-            if let Err(e) = firewall::apply(&firewall::removal()) {
+        // Forwarding off first, while the table still drops everything
+        // else; then the table; then the interface.
+        if !self.forwarding_was.is_empty() {
+            forwarding::restore(&self.forwarding_was);
+            self.forwarding_was.clear();
+            if let Err(e) = call::forwarding_restored(&self.store) {
+                tracing::error!(error = %e, "could not record that forwarding was restored");
+            }
+        }
+        if let Some(ifname) = self.ruled.take() {
+            if let Err(e) = firewall::remove(&ifname) {
                 tracing::error!(error = %e, "could not remove the inbound firewall table");
             }
-            self.applied = false;
         }
-        if let Some(v) = self.forward_was.take() {
-            if let Err(e) = std::fs::write(IP_FORWARD, &v) {
-                tracing::error!(error = %e, "could not restore ip_forward");
-            }
-        }
+        self.caller = None;
         self.tun.down();
     }
 
     fn deliver(&mut self, datagram: &[u8]) {
+        let src = ipv4::parse(datagram).map(|h| h.src);
+        if src.is_none() || src != self.caller {
+            self.dropped_source += 1;
+            tracing::debug!(?src, caller = ?self.caller, "datagram not from the caller's address dropped");
+            return;
+        }
         self.tun.deliver(datagram);
     }
 
@@ -121,7 +161,11 @@ impl IpPlane for InboundPlane {
     }
 
     fn dropped(&self) -> u64 {
-        self.tun.dropped()
+        self.tun.dropped() + self.dropped_source
+    }
+
+    fn interface(&self) -> Option<String> {
+        self.tun.interface().map(str::to_string)
     }
 
     fn must_be_up(&self) -> bool {

@@ -15,6 +15,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::forwarding::Sysctl;
 use crate::secrets::{read_private, SecretsError};
 
 #[derive(Debug, Error)]
@@ -34,6 +35,8 @@ pub enum InboundError {
     Consumed(u64),
     #[error("inbound service was disabled at {0} (unix time)")]
     Disabled(u64),
+    #[error("a service call is in progress{}; disable it first", .0.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    InProgress(Option<u32>),
     #[error("{0}")]
     Invalid(String),
 }
@@ -99,11 +102,10 @@ pub struct Enablement {
     /// Kept in clear because CHAP's authenticator needs the secret itself
     /// (RFC 1994 §4.1); the file is mode 0600.
     pub secret: StoredSecret,
-    /// The process serving the call that consumed the enablement, so a
-    /// `disable` can find it and a restart can clean up after it.
-    pub call_pid: Option<u32>,
-    /// net.ipv4.ip_forward before the call turned it on, to restore.
-    pub ip_forward_was: Option<String>,
+    /// Forwarding settings the call changed, as they were before: put
+    /// back when it ends, or by the next start if it crashed.
+    #[serde(default)]
+    pub forwarding_was: Vec<Sysctl>,
 }
 
 pub fn now() -> u64 {
@@ -160,8 +162,7 @@ impl Enablement {
             auth,
             user: format!("service-{}", ppp_local.to_string().replace('.', "-")),
             secret: StoredSecret(secret),
-            call_pid: None,
-            ip_forward_was: None,
+            forwarding_was: Vec::new(),
         })
     }
 
@@ -193,6 +194,10 @@ impl Store {
 
     pub fn path(&self) -> PathBuf {
         self.dir.join(RECORD)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn io(&self, path: &Path) -> impl Fn(std::io::Error) -> InboundError {

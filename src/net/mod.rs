@@ -30,6 +30,10 @@ pub trait IpPlane {
     async fn next_outbound(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Datagrams this plane dropped (no interface, fenced off, ...).
     fn dropped(&self) -> u64;
+    /// The kernel's name of the interface while IP is up, if there is one.
+    fn interface(&self) -> Option<String> {
+        None
+    }
     /// If `up` fails, the link must not stay up (a firewall that could not
     /// be installed, say).
     fn must_be_up(&self) -> bool {

@@ -12,6 +12,9 @@ use super::{IpLink, IpPlane};
 pub struct TunPlane {
     name: String,
     dev: Option<AsyncDevice>,
+    /// The kernel's name for the device (`name` may be a template such as
+    /// `ppp%d`).
+    actual: Option<String>,
     dropped: u64,
     default_route: bool,
 }
@@ -32,6 +35,7 @@ impl TunPlane {
         TunPlane {
             name: name.to_string(),
             dev: None,
+            actual: None,
             dropped: 0,
             default_route: false,
         }
@@ -80,6 +84,24 @@ impl TunPlane {
     pub fn device(&self) -> Option<&AsyncDevice> {
         self.dev.as_ref()
     }
+
+    /// The kernel's name for the interface while IP is up.
+    pub fn interface(&self) -> Option<&str> {
+        self.actual.as_deref()
+    }
+}
+
+/// Every Linux interface speaks IPv6 unless told not to: it would take a
+/// link-local address and send router solicitations the moment it is up.
+/// The link carries only what an NCP opened (IPCP today), so IPv6 is
+/// switched off before the interface goes up. A kernel without IPv6 has
+/// nothing to switch off.
+fn disable_ipv6(ifname: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        return Ok(());
+    }
+    std::fs::write(&path, "1").map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
 impl IpPlane for TunPlane {
@@ -88,6 +110,7 @@ impl IpPlane for TunPlane {
             .name(&self.name)
             .ipv4(link.local, 32u8, link.peer)
             .mtu(link.mtu)
+            .enable(false)
             .build_async()
             .map_err(|e| {
                 if e.kind() == io::ErrorKind::PermissionDenied {
@@ -102,6 +125,10 @@ impl IpPlane for TunPlane {
                     io::Error::new(e.kind(), format!("cannot create {}: {e}", self.name))
                 }
             })?;
+        let actual = dev.name()?;
+        disable_ipv6(&actual)?;
+        dev.enabled(true)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bring {actual} up: {e}")))?;
         let route = if self.default_route {
             self.add_default_route(&dev)
         } else {
@@ -109,17 +136,20 @@ impl IpPlane for TunPlane {
         };
         self.dev = Some(dev);
         let peer = link.peer.map(|p| format!(" peer {p}")).unwrap_or_default();
-        Ok(format!(
-            "interface {} {}{peer} mtu {}{route}",
-            self.name, link.local, link.mtu
-        ))
+        let what = format!(
+            "interface {actual} {}{peer} mtu {}{route}",
+            link.local, link.mtu
+        );
+        self.actual = Some(actual);
+        Ok(what)
     }
 
     fn down(&mut self) {
         // The device goes away with its last descriptor (not persistent).
         if self.dev.take().is_some() {
-            tracing::info!(interface = %self.name, "interface removed");
+            tracing::info!(interface = %self.actual.as_deref().unwrap_or(&self.name), "interface removed");
         }
+        self.actual = None;
     }
 
     fn deliver(&mut self, datagram: &[u8]) {
@@ -143,5 +173,9 @@ impl IpPlane for TunPlane {
 
     fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    fn interface(&self) -> Option<String> {
+        self.actual.clone()
     }
 }

@@ -377,7 +377,8 @@ fn allowed_partition_and_console_ports_only() {
     assert!(h.reaches("TCP", CONSOLE_PPP, 22), "console TCP 22");
     assert!(
         !h.reaches("TCP", "192.168.51.1", 22),
-        "console access opens the PPP address only, not the console's LAN address"
+        "console access opens the PPP address only, not the console's LAN address; rules: {}",
+        String::from_utf8_lossy(&h.console.run(&["nft", "list", "ruleset"]).stdout)
     );
     assert_eq!(
         h.sysctl("net/ipv4/ip_forward"),

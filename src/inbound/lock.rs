@@ -88,9 +88,8 @@ impl CallLock {
         Ok(CallLock { _lock: lock })
     }
 
-    /// Whether a live process holds the lock, and the PID it wrote.
-    /// Not to be asked by the holder itself (it would see its own lock as
-    /// free).
+    /// Whether a live process holds the lock, and the PID it wrote. (A
+    /// flock belongs to an open file, so the holder asking sees itself.)
     pub fn holder(dir: &Path) -> Result<Option<Option<u32>>, InboundError> {
         if !dir.join(CALL_LOCK).exists() {
             return Ok(None);

@@ -142,6 +142,19 @@ impl ModemPort {
                 json!({"reason": reason}),
                 &format!("call did not connect ({reason}); waiting again"),
             ),
+            AnswerEvent::Refused {
+                number,
+                reason,
+                refused,
+            } => reporter.emit(
+                "caller-refused",
+                json!({"number": number, "reason": reason.code(),
+                       "message": reason.to_string(), "refused": refused}),
+                &format!(
+                    "call from {} refused ({reason}): not answered; {refused} refused so far",
+                    number.as_deref().unwrap_or("an unknown number")
+                ),
+            ),
         })
         .await;
         match r {
@@ -149,11 +162,15 @@ impl ModemPort {
                 reporter.emit(
                     "connect",
                     json!({"speed": a.connect.speed, "protocol": a.connect.protocol,
-                           "rings": a.rings, "direct": false}),
+                           "rings": a.rings, "caller": a.caller, "direct": false}),
                     &format!(
-                        "CONNECT {} after {} ring(s)",
+                        "CONNECT {} after {} ring(s){}",
                         a.connect.speed.map(|s| s.to_string()).unwrap_or_default(),
-                        a.rings
+                        a.rings,
+                        a.caller
+                            .as_deref()
+                            .map(|c| format!(" from {c}"))
+                            .unwrap_or_default()
                     ),
                 );
                 Ok(self.connected(hangup))

@@ -104,6 +104,12 @@ pub struct Enablement {
     pub call_pid: Option<u32>,
     /// net.ipv4.ip_forward before the call turned it on, to restore.
     pub ip_forward_was: Option<String>,
+    /// The numbers the service call may come from (caller ID; see
+    /// [`crate::modem::screen`]), as compared: digits, a trailing `*` for
+    /// a prefix. Empty: any caller. Records written before this field
+    /// existed have none.
+    #[serde(default)]
+    pub allowed_callers: Vec<String>,
 }
 
 pub fn now() -> u64 {
@@ -162,6 +168,7 @@ impl Enablement {
             secret: StoredSecret(secret),
             call_pid: None,
             ip_forward_was: None,
+            allowed_callers: Vec::new(),
         })
     }
 
@@ -333,6 +340,22 @@ mod tests {
         assert!(matches!(store.load(), Err(InboundError::Corrupt { .. })));
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(store.load(), Err(InboundError::Secrets(_))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_from_before_caller_screening_still_loads() {
+        let dir = tmpdir("old");
+        let store = Store::new(&dir);
+        let e = sample();
+        let mut v = serde_json::to_value(&e).unwrap();
+        v.as_object_mut().unwrap().remove("allowed_callers");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(store.path(), v.to_string()).unwrap();
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o600)).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert!(loaded.allowed_callers.is_empty(), "any caller, as before");
+        assert_eq!(loaded, e);
         fs::remove_dir_all(&dir).unwrap();
     }
 

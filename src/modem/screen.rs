@@ -31,7 +31,7 @@ pub struct Pattern {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("allowed caller {given:?}: {reason}")]
+#[error("{given:?}: {reason}")]
 pub struct PatternError {
     pub given: String,
     pub reason: &'static str,
@@ -188,6 +188,11 @@ impl AllowedCallers {
         !self.lists.is_empty()
     }
 
+    /// The lists' sources, in order (for messages).
+    pub fn sources(&self) -> Vec<&str> {
+        self.lists.iter().map(|l| l.source.as_str()).collect()
+    }
+
     /// Judges the value of an NMBR item.
     pub fn judge(&self, nmbr: &str) -> Verdict {
         let v = nmbr.trim();
@@ -264,7 +269,10 @@ mod tests {
             assert!(Pattern::parse(bad).is_err(), "{bad:?}");
         }
         let e = Pattern::parse("abc").unwrap_err();
-        assert!(e.to_string().starts_with("allowed caller \"abc\": "), "{e}");
+        assert!(
+            e.to_string().starts_with("\"abc\": a number is digits"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -115,6 +115,11 @@ pub struct EnableArgs {
     /// How the caller authenticates.
     #[arg(long, value_enum, default_value_t = AuthKind::Chap)]
     pub auth: AuthKind,
+    /// Take the call only from this number, by caller ID (a trailing *
+    /// matches a prefix); repeatable. `answer --inbound` then needs a
+    /// modem that delivers caller ID. [default: any caller]
+    #[arg(long, value_name = "NUMBER")]
+    pub allow_caller: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -365,6 +370,11 @@ pub struct AnswerModemArgs {
     /// Let the modem answer by itself after N rings (ATS0=N) instead.
     #[arg(long, value_name = "N", conflicts_with = "rings")]
     pub modem_answers: Option<u8>,
+    /// Answer only calls from this number, by caller ID (a trailing *
+    /// matches a prefix); repeatable. Turns on caller ID (AT+VCID=1, else
+    /// AT#CID=1); not with --modem-answers. [default: any caller]
+    #[arg(long, value_name = "NUMBER")]
+    pub allow_caller: Vec<String>,
     /// Modem init commands (each must answer OK). [default: ATZ, ATQ0 V1 E1]
     #[arg(long, value_name = "AT...")]
     pub init: Vec<String>,

@@ -3,7 +3,9 @@
 //! number. carrier counts the RINGs and sends ATA, or lets the modem
 //! answer by itself; PPP comes up on both sides; the caller hanging up
 //! ends the answerer's call and frees the port. And nobody calling ends
-//! `--wait`.
+//! `--wait`. With `--allow-caller`, the simulator's caller ID decides
+//! who is answered: a refused caller hears the phone ring until its S7
+//! runs out (NO ANSWER), and the answerer goes on waiting.
 
 mod support;
 
@@ -13,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::carrier::Carrier;
-use support::sim::{Switch, NUMBER};
+use support::sim::{Caller, Switch, NUMBER};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "s3cret";
@@ -59,21 +61,54 @@ fn answer(phone: &Switch, how: &[&str]) -> Carrier {
 }
 
 fn dial(phone: &Switch) -> Carrier {
-    Carrier::spawn(&[
+    dial_from(phone, 0, &[])
+}
+
+/// `carrier dial` on modem `modem`, with `extra` arguments.
+fn dial_from(phone: &Switch, modem: usize, extra: &[&str]) -> Carrier {
+    let (device, locks) = (phone.modem_str(modem), phone.locks_str());
+    let mut args = vec![
         "dial",
         "--device",
-        &phone.modem_str(0),
+        &device,
         "--number",
         NUMBER,
         "--lock-dir",
-        &phone.locks_str(),
+        &locks,
         "--user",
         USER,
         "--password",
         PASSWORD,
         "--usepeerdns",
         "--no-tun",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Carrier::spawn(&args)
+}
+
+/// A caller the answerer must refuse: it dials once, its modem gives up
+/// after S7 = 15 s (3 s here), and it hears NO ANSWER: the answerer
+/// never went off-hook.
+fn refused_call(phone: &Switch, modem: usize) {
+    let mut caller = dial_from(
+        phone,
+        modem,
+        &[
+            "--retries",
+            "0",
+            "--init",
+            "ATZ",
+            "--init",
+            "ATQ0 V1 E1 X4 S7=15",
+        ],
+    );
+    let code = caller.run_to_end(Duration::from_secs(30));
+    let result = caller
+        .wait_event("dial-result", Duration::ZERO)
+        .unwrap_or_else(|| panic!("modem{modem}: no dial result: {:?}", caller.seen));
+    assert_eq!(result["result"], "NO ANSWER", "{result}");
+    assert_eq!(code, Some(22), "no number answered: {:?}", caller.seen);
+    assert!(caller.wait_event("connect", Duration::ZERO).is_none());
 }
 
 /// Both ends reach IPCP up; returns (answerer, caller).
@@ -126,6 +161,14 @@ fn hang_up(phone: &Switch, mut answerer: Carrier, mut caller: Carrier) {
         answerer.seen
     );
     assert_eq!(phone.lock_files(), vec![], "lock files left behind");
+}
+
+/// Waits until `c` has reported `n` events called `name`.
+fn wait_for_count(c: &mut Carrier, name: &str, n: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while c.events_named(name).count() < n && Instant::now() < deadline {
+        c.wait_event("never-such-event", Duration::from_millis(100));
+    }
 }
 
 /// The event names in order, for messages and ordering checks.
@@ -267,4 +310,155 @@ fn persist_answers_the_next_call_too() {
     answerer.terminate();
     assert_eq!(answerer.run_to_end(Duration::from_secs(15)), Some(5));
     assert_eq!(phone.lock_files(), vec![], "lock files left behind");
+}
+
+#[test]
+fn an_allowed_caller_is_answered() {
+    let phone = Switch::start_callers(&[(0, Caller::From("555-0100"))]);
+    // Written as people write numbers; compared as digits.
+    let (mut answerer, caller) = call(&phone, &["--allow-caller", "+(555) 01-00"]);
+    let connect = answerer.wait_event("connect", Duration::ZERO).unwrap();
+    assert_eq!(connect["caller"], "5550100", "{connect}");
+    let modem = answerer
+        .seen
+        .iter()
+        .find(|v| v["event"] == "modem")
+        .unwrap();
+    assert_eq!(modem["screening"], true);
+    let seen = names(&answerer);
+    let number = answerer
+        .seen
+        .iter()
+        .position(|v| v["event"] == "caller-id" && v["field"] == "Number")
+        .unwrap_or_else(|| panic!("no caller ID: {seen:?}"));
+    let answering = seen.iter().position(|e| e == "answering").unwrap();
+    assert!(number < answering, "answered after the number: {seen:?}");
+    assert_eq!(answerer.events_named("caller-refused").count(), 0);
+    let log = answerer.log_text();
+    assert!(log.contains("\"AT+VCID=1\""), "caller ID on:\n{log}");
+    hang_up(&phone, answerer, caller);
+}
+
+#[test]
+fn refused_callers_are_never_answered_and_the_next_allowed_one_is() {
+    let phone = Switch::start_callers(&[
+        (0, Caller::From("555-0100")),
+        (2, Caller::From("555-0177")),
+        (3, Caller::Withheld),
+    ]);
+    let mut answerer = answer(&phone, &["--allow-caller", "555-0177"]);
+    refused_call(&phone, 0);
+    refused_call(&phone, 3);
+    wait_for_count(&mut answerer, "caller-refused", 2, Duration::from_secs(5));
+    let refusals: Vec<_> = answerer
+        .events_named("caller-refused")
+        .map(|v| {
+            (
+                v["number"].clone(),
+                v["reason"].clone(),
+                v["refused"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        vec![
+            ("5550100".into(), "not-allowed".into(), 1.into()),
+            (serde_json::Value::Null, "withheld".into(), 2.into()),
+        ],
+        "{:?}",
+        answerer.seen
+    );
+    // Drain what came meanwhile, then check nothing went off-hook.
+    answerer.wait_event("never-such-event", Duration::from_millis(300));
+    assert!(
+        !names(&answerer).contains(&"answering".to_string()),
+        "{:?}",
+        answerer.seen
+    );
+    let log = answerer.log_text();
+    assert!(!log.contains("\"ATA\""), "carrier sent ATA:\n{log}");
+
+    // Still waiting, on the same run: the allowed caller gets through.
+    let mut caller = dial_from(&phone, 2, &[]);
+    caller
+        .wait_event("ipcp-up", Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("caller: no ipcp-up: {:?}\n{:?}", caller.seen, answerer.seen));
+    let connect = answerer
+        .wait_event("connect", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("answerer: no connect: {:?}", answerer.seen));
+    assert_eq!(connect["caller"], "5550177", "{connect}");
+    answerer
+        .wait_event("ipcp-up", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("answerer: no ipcp-up: {:?}", answerer.seen));
+    hang_up(&phone, answerer, caller);
+}
+
+/// `carrier answer` with `extra`, run to its end: (exit code, stderr).
+fn answer_fails(phone: &Switch, extra: &[&str]) -> (Option<i32>, String) {
+    let secrets = secrets(phone);
+    let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
+        .args([
+            "answer",
+            "--device",
+            &phone.modem_str(1),
+            "--lock-dir",
+            &phone.locks_str(),
+            "--secrets",
+            secrets.to_str().unwrap(),
+            "--local",
+            "10.88.0.1",
+            "--remote",
+            "10.88.0.2",
+            "--no-tun",
+            "--wait",
+            "10",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_restriction_that_cannot_be_enforced_answers_nothing() {
+    let phone = Switch::start();
+    // The modem would go off-hook before the caller ID.
+    let (code, err) = answer_fails(
+        &phone,
+        &["--allow-caller", "5550100", "--modem-answers", "1"],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.contains("--modem-answers") && err.contains("--allow-caller"),
+        "{err}"
+    );
+    // A null-modem line has no caller ID.
+    let (code, err) = answer_fails(&phone, &["--allow-caller", "5550100", "--direct"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--direct"), "{err}");
+    // Not a number.
+    let (code, err) = answer_fails(&phone, &["--allow-caller", "555-CALL"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("\"555-CALL\""), "{err}");
+    assert_eq!(phone.lock_files(), vec![], "lock released");
+
+    // A modem without a caller ID decoder refuses AT+VCID=1 and AT#CID=1.
+    let courier = Switch::start_with(2, |mut cfg| {
+        cfg.modems[1].model = &carrier_sim::model::USR_COURIER;
+        cfg.route(NUMBER, carrier_sim::Destination::Modem(1))
+    });
+    let t0 = Instant::now();
+    let (code, err) = answer_fails(&courier, &["--allow-caller", "5550100"]);
+    assert_eq!(code, Some(18), "{err}");
+    assert!(err.contains("not answering"), "{err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(8),
+        "no waiting for a call"
+    );
+    assert_eq!(courier.lock_files(), vec![], "lock released");
 }

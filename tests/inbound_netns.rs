@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::carrier::{Carrier, Netns};
-use support::sim::{Switch, NUMBER};
+use support::sim::{Caller, Switch, NUMBER};
 
 const CONSOLE_PPP: &str = "10.99.0.1";
 const CALLER_PPP: &str = "10.99.0.2";
@@ -99,6 +99,11 @@ fn veth(console: &Netns, lpar: &Netns, tag: &str, console_addr: &str, lpar_addr:
 
 impl Hosts {
     fn new(tag: &str) -> Option<Hosts> {
+        Hosts::new_with(tag, Switch::start)
+    }
+
+    /// With the phone network `phone` makes.
+    fn new_with(tag: &str, phone: impl FnOnce() -> Switch) -> Option<Hosts> {
         let caller = Netns::new(&format!("{tag}-caller"))?;
         let console = Netns::new(&format!("{tag}-console"))?;
         let lpar1 = Netns::new(&format!("{tag}-lpar1"))?;
@@ -114,7 +119,7 @@ impl Hosts {
             lpar1,
             lpar2,
             state,
-            phone: Switch::start(),
+            phone: phone(),
         })
     }
 
@@ -124,6 +129,10 @@ impl Hosts {
 
     /// `carrier inbound enable`, returning (user, secret).
     fn enable(&self, console_access: bool) -> (String, String) {
+        self.enable_with(console_access, &[])
+    }
+
+    fn enable_with(&self, console_access: bool, extra: &[&str]) -> (String, String) {
         let mut args = vec![
             "--events",
             "json",
@@ -142,6 +151,7 @@ impl Hosts {
         if console_access {
             args.push("--console-access");
         }
+        args.extend_from_slice(extra);
         let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
             .args(&args)
             .output()
@@ -173,6 +183,10 @@ impl Hosts {
 
     /// `carrier answer --inbound` on modem1, in the console.
     fn answer(&self, how: Answer) -> Carrier {
+        self.answer_with(how, &[])
+    }
+
+    fn answer_with(&self, how: Answer, extra: &[&str]) -> Carrier {
         let (device, locks) = (self.phone.modem_str(1), self.phone.locks_str());
         let mut args = vec![
             "answer",
@@ -189,12 +203,17 @@ impl Hosts {
         if let Answer::ModemAnswers1 = how {
             args.extend(["--modem-answers", "1"]);
         }
+        args.extend_from_slice(extra);
         Carrier::spawn_in(Some(self.console.name()), &args)
     }
 
     /// The console's carrier is waiting for a call on its modem.
     fn answer_waiting(&self, how: Answer) -> Carrier {
-        let mut console = self.answer(how);
+        self.answer_waiting_with(how, &[])
+    }
+
+    fn answer_waiting_with(&self, how: Answer, extra: &[&str]) -> Carrier {
+        let mut console = self.answer_with(how, extra);
         console
             .wait_event("waiting", Duration::from_secs(15))
             .unwrap_or_else(|| panic!("console not waiting for a call: {:?}", console.seen));
@@ -536,4 +555,105 @@ fn kill_9_then_restart_leaves_nothing() {
     assert_eq!(next.wait_exit(Duration::from_secs(15)), Some(5));
     assert_eq!(h.phone.lock_files(), vec![], "lock released");
     assert_eq!(h.console_leftovers(), "");
+}
+
+/// modem2 calls the console from a number the customer did not allow:
+/// it rings out (NO ANSWER after its S7 of 15 s, 3 s here) and the
+/// console reports the refusal. Returns the refusal event.
+fn refused_call(h: &Hosts, console: &mut Carrier) -> Value {
+    let mut refused = Carrier::spawn(&[
+        "dial",
+        "--device",
+        &h.phone.modem_str(2),
+        "--number",
+        NUMBER,
+        "--lock-dir",
+        &h.phone.locks_str(),
+        "--user",
+        "nobody",
+        "--password",
+        "nothing",
+        "--no-tun",
+        "--retries",
+        "0",
+        "--init",
+        "ATZ",
+        "--init",
+        "ATQ0 V1 E1 X4 S7=15",
+    ]);
+    assert_eq!(
+        refused.run_to_end(Duration::from_secs(30)),
+        Some(22),
+        "no answer: {:?}",
+        refused.seen
+    );
+    let result = refused.wait_event("dial-result", Duration::ZERO).unwrap();
+    assert_eq!(result["result"], "NO ANSWER", "{result}");
+    let r = console
+        .wait_event("caller-refused", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("console: no refusal: {:?}", console.seen));
+    assert!(
+        console.wait_event("answering", Duration::ZERO).is_none(),
+        "the console went off-hook: {:?}",
+        console.seen
+    );
+    r
+}
+
+#[test]
+fn a_caller_the_customer_did_not_allow_does_not_use_up_the_call() {
+    let Some(h) = Hosts::new_with("cid", || {
+        Switch::start_callers(&[(0, Caller::From("555-0100")), (2, Caller::From("555-0199"))])
+    }) else {
+        return;
+    };
+    let (user, secret) = h.enable_with(true, &["--allow-caller", "555-0100"]);
+    assert_eq!(
+        h.status()["allowed_callers"],
+        serde_json::json!(["5550100"])
+    );
+
+    let mut console = h.answer_waiting(Answer::Rings1);
+    let r = refused_call(&h, &mut console);
+    assert_eq!(r["number"], "5550199", "{r}");
+    assert_eq!(r["reason"], "not-allowed", "{r}");
+    assert_eq!(r["refused"], 1, "{r}");
+    assert_eq!(
+        h.status()["state"],
+        "enabled",
+        "a refused call does not use up the enablement"
+    );
+    console.terminate();
+    assert_eq!(console.wait_exit(Duration::from_secs(15)), Some(5));
+
+    // The operator's --allow-caller cannot widen the customer's list.
+    let mut console = h.answer_waiting_with(Answer::Rings1, &["--allow-caller", "555-0199"]);
+    let r = refused_call(&h, &mut console);
+    assert_eq!(r["reason"], "not-allowed", "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("the inbound enablement"),
+        "{r}"
+    );
+    console.terminate();
+    assert_eq!(console.wait_exit(Duration::from_secs(15)), Some(5));
+    assert_eq!(h.status()["state"], "enabled");
+
+    // And the allowed caller gets the call, which uses it up.
+    let mut console = h.answer_waiting(Answer::Rings1);
+    let mut caller = h.dial(&user, &secret);
+    for (who, p) in [("caller", &mut caller), ("console", &mut console)] {
+        p.wait_event("ip-interface", Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("{who}: no IP interface: {:?}", p.seen));
+    }
+    let connect = console.wait_event("connect", Duration::ZERO).unwrap();
+    assert_eq!(connect["caller"], "5550100", "{connect}");
+    assert_eq!(h.status()["state"], "consumed");
+    caller.terminate();
+    assert_eq!(caller.wait_exit(Duration::from_secs(15)), Some(5));
+    assert!(console.wait_exit(Duration::from_secs(15)).is_some());
+    assert_eq!(h.console_leftovers(), "");
+    assert_eq!(h.phone.lock_files(), vec![], "every modem unlocked");
 }

@@ -341,6 +341,7 @@ async fn answer_calls(
         // The cadence is 6 s, 300 ms here.
         ring_gap: Duration::from_millis(700),
         command_timeout: Duration::from_secs(2),
+        allowed_callers: Default::default(),
     };
     let waiter = tokio::spawn(async move {
         let r = wait_for_call(&mut callee, &opts, |e| sink.lock().unwrap().push(e)).await;
@@ -396,6 +397,64 @@ async fn the_modem_answers_by_itself() {
     let (answered, events) = answer_calls(AnswerMode::ModemAnswers(2), &[50]).await;
     assert_eq!(answered.rings, 2);
     assert!(events.contains(&AnswerEvent::Answering));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screens_callers_by_the_simulators_caller_id() {
+    // modem0 calls from a number that is not allowed, modem2 from one
+    // that is; modem1 answers 100 for allowed callers only.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = fast(dir.path(), 3).route("100", Modem(1));
+    cfg.modems[0].number = Some("555-0100".into());
+    cfg.modems[2].number = Some("555-0177".into());
+    let sim = Sim::start(cfg).unwrap();
+    let mut callee = open(sim.link(1).unwrap()).await;
+    let mut allowed = carrier::modem::AllowedCallers::default();
+    allowed.require(
+        "--allow-caller",
+        vec![carrier::modem::Pattern::parse("5550177").unwrap()],
+    );
+    let opts = AnswerOptions {
+        mode: AnswerMode::CountRings(1),
+        ring_timeout: Some(PATIENCE),
+        connect_timeout: Duration::from_secs(10),
+        ring_gap: Duration::from_millis(700),
+        command_timeout: Duration::from_secs(2),
+        allowed_callers: allowed,
+    };
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let waiter = tokio::spawn(async move {
+        let r = wait_for_call(&mut callee, &opts, |e| sink.lock().unwrap().push(e)).await;
+        (r, callee)
+    });
+    let mut refused = open(sim.link(0).unwrap()).await;
+    refused.ok("ATE0S7=10", PATIENCE).await.unwrap();
+    // 10 s at a twentieth: it rings half a second, nobody picks up.
+    let r = refused.command("ATDT100", PATIENCE).await.unwrap();
+    assert_eq!(r.result, ResultCode::NoAnswer, "never answered");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut caller = open(sim.link(2).unwrap()).await;
+    caller.ok("ATE0", PATIENCE).await.unwrap();
+    let r = caller.command("ATDT100", PATIENCE).await.unwrap();
+    assert!(matches!(r.result, ResultCode::Connect(_)), "{r:?}");
+    let (r, _callee) = timeout(PATIENCE, waiter).await.unwrap().unwrap();
+    let answered = r.unwrap();
+    assert_eq!(answered.caller.as_deref(), Some("5550177"));
+    assert_eq!(answered.refused, 1);
+    let events = events.lock().unwrap().clone();
+    let refusals: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            AnswerEvent::Refused { number, reason, .. } => Some((number.clone(), reason.code())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        vec![(Some("5550100".to_string()), "not-allowed")],
+        "{events:?}"
+    );
 }
 
 /// Records DTR changes on their way to the real control lines.

@@ -31,6 +31,10 @@ pub struct Settings {
     pub flow: u8,
     pub volume: u8,
     pub speaker: u8,
+    /// +VCID / #CID: deliver caller ID between the first and the second
+    /// RING (IS-101 formatted presentation). Stored by &W, as IS-101 has
+    /// it, so Z and &F turn it back off unless a profile stored it on.
+    pub caller_id: bool,
     pub s: SRegisters,
 }
 
@@ -46,6 +50,7 @@ impl Default for Settings {
             flow: 3,
             volume: 1,
             speaker: 1,
+            caller_id: false,
             s: SRegisters::default(),
         }
     }
@@ -359,6 +364,7 @@ impl Interpreter {
             b'=' => self.set_register(p)?,
             b'&' => self.ampersand(p, text)?,
             b'+' => self.extended(p, text)?,
+            b'#' => self.rockwell(p, text)?,
             _ => return Err(()),
         }
         Ok(None)
@@ -440,9 +446,42 @@ impl Interpreter {
             // Data only: class 0 is the one this modem has.
             (b"FCLASS", _, Form::Read | Form::Test) => self.info(text, "0"),
             (b"FCLASS", _, Form::Set(v)) if v == b"0" => {}
+            // IS-101 caller ID: 0 off, 1 formatted; 2 (unformatted, the raw
+            // packet in hex) is not simulated.
+            (b"VCID", _, form) if model.caller_id.vcid => self.caller_id(form, text, "(0,1)")?,
             _ => return Err(()),
         }
         p.eat(b";");
+        Ok(())
+    }
+
+    /// `#NAME?`, `#NAME=?`, `#NAME=n`: the Rockwell commands; of them only
+    /// `#CID`, caller ID, the same setting as +VCID.
+    fn rockwell(&mut self, p: &mut Parser<'_>, text: &mut Vec<u8>) -> Result<(), Fail> {
+        let name = p.take_while(|c| c.is_ascii_alphabetic());
+        let form = if p.eat(b"=?") {
+            Form::Test
+        } else if p.eat(b"?") {
+            Form::Read
+        } else if p.eat(b"=") {
+            Form::Set(p.take_while(|c| c.is_ascii_digit()).to_vec())
+        } else {
+            Form::Exec
+        };
+        match name {
+            b"CID" if self.model.caller_id.hash_cid => self.caller_id(form, text, "0,1"),
+            _ => Err(()),
+        }
+    }
+
+    fn caller_id(&mut self, form: Form, text: &mut Vec<u8>, range: &str) -> Result<(), Fail> {
+        match form {
+            Form::Read => self.info(text, if self.active.caller_id { "1" } else { "0" }),
+            Form::Test => self.info(text, range),
+            Form::Set(v) if v == b"0" => self.active.caller_id = false,
+            Form::Set(v) if v == b"1" => self.active.caller_id = true,
+            Form::Set(_) | Form::Exec => return Err(()),
+        }
         Ok(())
     }
 

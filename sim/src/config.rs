@@ -44,6 +44,13 @@ pub struct ModemEntry {
     pub profile: Option<String>,
     #[serde(default)]
     pub faults: FaultSpec,
+    /// The line's own number: the caller ID of its calls (`NMBR`).
+    pub number: Option<String>,
+    /// The name listed for the line (`NAME`), up to 15 characters.
+    pub caller_name: Option<String>,
+    /// Withhold number and name: the called modem sees `NMBR = P`.
+    #[serde(default)]
+    pub withhold: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -134,6 +141,23 @@ impl FileConfig {
                     .validate()
                     .map_err(|e| invalid(format!("modem{i} faults: {e}")))?;
                 spec.faults = entry.faults.clone();
+                if let Some(n) = &entry.number {
+                    if crate::exchange::normalize(n).is_empty() {
+                        return Err(invalid(format!("modem{i}: number {n:?} has no digits")));
+                    }
+                }
+                if let Some(name) = &entry.caller_name {
+                    let printable = name.bytes().all(|b| (0x20..0x7f).contains(&b));
+                    if name.trim().is_empty() || name.len() > crate::cid::MAX_NAME || !printable {
+                        return Err(invalid(format!(
+                            "modem{i}: caller_name {name:?}: 1 to {} printable ASCII characters",
+                            crate::cid::MAX_NAME
+                        )));
+                    }
+                }
+                spec.number.clone_from(&entry.number);
+                spec.caller_name.clone_from(&entry.caller_name);
+                spec.withhold = entry.withhold;
             }
             specs.push(spec);
         }
@@ -195,6 +219,9 @@ mod tests {
             latency_ms = 5
             profile = "S0=1"
             faults = { corrupt_rate = 0.001 }
+            number = "555-0142"
+            caller_name = "ACME SERVICE"
+            withhold = true
             "#,
         )
         .unwrap();
@@ -206,6 +233,12 @@ mod tests {
         assert_eq!(specs[1].latency, Duration::from_millis(5));
         assert_eq!(specs[1].profile.as_deref(), Some("S0=1"));
         assert_eq!(specs[1].faults.corrupt_rate, Some(0.001));
+        assert_eq!(specs[1].number.as_deref(), Some("555-0142"));
+        assert_eq!(specs[1].caller_name.as_deref(), Some("ACME SERVICE"));
+        assert!(specs[1].withhold);
+        assert_eq!(specs[1].calling_line(), crate::cid::CallingLine::default());
+        assert_eq!(specs[0].number, None);
+        assert!(!specs[0].withhold);
         assert!(c.modem_specs(1, None).is_err(), "modem1 with one modem");
     }
 
@@ -223,5 +256,11 @@ mod tests {
         assert!(c.routes().is_err());
         let c = parse("[modem.modem0]\nfaults = { corrupt_rate = 2.0 }").unwrap();
         assert!(c.modem_specs(1, None).is_err());
+        let c = parse("[modem.modem0]\nnumber = \"--\"").unwrap();
+        assert!(c.modem_specs(1, None).is_err());
+        for name in ["", "A NAME FAR TOO LONG", "BAD\r\nNMBR = 1"] {
+            let c = parse(&format!("[modem.modem0]\ncaller_name = {name:?}")).unwrap();
+            assert!(c.modem_specs(1, None).is_err(), "{name:?}");
+        }
     }
 }

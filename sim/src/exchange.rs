@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::at::Dial;
+use crate::cid::CallingLine;
 use crate::error::SimError;
 use crate::fault::FaultSpec;
 use crate::line::{self, LineSpec};
@@ -41,6 +42,9 @@ pub struct CallInfo {
     pub speed: u32,
     /// The call's number in this run, for logs.
     pub call: u64,
+    /// Who is calling, as caller ID presents it: the caller's own number
+    /// (None when it has none or withholds it) and name.
+    pub calling: CallingLine,
 }
 
 /// Where a number leads.
@@ -151,6 +155,8 @@ pub(crate) struct Caller {
     pub speed: u32,
     pub latency: Duration,
     pub faults: FaultSpec,
+    /// Its identity as the called line learns it.
+    pub calling: CallingLine,
 }
 
 /// Timings of the exchange, before scaling.
@@ -285,13 +291,21 @@ impl Exchange {
             number,
             speed: caller.speed,
             call,
+            calling: caller.calling.clone(),
         };
         let Some(route) = route else {
             tracing::info!(call, caller = %caller.name, number = %info.number, "no route: unobtainable");
             self.later(tx, self.timing.unobtainable_after, Progress::Unobtainable);
             return rx;
         };
-        tracing::info!(call, caller = %caller.name, number = %info.number, dest = %route.dest, "call");
+        tracing::info!(
+            call,
+            caller = %caller.name,
+            from = info.calling.number.as_deref().unwrap_or("private"),
+            number = %info.number,
+            dest = %route.dest,
+            "call"
+        );
         let faults = route.faults.or(&caller.faults);
         let profile = LineProfile {
             bitrate: Some(caller.speed),

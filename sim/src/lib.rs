@@ -5,11 +5,13 @@
 //! Layers, each its own module: [`at`] (the pure command interpreter),
 //! [`escape`] (the `+++` detector), [`pace`] and [`fault`] (what a line
 //! does to bytes), [`line`] (one call's line), [`exchange`] (numbers and
-//! calls), `modem` and `port` (a modem task on its PTY), [`ctl`] (the
-//! control-line socket), [`sim`] (all of it in-process), [`cli`].
+//! calls), [`cid`] (caller ID as the called modem prints it), `modem`
+//! and `port` (a modem task on its PTY), [`ctl`] (the control-line
+//! socket), [`sim`] (all of it in-process), [`cli`].
 
 pub mod at;
 pub mod cable;
+pub mod cid;
 pub mod cli;
 pub mod config;
 pub mod ctl;
@@ -26,6 +28,7 @@ pub mod scale;
 pub mod sim;
 
 pub use cable::{LineProfile, NullModem};
+pub use cid::CallingLine;
 pub use error::SimError;
 pub use exchange::{CallInfo, Destination, Route, Service};
 pub use fault::FaultSpec;

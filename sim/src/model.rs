@@ -26,6 +26,32 @@ pub struct Model {
     /// Factory settings that differ from the Hayes defaults, as a command
     /// line run at power-on and by AT&F.
     pub factory: &'static str,
+    /// Which commands turn caller ID delivery on, if any.
+    pub caller_id: CallerIdCommands,
+}
+
+/// The commands a modem takes for caller ID delivery: `+VCID` of IS-101
+/// (later V.253), `#CID` of the Rockwell command set, or none (a data
+/// modem without the CID decoder answers ERROR to both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerIdCommands {
+    pub vcid: bool,
+    pub hash_cid: bool,
+}
+
+impl CallerIdCommands {
+    pub const NONE: CallerIdCommands = CallerIdCommands {
+        vcid: false,
+        hash_cid: false,
+    };
+    pub const BOTH: CallerIdCommands = CallerIdCommands {
+        vcid: true,
+        hash_cid: true,
+    };
+    pub const VCID: CallerIdCommands = CallerIdCommands {
+        vcid: true,
+        hash_cid: false,
+    };
 }
 
 pub const USR_COURIER: Model = Model {
@@ -60,6 +86,8 @@ pub const USR_COURIER: Model = Model {
     speed: 33600,
     max_line: 58,
     factory: "S7=60",
+    // A data/fax modem: no caller ID decoder.
+    caller_id: CallerIdCommands::NONE,
 };
 
 pub const HAYES_ACCURA: Model = Model {
@@ -84,6 +112,7 @@ pub const HAYES_ACCURA: Model = Model {
     speed: 56000,
     max_line: 60,
     factory: "",
+    caller_id: CallerIdCommands::BOTH,
 };
 
 pub const CONEXANT_HSF: Model = Model {
@@ -108,6 +137,7 @@ pub const CONEXANT_HSF: Model = Model {
     speed: 56000,
     max_line: 60,
     factory: "",
+    caller_id: CallerIdCommands::BOTH,
 };
 
 pub const USR_5637: Model = Model {
@@ -134,6 +164,7 @@ pub const USR_5637: Model = Model {
     speed: 115200,
     max_line: 58,
     factory: "",
+    caller_id: CallerIdCommands::VCID,
 };
 
 /// Every model the simulator knows, the default first.

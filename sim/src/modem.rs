@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::at::{Dial, Effect, Executed, Interpreter, ResultCode, Then};
+use crate::cid::{self, CallingLine};
 use crate::ctl::{self, Lines};
 use crate::escape::Escape;
 use crate::exchange::{Caller, Connection, Destination, Exchange, Offer, Progress, Route};
@@ -32,6 +33,13 @@ pub struct ModemSpec {
     pub faults: FaultSpec,
     /// The stored profile (what ATZ recalls), e.g. `"S0=1 &D0"`.
     pub profile: Option<String>,
+    /// The line's own number, which the modems it calls see as caller
+    /// ID; None presents as private (`NMBR = P`).
+    pub number: Option<String>,
+    /// The name listed for the line, for the `NAME` item of caller ID.
+    pub caller_name: Option<String>,
+    /// Withhold number and name on every call (as with *67 or 141).
+    pub withhold: bool,
 }
 
 impl Default for ModemSpec {
@@ -42,6 +50,9 @@ impl Default for ModemSpec {
             latency: DEFAULT_LATENCY,
             faults: FaultSpec::default(),
             profile: None,
+            number: None,
+            caller_name: None,
+            withhold: false,
         }
     }
 }
@@ -49,6 +60,21 @@ impl Default for ModemSpec {
 impl ModemSpec {
     pub fn speed(&self) -> u32 {
         self.speed.unwrap_or(self.model.speed)
+    }
+
+    /// Who this line is to the lines it calls.
+    pub fn calling_line(&self) -> CallingLine {
+        if self.withhold {
+            return CallingLine::default();
+        }
+        CallingLine {
+            number: self
+                .number
+                .as_deref()
+                .map(crate::exchange::normalize)
+                .filter(|n| !n.is_empty()),
+            name: self.caller_name.clone(),
+        }
     }
 }
 
@@ -114,6 +140,8 @@ enum Stage {
 struct Incoming {
     offer: Offer,
     next_ring: Instant,
+    /// When the caller ID that followed the first ring is decoded.
+    caller_id_at: Option<Instant>,
 }
 
 pub(crate) struct Modem {
@@ -219,6 +247,7 @@ impl Modem {
         [
             state,
             self.incoming.as_ref().map(|i| i.next_ring),
+            self.incoming.as_ref().and_then(|i| i.caller_id_at),
             self.ri_off,
         ]
         .into_iter()
@@ -389,6 +418,14 @@ impl Modem {
         if self.ri_off.is_some_and(|t| t <= now) {
             self.ri_off = None;
         }
+        if self
+            .incoming
+            .as_ref()
+            .and_then(|i| i.caller_id_at)
+            .is_some_and(|t| t <= now)
+        {
+            self.caller_id();
+        }
         if self.incoming.as_ref().is_some_and(|i| i.next_ring <= now) {
             self.ring(now);
         }
@@ -449,6 +486,7 @@ impl Modem {
             speed: self.spec.speed(),
             latency: self.spec.latency,
             faults: self.spec.faults.clone(),
+            calling: self.spec.calling_line(),
         };
         let number = d.number.clone();
         let route = d.route.clone();
@@ -493,6 +531,7 @@ impl Modem {
         self.incoming = Some(Incoming {
             offer,
             next_ring: Instant::now(),
+            caller_id_at: None,
         });
     }
 
@@ -505,6 +544,15 @@ impl Modem {
         }
         let count = self.at.settings().s.ring_count().saturating_add(1);
         self.at.set_ring_count(count);
+        if count == 1 {
+            // The exchange sends the caller's identity in the silence after
+            // the first ring: at least 500 ms after it ends, done well
+            // before the second (Bellcore GR-30). A quarter of the way
+            // into the silence.
+            if let Some(incoming) = &mut self.incoming {
+                incoming.caller_id_at = Some(now + ring_on + (cadence.saturating_sub(ring_on)) / 4);
+            }
+        }
         self.ri_off = Some(now + ring_on);
         self.result(ResultCode::Ring);
         let s0 = self.at.settings().s.rings_to_answer();
@@ -513,6 +561,30 @@ impl Modem {
         if s0 > 0 && count >= s0 && may_answer {
             self.answer(now);
         }
+    }
+
+    /// The caller ID of the ringing call, if the DTE asked for it (+VCID=1
+    /// or #CID=1); once per call. A call answered before it arrives never
+    /// gets it, as on a real line.
+    fn caller_id(&mut self) {
+        let Some(incoming) = &mut self.incoming else {
+            return;
+        };
+        incoming.caller_id_at = None;
+        let calling = incoming.offer.info.calling.clone();
+        let call = incoming.offer.info.call;
+        let s = self.at.settings();
+        if !s.caller_id || s.quiet {
+            return;
+        }
+        tracing::info!(
+            modem = %self.name,
+            call,
+            number = calling.number.as_deref().unwrap_or("P"),
+            "caller ID"
+        );
+        let block = cid::block(&calling, std::time::SystemTime::now(), s.s.cr(), s.s.lf());
+        self.emit(&block);
     }
 
     fn answer(&mut self, now: Instant) {

@@ -155,6 +155,94 @@ async fn rings_at_the_cadence_counted_in_s1_until_ata() {
     caller.expect("CONNECT 56000\r\n").await;
 }
 
+/// What the callee prints over its first three RINGs of a call from
+/// modem0 (set up by `caller`), with `setup` typed on the callee first.
+async fn three_rings(caller: impl FnOnce(&mut carrier_sim::ModemSpec), setup: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast(dir.path(), 2).route("100", Modem(1));
+    caller(&mut config.modems[0]);
+    let sim = start(config);
+    let mut callee = Dte::open(sim.link(1).unwrap()).await;
+    let mut caller = Dte::open(sim.link(0).unwrap()).await;
+    callee.at(setup).await;
+    caller.at("ATE0").await;
+    caller.send("ATDT100\r").await;
+    let mut got = String::new();
+    for _ in 0..3 {
+        got += &callee.expect("RING\r\n").await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn caller_id_follows_the_first_ring_when_asked_for() {
+    let got = three_rings(
+        |m| {
+            m.number = Some("555-0142".into());
+            m.caller_name = Some("JOHN DOE".into());
+        },
+        "ATE0+VCID=1",
+    )
+    .await;
+    // RING, the block, RING, RING: once per call, between the first two.
+    let parts: Vec<&str> = got.split("RING\r\n").collect();
+    assert_eq!(parts.len(), 4, "{got:?}");
+    let block = parts[1];
+    assert!(
+        block.starts_with("\r\nDATE = ") && block.ends_with("\r\n\r\n"),
+        "{got:?}"
+    );
+    let lines: Vec<&str> = block.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines[0].len() == 11 && lines[0][7..].bytes().all(|b| b.is_ascii_digit()));
+    assert!(lines[1].starts_with("TIME = ") && lines[1].len() == 11);
+    assert_eq!(lines[2], "NMBR = 5550142", "the number as dialable digits");
+    assert_eq!(lines[3], "NAME = JOHN DOE");
+    assert!(!parts[2].contains("NMBR") && !parts[3].contains("NMBR"));
+}
+
+#[tokio::test]
+async fn no_caller_id_unless_asked_for() {
+    let got = three_rings(|m| m.number = Some("5550142".into()), "ATE0").await;
+    assert!(!got.contains("NMBR") && !got.contains("DATE"), "{got:?}");
+    // ATZ turns it off again.
+    let got = three_rings(|m| m.number = Some("5550142".into()), "ATE0+VCID=1;Z").await;
+    assert!(!got.contains("NMBR"), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_withheld_or_missing_number_is_private() {
+    let withheld = three_rings(
+        |m| {
+            m.number = Some("5550142".into());
+            m.caller_name = Some("JOHN DOE".into());
+            m.withhold = true;
+        },
+        "ATE0#CID=1",
+    )
+    .await;
+    assert!(withheld.contains("\r\nNMBR = P\r\n"), "{withheld:?}");
+    assert!(!withheld.contains("5550142") && !withheld.contains("NAME"));
+    let none = three_rings(|_| {}, "ATE0+VCID=1").await;
+    assert!(none.contains("\r\nNMBR = P\r\n"), "{none:?}");
+}
+
+#[tokio::test]
+async fn a_call_answered_at_the_first_ring_gets_no_caller_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast(dir.path(), 2).route("100", Modem(1));
+    config.modems[0].number = Some("5550142".into());
+    let sim = start(config);
+    let mut callee = Dte::open(sim.link(1).unwrap()).await;
+    let mut caller = Dte::open(sim.link(0).unwrap()).await;
+    callee.at("ATE0S0=1+VCID=1").await;
+    caller.at("ATE0").await;
+    caller.send("ATDT100\r").await;
+    let got = callee.expect("CONNECT 56000\r\n").await;
+    assert!(!got.contains("NMBR"), "{got:?}");
+    caller.expect("CONNECT 56000\r\n").await;
+}
+
 #[tokio::test]
 async fn auto_answers_after_s0_rings() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use carrier::session::SessionConfig;
 use serde_json::json;
 
 use super::common::*;
-use super::line::AnswerLine;
+use super::line::{AnswerLine, Screening};
 use crate::AnswerArgs;
 
 pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fatal> {
@@ -50,11 +50,19 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         ));
     }
     let link = answer_link(&a, secrets)?;
+    let screening = Screening::new(&[("--allow-caller", &a.modem.allow_caller)])?;
     let reporter = Reporter::new(format);
     let mut stop = stop_on_signals()?;
     loop {
-        let Some(mut line) =
-            AnswerLine::open(&a.line, &a.modem, &reporter, stop.clone(), "PPP").await?
+        let Some(mut line) = AnswerLine::open(
+            &a.line,
+            &a.modem,
+            &screening,
+            &reporter,
+            stop.clone(),
+            "PPP",
+        )
+        .await?
         else {
             return Ok(EXIT_SIGNAL);
         };

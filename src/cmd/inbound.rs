@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::common::*;
-use super::line::AnswerLine;
+use super::line::{AnswerLine, Screening};
 use crate::{AnswerArgs, InboundCommand};
 
 /// How long `disable` waits for a call in progress to hang up.
@@ -48,6 +48,16 @@ fn parse_partition(spec: &str, ppp_local: Ipv4Addr, n: usize) -> Result<Partitio
     })
 }
 
+/// `allowed` for people: `{prefix}5550142 or 0171*`, or nothing when any
+/// caller may call.
+fn callers_human(allowed: &[String], prefix: &str) -> String {
+    if allowed.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}{}", allowed.join(" or "))
+    }
+}
+
 fn inbound_error(e: inb::InboundError) -> Fatal {
     use inb::InboundError as E;
     let code = match &e {
@@ -76,6 +86,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                 partitions,
                 a.console_access,
                 a.auth,
+                a.allow_caller.clone(),
             )
             .map_err(inbound_error)?;
             // The one time the secret is shown: for the customer to pass on.
@@ -83,9 +94,11 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                 "inbound-enabled",
                 json!({"user": e.user, "secret": e.secret.reveal(), "auth": e.auth,
                        "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
-                       "partitions": e.partitions, "console_access": e.console_access}),
+                       "partitions": e.partitions, "console_access": e.console_access,
+                       "allowed_callers": e.allowed_callers}),
                 &format!(
-                    "inbound service enabled for one call\n  user:   {}\n  secret: {}\n  (shown once; pass both to the service representative)",
+                    "inbound service enabled for one call{}\n  user:   {}\n  secret: {}\n  (shown once; pass both to the service representative)",
+                    callers_human(&e.allowed_callers, " from "),
                     e.user,
                     e.secret.reveal()
                 ),
@@ -133,14 +146,16 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                            "disabled_at": e.disabled_at, "user": e.user, "auth": e.auth,
                            "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
                            "partitions": e.partitions, "console_access": e.console_access,
+                           "allowed_callers": e.allowed_callers,
                            "call_pid": call.flatten(), "call": call.is_some()}),
                     &format!(
-                        "inbound service: {:?} (enabled at {}{}{}); caller {} gets {}, console {}, partitions: {}",
+                        "inbound service: {:?} (enabled at {}{}{}); caller {}{} gets {}, console {}, partitions: {}",
                         e.state,
                         e.enabled_at,
                         e.consumed_at.map(|t| format!(", used at {t}")).unwrap_or_default(),
                         e.disabled_at.map(|t| format!(", disabled at {t}")).unwrap_or_default(),
                         e.user,
+                        callers_human(&e.allowed_callers, " calling from "),
                         e.ppp_remote,
                         if e.console_access { "reachable on service ports" } else { "unreachable" },
                         if e.partitions.is_empty() {
@@ -183,6 +198,12 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         )),
         ..AuthConfig::default()
     };
+    // The customer's list and the operator's: a call must pass both, so
+    // the command line can narrow the enablement but never widen it.
+    let screening = Screening::new(&[
+        ("the inbound enablement", &e.allowed_callers),
+        ("--allow-caller", &a.modem.allow_caller),
+    ])?;
     let reporter = Reporter::new(format);
     let stop = stop_on_signals()?;
     // `disable` from another shell hangs the call up (or stops the wait).
@@ -211,6 +232,7 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
     let opened = AnswerLine::open(
         &a.line,
         &a.modem,
+        &screening,
         &reporter,
         merged.clone(),
         "the service call",

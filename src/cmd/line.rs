@@ -3,11 +3,13 @@
 //! the modem on-hook and the lock released.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use carrier::events::Reporter;
-use carrier::modem::answer::{self, AnswerEvent, AnswerOptions};
+use carrier::modem::answer::{self, AnswerError, AnswerEvent, AnswerMode, AnswerOptions};
 use carrier::modem::hangup::{self, HangupOptions};
+use carrier::modem::screen::{self, AllowedCallers};
 use carrier::modem::{AtPort, DataPort, ReaderConfig};
 use carrier::net::IpPlane;
 use carrier::session::{self, Outcome, SessionConfig, SessionError};
@@ -25,6 +27,57 @@ pub const EXIT_OPEN: u8 = 7;
 pub const EXIT_INIT: u8 = 18;
 
 pub type Lines = Box<dyn ModemLines + Send + Sync>;
+
+/// Who `carrier answer` takes calls from, and how many it refused so far
+/// (across the calls of --persist).
+#[derive(Debug, Default)]
+pub struct Screening {
+    pub allowed: AllowedCallers,
+    refused: AtomicU64,
+}
+
+impl Screening {
+    /// The lists a call must pass: `lists` is (source, entries); an empty
+    /// list restricts nothing. A bad entry is a configuration error.
+    pub fn new(lists: &[(&str, &[String])]) -> Result<Screening, Fatal> {
+        let mut allowed = AllowedCallers::default();
+        for (source, entries) in lists {
+            let patterns = screen::parse_list(entries)
+                .map_err(|e| fatal(EXIT_CONFIG, format!("{source} {e}")))?;
+            allowed.require(source, patterns);
+        }
+        Ok(Screening {
+            allowed,
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    /// What screening needs of the line: a modem that we let ring (a
+    /// null-modem line has no caller ID, and a modem answering by itself
+    /// goes off-hook before it).
+    fn check(&self, direct: bool, mode: AnswerMode) -> Result<(), Fatal> {
+        if !self.allowed.is_restricted() {
+            return Ok(());
+        }
+        let lists = self.allowed.sources().join(" and ");
+        if direct {
+            return Err(fatal(
+                EXIT_CONFIG,
+                format!("callers are restricted ({lists}), but a --direct line has no caller ID"),
+            ));
+        }
+        if let AnswerMode::ModemAnswers(_) = mode {
+            return Err(fatal(
+                EXIT_CONFIG,
+                format!(
+                    "callers are restricted ({lists}): --modem-answers cannot be used, the modem \
+                     would go off-hook before the caller ID arrives; let carrier count --rings"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// The lines of a port: the simulator's control socket next to its link,
 /// else the port's own ioctls on a duplicate of its descriptor (the same
@@ -116,6 +169,7 @@ impl ModemPort {
         mut self,
         init: &[String],
         opts: &AnswerOptions,
+        screening: &Screening,
         reporter: &Reporter,
         hangup: HangupOptions,
     ) -> Result<CallLine, Fatal> {
@@ -142,6 +196,18 @@ impl ModemPort {
                 json!({"reason": reason}),
                 &format!("call did not connect ({reason}); waiting again"),
             ),
+            AnswerEvent::Refused { number, reason, .. } => {
+                let refused = screening.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                reporter.emit(
+                    "caller-refused",
+                    json!({"number": number, "reason": reason.code(),
+                           "message": reason.to_string(), "refused": refused}),
+                    &format!(
+                        "call from {} refused ({reason}): not answered; {refused} refused so far",
+                        number.as_deref().unwrap_or("an unknown number")
+                    ),
+                )
+            }
         })
         .await;
         match r {
@@ -149,19 +215,30 @@ impl ModemPort {
                 reporter.emit(
                     "connect",
                     json!({"speed": a.connect.speed, "protocol": a.connect.protocol,
-                           "rings": a.rings, "direct": false}),
+                           "rings": a.rings, "caller": a.caller, "direct": false}),
                     &format!(
-                        "CONNECT {} after {} ring(s)",
+                        "CONNECT {} after {} ring(s){}",
                         a.connect.speed.map(|s| s.to_string()).unwrap_or_default(),
-                        a.rings
+                        a.rings,
+                        a.caller
+                            .as_deref()
+                            .map(|c| format!(" from {c}"))
+                            .unwrap_or_default()
                     ),
                 );
                 Ok(self.connected(hangup))
             }
             Err(e) => {
                 let msg = e.to_string();
+                let code = match e {
+                    // Caller ID could not be switched on: a setup command
+                    // failed, and the restriction cannot be enforced.
+                    AnswerError::NoCallerId { .. } => EXIT_INIT,
+                    AnswerError::ScreeningNeedsRingCount => EXIT_CONFIG,
+                    _ => EXIT_FATAL,
+                };
                 self.abandon(&hangup).await;
-                Err(fatal(EXIT_FATAL, msg))
+                Err(fatal(code, msg))
             }
         }
     }
@@ -244,6 +321,7 @@ impl AnswerLine {
     pub async fn open(
         line: &crate::LineArgs,
         m: &crate::AnswerModemArgs,
+        screening: &Screening,
         reporter: &Reporter,
         mut stop: watch::Receiver<bool>,
         what: &str,
@@ -254,6 +332,13 @@ impl AnswerLine {
                 "give --device PATH (a modem), or --direct --device PATH for a null-modem line",
             ));
         };
+        let mode = match m.modem_answers {
+            Some(n) => answer::AnswerMode::ModemAnswers(n),
+            None => answer::AnswerMode::CountRings(m.rings),
+        };
+        // Before the port is touched: a restriction that cannot be
+        // enforced is a configuration error, not a call answered anyway.
+        screening.check(line.direct, mode)?;
         let lock_dir = m.lock_dir.clone().unwrap_or_else(default_lock_dir);
         let flow = line.flow.map(Into::into).unwrap_or_default();
         let port = ModemPort::open(device, line.speed, flow, &lock_dir)?;
@@ -265,13 +350,10 @@ impl AnswerLine {
             );
             return Ok(Some(AnswerLine(port.direct())));
         }
-        let mode = match m.modem_answers {
-            Some(n) => answer::AnswerMode::ModemAnswers(n),
-            None => answer::AnswerMode::CountRings(m.rings),
-        };
         let opts = AnswerOptions {
             mode,
             ring_timeout: m.wait.map(Duration::from_secs),
+            allowed_callers: screening.allowed.clone(),
             ..AnswerOptions::default()
         };
         for cmd in &m.init {
@@ -283,13 +365,22 @@ impl AnswerLine {
         } else {
             m.init.clone()
         };
+        let screened = screening.allowed.is_restricted();
         reporter.emit(
             "modem",
-            json!({"device": device, "mode": format!("{mode:?}")}),
-            &format!("{}: waiting for {what}", device.display()),
+            json!({"device": device, "mode": format!("{mode:?}"), "screening": screened}),
+            &format!(
+                "{}: waiting for {what}{}",
+                device.display(),
+                if screened {
+                    " from allowed callers"
+                } else {
+                    ""
+                }
+            ),
         );
         tokio::select! {
-            r = port.answer(&init, &opts, reporter, HangupOptions::default()) => r.map(|c| Some(AnswerLine(c))),
+            r = port.answer(&init, &opts, screening, reporter, HangupOptions::default()) => r.map(|c| Some(AnswerLine(c))),
             _ = stop.wait_for(|s| *s) => Ok(None),
         }
     }

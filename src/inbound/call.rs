@@ -13,11 +13,14 @@ use super::firewall;
 use super::forwarding::{self, Sysctl};
 use super::lock::CallLock;
 use super::state::{now, AuthKind, Enablement, InboundError, Partition, State, Store};
+use crate::modem::screen;
 use crate::session::AuthGate;
 
 /// Records a new enablement, replacing any earlier one, and returns it
-/// with the credentials to pass on. Refused while an answerer runs on this
-/// state directory: it holds the earlier credentials.
+/// with the credentials to pass on. `allowed_callers` (numbers, or
+/// prefixes ending in `*`) restricts the call to those caller IDs; empty
+/// allows any caller. Refused while an answerer runs on this state
+/// directory: it holds the earlier credentials.
 pub fn enable(
     store: &Store,
     ppp_local: Ipv4Addr,
@@ -25,8 +28,15 @@ pub fn enable(
     partitions: Vec<Partition>,
     console_access: bool,
     auth: AuthKind,
+    allowed_callers: Vec<String>,
 ) -> Result<Enablement, InboundError> {
-    let e = Enablement::new(ppp_local, ppp_remote, partitions, console_access, auth)?;
+    let mut e = Enablement::new(ppp_local, ppp_remote, partitions, console_access, auth)?;
+    // Stored as compared, so that status shows what a call is held to.
+    e.allowed_callers = screen::parse_list(&allowed_callers)
+        .map_err(|err| InboundError::Invalid(format!("allowed caller {err}")))?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     if let Some(pid) = CallLock::holder(store.dir())? {
         return Err(InboundError::InProgress(pid));
     }
@@ -167,5 +177,52 @@ pub fn still_allowed(store: &Store) -> bool {
     match store.load() {
         Ok(Some(e)) => e.state != State::Disabled,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_callers_are_checked_and_stored_as_compared() {
+        let dir = std::env::temp_dir().join(format!("carrier-inbound-cid-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::new(&dir);
+        let local = Ipv4Addr::new(10, 99, 0, 1);
+        let remote = Ipv4Addr::new(10, 99, 0, 2);
+        let e = enable(
+            &store,
+            local,
+            remote,
+            Vec::new(),
+            false,
+            AuthKind::Chap,
+            vec!["+1 (555) 014-2".into(), "0171 *".into()],
+        )
+        .unwrap();
+        assert_eq!(e.allowed_callers, ["15550142", "0171*"]);
+        assert_eq!(
+            store.load().unwrap().unwrap().allowed_callers,
+            e.allowed_callers
+        );
+        let bad = enable(
+            &store,
+            local,
+            remote,
+            Vec::new(),
+            false,
+            AuthKind::Chap,
+            vec!["555-CALL".into()],
+        )
+        .unwrap_err();
+        assert!(matches!(bad, InboundError::Invalid(_)), "{bad}");
+        assert!(
+            bad.to_string().starts_with("allowed caller \"555-CALL\": "),
+            "{bad}"
+        );
+        // The refused enablement left the earlier one alone.
+        assert_eq!(store.load().unwrap().unwrap(), e);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

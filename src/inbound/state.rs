@@ -106,6 +106,12 @@ pub struct Enablement {
     /// back when it ends, or by the next start if it crashed.
     #[serde(default)]
     pub forwarding_was: Vec<Sysctl>,
+    /// The numbers the service call may come from (caller ID; see
+    /// [`crate::modem::screen`]), as compared: digits, a trailing `*` for
+    /// a prefix. Empty: any caller. Records written before this field
+    /// existed have none.
+    #[serde(default)]
+    pub allowed_callers: Vec<String>,
 }
 
 pub fn now() -> u64 {
@@ -163,6 +169,7 @@ impl Enablement {
             user: format!("service-{}", ppp_local.to_string().replace('.', "-")),
             secret: StoredSecret(secret),
             forwarding_was: Vec::new(),
+            allowed_callers: Vec::new(),
         })
     }
 
@@ -338,6 +345,22 @@ mod tests {
         assert!(matches!(store.load(), Err(InboundError::Corrupt { .. })));
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(store.load(), Err(InboundError::Secrets(_))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_from_before_caller_screening_still_loads() {
+        let dir = tmpdir("old");
+        let store = Store::new(&dir);
+        let e = sample();
+        let mut v = serde_json::to_value(&e).unwrap();
+        v.as_object_mut().unwrap().remove("allowed_callers");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(store.path(), v.to_string()).unwrap();
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o600)).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert!(loaded.allowed_callers.is_empty(), "any caller, as before");
+        assert_eq!(loaded, e);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -6,6 +6,16 @@
 //! wait for its CONNECT. A call that does not connect (the caller gives
 //! up, NO CARRIER, no CONNECT in time) is logged and waiting goes on;
 //! only the modem failing, or the overall `ring_timeout`, ends the wait.
+//!
+//! With [`AnswerOptions::allowed_callers`] set, calls are screened by
+//! caller ID ([`super::screen`]): the modem is told to deliver it
+//! (`AT+VCID=1`, else Rockwell's `AT#CID=1`), and a call is answered only
+//! once its NMBR is known and allowed, at the ring count or later. A call
+//! whose number is not allowed, withheld, or missing by the second RING
+//! is refused: never answered (the modem stays on-hook), reported, and
+//! its further RINGs ignored until the ring gap passes or a new caller ID
+//! block starts a new call. Only counting rings can screen: a modem that
+//! answers by itself (S0) goes off-hook at its ring, before any caller ID.
 
 use std::time::Duration;
 
@@ -15,6 +25,7 @@ use tokio::time::Instant;
 
 use super::at::{AtPort, ModemError};
 use super::result::{CallerIdField, Connect, Line, ResultCode, Unsolicited};
+use super::screen::{AllowedCallers, RefuseReason, Verdict};
 
 /// How long the modem gets to give up a call we abandon.
 const ABORT_WAIT: Duration = Duration::from_secs(3);
@@ -25,6 +36,12 @@ const IDLE_SLICE: Duration = Duration::from_secs(3600);
 /// modem that sends more is not believed, and the rest are counted and
 /// dropped so that memory stays bounded.
 const MAX_CALLER_ID: usize = 16;
+/// Caller ID comes between the first and the second RING (Bellcore
+/// GR-30, ETSI EN 300 659-1): by this RING it is missing.
+const CALLER_ID_BY_RING: u32 = 2;
+/// The commands that turn caller ID delivery on, tried in order: IS-101
+/// (V.253) and the Rockwell command set.
+const CALLER_ID_ON: [&str; 2] = ["AT+VCID=1", "AT#CID=1"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnswerMode {
@@ -49,6 +66,10 @@ pub struct AnswerOptions {
     pub ring_gap: Duration,
     /// How long a setup command (ATS0=n) may take.
     pub command_timeout: Duration,
+    /// Answer only these callers (see [`super::screen`]); no list
+    /// answers everyone. Needs [`AnswerMode::CountRings`] and a modem
+    /// that delivers caller ID.
+    pub allowed_callers: AllowedCallers,
 }
 
 impl Default for AnswerOptions {
@@ -59,6 +80,7 @@ impl Default for AnswerOptions {
             connect_timeout: Duration::from_secs(60),
             ring_gap: Duration::from_secs(10),
             command_timeout: Duration::from_secs(5),
+            allowed_callers: AllowedCallers::default(),
         }
     }
 }
@@ -79,6 +101,15 @@ pub enum AnswerEvent {
     Failed {
         reason: String,
     },
+    /// Screened out by caller ID: not answered; waiting for the next call.
+    Refused {
+        /// The caller's number, when it presented one.
+        number: Option<String>,
+        reason: RefuseReason,
+        /// Calls refused since [`wait_for_call`] was called, this one
+        /// included.
+        refused: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +119,11 @@ pub struct Answered {
     pub rings: u32,
     /// Caller ID fields, when the modem delivers them (AT+VCID=1).
     pub caller_id: Vec<(CallerIdField, String)>,
+    /// The caller's number (the last NMBR); when screening, the allowed
+    /// number, as digits.
+    pub caller: Option<String>,
+    /// Calls refused by caller ID before this one.
+    pub refused: u64,
     /// Since [`wait_for_call`] was called.
     pub elapsed: Duration,
 }
@@ -98,6 +134,21 @@ pub enum AnswerError {
     NoCall { waited: Duration },
     #[error("the modem answered {result} to {cmd}")]
     Refused { cmd: String, result: ResultCode },
+    #[error(
+        "callers are screened by caller ID, but the modem delivers none \
+         (AT+VCID=1: {vcid}, AT#CID=1: {cid}): not answering"
+    )]
+    NoCallerId { vcid: ResultCode, cid: ResultCode },
+    #[error(
+        "callers cannot be screened when the modem answers by itself: it goes \
+         off-hook before the caller ID arrives; count rings instead"
+    )]
+    ScreeningNeedsRingCount,
+    #[error(
+        "the modem answered a call by itself (CONNECT without ATA) while callers \
+         are screened: the caller was not checked"
+    )]
+    Unscreened,
     #[error(transparent)]
     Modem(#[from] ModemError),
 }
@@ -106,16 +157,112 @@ pub enum AnswerError {
 #[derive(Default)]
 struct Call {
     rings: u32,
-    last_ring: Option<Instant>,
+    /// The last RING or caller ID item: the ring gap runs from here.
+    last_heard: Option<Instant>,
     /// When the modem started answering by itself (ModemAnswers).
     answering: Option<Instant>,
     caller_id: Vec<(CallerIdField, String)>,
     /// Caller ID fields past [`MAX_CALLER_ID`].
     caller_id_dropped: u64,
+    /// The last NMBR, as the modem gave it.
+    number: Option<String>,
+    /// A RING came after the last NMBR: a new caller ID block is then a
+    /// new call (its RING was that call's first).
+    ring_since_number: bool,
+    screen: Screen,
 }
 
-/// Sets S0 for `mode` and waits until a call connects. On success the
-/// modem is in data state: `at.into_data()` gives the port.
+/// Where screening stands for one call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Screen {
+    /// No verdict yet (or no screening).
+    #[default]
+    Waiting,
+    /// Every NMBR of the call was allowed; this is the number.
+    Cleared(String),
+    /// Never answered; its RINGs are ignored.
+    Refused,
+}
+
+impl Call {
+    /// A call that begins with a caller ID block: the RING just before
+    /// the block was its first.
+    fn from_block(now: Instant) -> Call {
+        Call {
+            rings: 1,
+            last_heard: Some(now),
+            ..Call::default()
+        }
+    }
+
+    /// Whether caller ID item `field` starts another call's block rather
+    /// than continuing this one's: DATE or NMBR once this call has its
+    /// number and has rung again, or once it was refused without one.
+    fn is_new_block(&self, field: &CallerIdField) -> bool {
+        let starts = matches!(field, CallerIdField::Date | CallerIdField::Number);
+        let done = match self.number {
+            Some(_) => self.ring_since_number,
+            None => self.screen == Screen::Refused,
+        };
+        starts && done
+    }
+}
+
+/// The screening side of [`wait_for_call`]: the lists and the running
+/// count of refusals.
+struct Screener<'a> {
+    allowed: &'a AllowedCallers,
+    refused: u64,
+}
+
+impl Screener<'_> {
+    fn on(&self) -> bool {
+        self.allowed.is_restricted()
+    }
+
+    fn refuse(
+        &mut self,
+        call: &mut Call,
+        on: &mut impl FnMut(AnswerEvent),
+        number: Option<String>,
+        reason: RefuseReason,
+    ) {
+        self.refused += 1;
+        tracing::warn!(
+            number = number.as_deref().unwrap_or("-"),
+            %reason,
+            refused = self.refused,
+            "call refused by caller ID: not answering"
+        );
+        call.screen = Screen::Refused;
+        on(AnswerEvent::Refused {
+            number,
+            reason,
+            refused: self.refused,
+        });
+    }
+
+    /// Judges an NMBR of `call`. A second NMBR in the same block must be
+    /// allowed too: a call is cleared only if all of them are.
+    fn judge(&mut self, call: &mut Call, on: &mut impl FnMut(AnswerEvent), value: &str) {
+        if !self.on() || call.screen == Screen::Refused {
+            return;
+        }
+        match self.allowed.judge(value) {
+            Verdict::Allowed(n) => match &call.screen {
+                Screen::Cleared(before) if *before != n => {
+                    self.refuse(call, on, Some(n), RefuseReason::Conflicting)
+                }
+                _ => call.screen = Screen::Cleared(n),
+            },
+            Verdict::Refused { number, reason } => self.refuse(call, on, number, reason),
+        }
+    }
+}
+
+/// Sets S0 for `mode` (and caller ID delivery when screening) and waits
+/// until a call connects. On success the modem is in data state:
+/// `at.into_data()` gives the port.
 pub async fn wait_for_call<P>(
     at: &mut AtPort<P>,
     opts: &AnswerOptions,
@@ -126,6 +273,13 @@ where
 {
     let start = Instant::now();
     let overall = opts.ring_timeout.map(|d| crate::deadline_after(start, d));
+    let mut screener = Screener {
+        allowed: &opts.allowed_callers,
+        refused: 0,
+    };
+    if screener.on() && matches!(opts.mode, AnswerMode::ModemAnswers(_)) {
+        return Err(AnswerError::ScreeningNeedsRingCount);
+    }
     let s0 = match opts.mode {
         AnswerMode::CountRings(_) => 0,
         AnswerMode::ModemAnswers(n) => n.max(1),
@@ -138,7 +292,10 @@ where
             result: r.result,
         });
     }
-    tracing::info!(mode = ?opts.mode, "waiting for a call");
+    if screener.on() {
+        caller_id_on(at, opts.command_timeout).await?;
+    }
+    tracing::info!(mode = ?opts.mode, screening = screener.on(), "waiting for a call");
 
     // RINGs that came while we set up belong to this call: next_line
     // hands them over first.
@@ -146,7 +303,7 @@ where
     loop {
         let line = {
             let now = Instant::now();
-            let call_deadline = match (call.answering, call.last_ring) {
+            let call_deadline = match (call.answering, call.last_heard) {
                 (Some(t), _) => Some(crate::deadline_after(t, opts.connect_timeout)),
                 (None, Some(t)) => Some(crate::deadline_after(t, opts.ring_gap)),
                 (None, None) => None,
@@ -170,54 +327,95 @@ where
                     if call.answering.is_some() {
                         let _ = at.abort_call(ABORT_WAIT.min(opts.connect_timeout)).await;
                         fail(&mut call, &mut on, "the modem answered but no CONNECT came");
+                    } else if call.screen == Screen::Refused {
+                        tracing::debug!("the refused call stopped ringing");
+                        call = Call::default();
                     } else if call.rings > 0 {
                         fail(&mut call, &mut on, "the caller hung up while ringing");
+                    } else {
+                        // Caller ID without a RING: nothing to answer.
+                        call = Call::default();
                     }
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             }
         };
+        let now = Instant::now();
         match line {
+            Line::Unsolicited(Unsolicited::Ring { .. }) if call.screen == Screen::Refused => {
+                call.last_heard = Some(now);
+                call.ring_since_number = true;
+                tracing::debug!("RING of a refused call: ignored");
+            }
             Line::Unsolicited(Unsolicited::Ring { .. }) => {
                 call.rings += 1;
-                call.last_ring = Some(Instant::now());
+                call.last_heard = Some(now);
+                call.ring_since_number = true;
                 on(AnswerEvent::Ring { count: call.rings });
                 match opts.mode {
-                    AnswerMode::CountRings(n) if call.rings >= u32::from(n.max(1)) => {
-                        on(AnswerEvent::Answering);
-                        if let Some(connect) = answer(at, opts, &mut call, &mut on).await? {
-                            return Ok(done(call, connect, start));
+                    AnswerMode::CountRings(_) if screener.on() => {
+                        if call.screen == Screen::Waiting && call.rings >= CALLER_ID_BY_RING {
+                            screener.refuse(&mut call, &mut on, None, RefuseReason::NoCallerId);
+                        } else if let Some(connect) =
+                            answer_if_due(at, opts, &mut call, &mut on).await?
+                        {
+                            return Ok(done(call, connect, start, screener.refused));
                         }
-                        // RINGs between ATA and its failure were this call's.
-                        at.take_unsolicited();
+                    }
+                    AnswerMode::CountRings(_) => {
+                        if let Some(connect) = answer_if_due(at, opts, &mut call, &mut on).await? {
+                            return Ok(done(call, connect, start, screener.refused));
+                        }
                     }
                     AnswerMode::ModemAnswers(n)
                         if call.answering.is_none() && call.rings >= u32::from(n.max(1)) =>
                     {
-                        call.answering = Some(Instant::now());
+                        call.answering = Some(now);
                         on(AnswerEvent::Answering);
                     }
-                    _ => {}
+                    AnswerMode::ModemAnswers(_) => {}
                 }
             }
-            Line::Unsolicited(Unsolicited::CallerId { .. })
-                if call.caller_id.len() >= MAX_CALLER_ID =>
-            {
-                call.caller_id_dropped += 1;
-                tracing::debug!(
-                    dropped = call.caller_id_dropped,
-                    "too many caller ID fields for one call: dropped"
-                );
-            }
             Line::Unsolicited(Unsolicited::CallerId { field, value }) => {
+                if call.is_new_block(&field) && call.answering.is_none() {
+                    tracing::debug!("a new caller ID block: a new call");
+                    call = Call::from_block(now);
+                }
+                if call.caller_id.len() >= MAX_CALLER_ID {
+                    call.caller_id_dropped += 1;
+                    tracing::debug!(
+                        dropped = call.caller_id_dropped,
+                        "too many caller ID fields for one call: dropped"
+                    );
+                    continue;
+                }
                 tracing::info!(?field, %value, "caller ID");
+                call.last_heard = Some(now);
                 call.caller_id.push((field.clone(), value.clone()));
-                on(AnswerEvent::CallerId { field, value });
+                let is_number = field == CallerIdField::Number;
+                on(AnswerEvent::CallerId {
+                    field,
+                    value: value.clone(),
+                });
+                if is_number && call.answering.is_none() {
+                    call.number = Some(value.clone());
+                    call.ring_since_number = false;
+                    screener.judge(&mut call, &mut on, &value);
+                    if screener.on() && matches!(opts.mode, AnswerMode::CountRings(_)) {
+                        if let Some(connect) = answer_if_due(at, opts, &mut call, &mut on).await? {
+                            return Ok(done(call, connect, start, screener.refused));
+                        }
+                    }
+                }
             }
-            // The modem answered by itself (S0 > 0).
+            // The modem answered by itself (S0 > 0): unless we screen,
+            // and then it went off-hook without asking us.
+            Line::Result(ResultCode::Connect(_)) if screener.on() => {
+                return Err(AnswerError::Unscreened);
+            }
             Line::Result(ResultCode::Connect(connect)) => {
-                return Ok(done(call, connect, start));
+                return Ok(done(call, connect, start, screener.refused));
             }
             Line::Result(ResultCode::NoCarrier) => {
                 fail(&mut call, &mut on, "NO CARRIER");
@@ -225,6 +423,55 @@ where
             other => tracing::debug!(line = ?other, "while waiting for a call"),
         }
     }
+}
+
+/// Turns caller ID delivery on, in the first syntax the modem takes.
+/// Neither: screening cannot work, and nothing may be answered.
+async fn caller_id_on<P>(at: &mut AtPort<P>, timeout: Duration) -> Result<(), AnswerError>
+where
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    let [vcid_cmd, cid_cmd] = CALLER_ID_ON;
+    let vcid = at.command(vcid_cmd, timeout).await?.result;
+    if vcid == ResultCode::Ok {
+        tracing::info!(cmd = vcid_cmd, "caller ID delivery on");
+        return Ok(());
+    }
+    tracing::info!(cmd = vcid_cmd, result = %vcid, "caller ID command refused");
+    let cid = at.command(cid_cmd, timeout).await?.result;
+    if cid == ResultCode::Ok {
+        tracing::info!(cmd = cid_cmd, "caller ID delivery on");
+        return Ok(());
+    }
+    Err(AnswerError::NoCallerId { vcid, cid })
+}
+
+/// In [`AnswerMode::CountRings`], answers once the call has rung often
+/// enough and, when screening, its caller is cleared. Some(connect) if
+/// it connected.
+async fn answer_if_due<P>(
+    at: &mut AtPort<P>,
+    opts: &AnswerOptions,
+    call: &mut Call,
+    on: &mut impl FnMut(AnswerEvent),
+) -> Result<Option<Connect>, AnswerError>
+where
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    let AnswerMode::CountRings(n) = opts.mode else {
+        return Ok(None);
+    };
+    let cleared = matches!(call.screen, Screen::Cleared(_));
+    if call.rings < u32::from(n.max(1)) || (opts.allowed_callers.is_restricted() && !cleared) {
+        return Ok(None);
+    }
+    on(AnswerEvent::Answering);
+    let connect = answer(at, opts, call, on).await?;
+    if connect.is_none() {
+        // RINGs between ATA and its failure were this call's.
+        at.take_unsolicited();
+    }
+    Ok(connect)
 }
 
 /// ATA; Some(connect) if it connected, None if this call failed.
@@ -271,10 +518,15 @@ fn fail(call: &mut Call, on: &mut impl FnMut(AnswerEvent), reason: &str) {
     *call = Call::default();
 }
 
-fn done(call: Call, connect: Connect, start: Instant) -> Answered {
+fn done(call: Call, connect: Connect, start: Instant, refused: u64) -> Answered {
+    let caller = match call.screen {
+        Screen::Cleared(n) => Some(n),
+        _ => call.number,
+    };
     tracing::info!(
         rings = call.rings,
         connect = %ResultCode::Connect(connect.clone()),
+        caller = caller.as_deref().unwrap_or("-"),
         caller_id_dropped = call.caller_id_dropped,
         "call answered"
     );
@@ -282,6 +534,8 @@ fn done(call: Call, connect: Connect, start: Instant) -> Answered {
         connect,
         rings: call.rings,
         caller_id: call.caller_id,
+        caller,
+        refused,
         elapsed: start.elapsed(),
     }
 }
@@ -306,8 +560,9 @@ where
 mod tests {
     use super::*;
     use crate::modem::result::ReaderConfig;
+    use crate::modem::screen::Pattern;
     use crate::modem::test_util::read_cmd;
-    use tokio::io::{duplex, AsyncWriteExt};
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     fn opts(mode: AnswerMode) -> AnswerOptions {
         AnswerOptions {
@@ -316,7 +571,399 @@ mod tests {
             connect_timeout: Duration::from_millis(300),
             ring_gap: Duration::from_millis(100),
             command_timeout: Duration::from_millis(300),
+            allowed_callers: AllowedCallers::default(),
         }
+    }
+
+    /// Counting `mode`'s rings, answering only `allowed`.
+    fn screened(mode: AnswerMode, allowed: &[&str]) -> AnswerOptions {
+        let mut o = opts(mode);
+        // Room for a loaded machine between the rings of one call.
+        o.ring_gap = Duration::from_millis(150);
+        let list = allowed.iter().map(|a| Pattern::parse(a).unwrap()).collect();
+        o.allowed_callers.require("--allow-caller", list);
+        o
+    }
+
+    /// The modem's side of a screening setup: S0=0, then caller ID on.
+    async fn screening_setup(m: &mut DuplexStream) {
+        assert_eq!(read_cmd(m).await, "ATS0=0");
+        m.write_all(b"\r\nOK\r\n").await.unwrap();
+        assert_eq!(read_cmd(m).await, "AT+VCID=1");
+        m.write_all(b"\r\nOK\r\n").await.unwrap();
+    }
+
+    /// The caller ID block a modem prints after the first RING.
+    fn block(number: &str) -> Vec<u8> {
+        format!("\r\nDATE = 0321\r\nTIME = 1405\r\nNMBR = {number}\r\n").into_bytes()
+    }
+
+    async fn send(m: &mut DuplexStream, bytes: &[u8]) {
+        m.write_all(bytes).await.unwrap();
+    }
+
+    async fn ring(m: &mut DuplexStream) {
+        send(m, b"\r\nRING\r\n").await;
+    }
+
+    /// carrier writes nothing to the modem for `d`.
+    async fn silent_for(m: &mut DuplexStream, d: Duration) {
+        let mut b = [0u8; 64];
+        if let Ok(r) = tokio::time::timeout(d, m.read(&mut b)).await {
+            let n = r.unwrap();
+            panic!(
+                "carrier wrote {:?} when it should wait",
+                String::from_utf8_lossy(&b[..n])
+            );
+        }
+    }
+
+    /// Everything carrier writes until it lets go of the port.
+    async fn rest(mut m: DuplexStream) -> String {
+        let mut all = Vec::new();
+        m.read_to_end(&mut all).await.unwrap();
+        String::from_utf8_lossy(&all).into_owned()
+    }
+
+    fn refusals(events: &[AnswerEvent]) -> Vec<(Option<String>, &'static str, u64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                AnswerEvent::Refused {
+                    number,
+                    reason,
+                    refused,
+                } => Some((number.clone(), reason.code(), *refused)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_allowed_caller_is_answered_once_its_number_is_known() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            ring(&mut m).await;
+            // The first ring is enough, but not before the caller ID.
+            silent_for(&mut m, Duration::from_millis(60)).await;
+            send(&mut m, &block("555-0142")).await;
+            assert_eq!(read_cmd(&mut m).await, "ATA");
+            send(&mut m, b"\r\nCONNECT 33600\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let mut events = Vec::new();
+        let got = wait_for_call(
+            &mut at,
+            &screened(AnswerMode::CountRings(1), &["5550142"]),
+            |e| events.push(e),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.caller.as_deref(), Some("5550142"), "as digits");
+        assert_eq!(got.rings, 1);
+        assert_eq!(got.refused, 0);
+        assert_eq!(got.caller_id.len(), 3);
+        assert!(refusals(&events).is_empty(), "{events:?}");
+        let answering = events.iter().position(|e| *e == AnswerEvent::Answering);
+        let number = events.iter().position(|e| {
+            matches!(
+                e,
+                AnswerEvent::CallerId {
+                    field: CallerIdField::Number,
+                    ..
+                }
+            )
+        });
+        assert!(number.unwrap() < answering.unwrap(), "{events:?}");
+        modem.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_caller_not_on_the_list_is_never_answered() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            ring(&mut m).await;
+            send(&mut m, &block("5559999")).await;
+            send(&mut m, b"\r\nNAME = MALLORY\r\n").await;
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                ring(&mut m).await;
+            }
+            rest(m).await
+        });
+        let mut o = screened(AnswerMode::CountRings(1), &["5550142"]);
+        o.ring_timeout = Some(Duration::from_millis(600));
+        let mut events = Vec::new();
+        let e = wait_for_call(&mut at, &o, |e| events.push(e))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AnswerError::NoCall { .. }), "{e}");
+        drop(at);
+        let written = modem.await.unwrap();
+        assert!(!written.contains("ATA"), "carrier answered: {written:?}");
+        assert_eq!(written, "", "nothing at all after the setup");
+        assert_eq!(
+            refusals(&events),
+            vec![(Some("5559999".into()), "not-allowed", 1)]
+        );
+        let rings = events
+            .iter()
+            .filter(|e| matches!(e, AnswerEvent::Ring { .. }))
+            .count();
+        assert_eq!(
+            rings, 1,
+            "the refused call's further RINGs are ignored: {events:?}"
+        );
+        assert!(!events.contains(&AnswerEvent::Answering));
+    }
+
+    #[tokio::test]
+    async fn withheld_missing_and_garbage_caller_id_are_refused() {
+        let (a, mut m) = duplex(16384);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let gap = Duration::from_millis(350);
+        let modem = tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            // Withheld.
+            ring(&mut m).await;
+            send(&mut m, &block("P")).await;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            ring(&mut m).await;
+            tokio::time::sleep(gap).await;
+            // No caller ID at all by the second ring.
+            ring(&mut m).await;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            ring(&mut m).await;
+            tokio::time::sleep(gap).await;
+            // A date and a time but no number.
+            ring(&mut m).await;
+            send(&mut m, b"\r\nDATE = 0321\r\nTIME = 1405\r\n").await;
+            ring(&mut m).await;
+            tokio::time::sleep(gap).await;
+            // Garbage, in a flood: one refusal, nothing stalls.
+            ring(&mut m).await;
+            send(&mut m, &block("55\x01x;\x1b[2J")).await;
+            for _ in 0..100 {
+                send(&mut m, b"\r\nNMBR = 5550142\r\n").await;
+            }
+            send(&mut m, b"\r\nNMBR =\r\n\r\nNMBR\r\n\xff\xfe\r\n").await;
+            tokio::time::sleep(gap).await;
+            // Unavailable (out of area), then an empty number.
+            ring(&mut m).await;
+            send(&mut m, &block("O")).await;
+            tokio::time::sleep(gap).await;
+            ring(&mut m).await;
+            send(&mut m, b"\r\nNMBR = \r\n").await;
+            rest(m).await
+        });
+        let mut o = screened(AnswerMode::CountRings(1), &["*"]);
+        o.ring_timeout = Some(Duration::from_millis(2600));
+        let mut events = Vec::new();
+        let e = wait_for_call(&mut at, &o, |e| events.push(e))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AnswerError::NoCall { .. }), "{e}");
+        drop(at);
+        let written = modem.await.unwrap();
+        assert_eq!(written, "", "no ATA, nothing at all");
+        assert_eq!(
+            refusals(&events),
+            vec![
+                (None, "withheld", 1),
+                (None, "no-caller-id", 2),
+                (None, "no-caller-id", 3),
+                // The line reader keeps printable ASCII only.
+                (Some("55x;[2J".into()), "unreadable", 4),
+                (None, "unavailable", 5),
+                (None, "unreadable", 6),
+            ],
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_prefix_matches_and_the_ring_count_still_counts() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            // Not under the prefix.
+            ring(&mut m).await;
+            send(&mut m, &block("4445550000")).await;
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            // Under it: answered at the second ring, not at the number.
+            ring(&mut m).await;
+            send(&mut m, &block("555 123-4")).await;
+            silent_for(&mut m, Duration::from_millis(60)).await;
+            ring(&mut m).await;
+            assert_eq!(read_cmd(&mut m).await, "ATA");
+            send(&mut m, b"\r\nCONNECT 2400\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let mut events = Vec::new();
+        let got = wait_for_call(
+            &mut at,
+            &screened(AnswerMode::CountRings(2), &["555*"]),
+            |e| events.push(e),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.caller.as_deref(), Some("5551234"));
+        assert_eq!(got.rings, 2);
+        assert_eq!(got.refused, 1);
+        assert_eq!(
+            refusals(&events),
+            vec![(Some("4445550000".into()), "not-allowed", 1)]
+        );
+        modem.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_new_caller_id_block_is_a_new_call() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            ring(&mut m).await;
+            send(&mut m, &block("5559999")).await;
+            ring(&mut m).await;
+            // Within the ring gap, another caller: its RING, its block.
+            ring(&mut m).await;
+            send(&mut m, &block("5550142")).await;
+            assert_eq!(read_cmd(&mut m).await, "ATA");
+            send(&mut m, b"\r\nCONNECT 2400\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let mut events = Vec::new();
+        let got = wait_for_call(
+            &mut at,
+            &screened(AnswerMode::CountRings(1), &["5550142"]),
+            |e| events.push(e),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.caller.as_deref(), Some("5550142"));
+        assert_eq!(got.refused, 1);
+        assert_eq!(got.rings, 1, "the RING before the block was its first");
+        modem.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_numbers_in_one_block_are_not_believed() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            send(
+                &mut m,
+                b"\r\nRING\r\n\r\nNMBR = 5550142\r\nNMBR = 5550143\r\n",
+            )
+            .await;
+            rest(m).await
+        });
+        let mut o = screened(AnswerMode::CountRings(2), &["555*"]);
+        o.ring_timeout = Some(Duration::from_millis(400));
+        let mut events = Vec::new();
+        let e = wait_for_call(&mut at, &o, |e| events.push(e))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AnswerError::NoCall { .. }), "{e}");
+        drop(at);
+        assert_eq!(modem.await.unwrap(), "");
+        assert_eq!(
+            refusals(&events),
+            vec![(Some("5550143".into()), "conflicting", 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn screening_refuses_a_modem_that_answers_by_itself() {
+        let (a, m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(rest(m));
+        let e = wait_for_call(
+            &mut at,
+            &screened(AnswerMode::ModemAnswers(1), &["5550142"]),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, AnswerError::ScreeningNeedsRingCount), "{e}");
+        drop(at);
+        assert_eq!(modem.await.unwrap(), "", "not even ATS0 was sent");
+
+        // And a CONNECT nobody asked for is an error, not a call.
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        tokio::spawn(async move {
+            screening_setup(&mut m).await;
+            send(&mut m, b"\r\nRING\r\n\r\nCONNECT 2400\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let e = wait_for_call(
+            &mut at,
+            &screened(AnswerMode::CountRings(1), &["5550142"]),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, AnswerError::Unscreened), "{e}");
+    }
+
+    #[tokio::test]
+    async fn caller_id_on_falls_back_to_rockwell_and_else_answers_nothing() {
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            assert_eq!(read_cmd(&mut m).await, "ATS0=0");
+            send(&mut m, b"\r\nOK\r\n").await;
+            assert_eq!(read_cmd(&mut m).await, "AT+VCID=1");
+            send(&mut m, b"\r\nERROR\r\n").await;
+            assert_eq!(read_cmd(&mut m).await, "AT#CID=1");
+            send(&mut m, b"\r\nOK\r\n").await;
+            ring(&mut m).await;
+            send(&mut m, &block("5550142")).await;
+            assert_eq!(read_cmd(&mut m).await, "ATA");
+            send(&mut m, b"\r\nCONNECT 2400\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        let o = screened(AnswerMode::CountRings(1), &["5550142"]);
+        let got = wait_for_call(&mut at, &o, |_| {}).await.unwrap();
+        assert_eq!(got.caller.as_deref(), Some("5550142"));
+        modem.await.unwrap();
+
+        let (a, mut m) = duplex(4096);
+        let mut at = AtPort::new(a, ReaderConfig::default());
+        let modem = tokio::spawn(async move {
+            assert_eq!(read_cmd(&mut m).await, "ATS0=0");
+            send(&mut m, b"\r\nOK\r\n").await;
+            assert_eq!(read_cmd(&mut m).await, "AT+VCID=1");
+            send(&mut m, b"\r\nERROR\r\n").await;
+            assert_eq!(read_cmd(&mut m).await, "AT#CID=1");
+            send(&mut m, b"\r\nERROR\r\n").await;
+            // A call rings anyway: it must not be answered.
+            ring(&mut m).await;
+            send(&mut m, &block("5550142")).await;
+            rest(m).await
+        });
+        let e = wait_for_call(&mut at, &o, |_| {}).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AnswerError::NoCallerId {
+                    vcid: ResultCode::Error,
+                    cid: ResultCode::Error
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not answering"), "{e}");
+        drop(at);
+        assert_eq!(modem.await.unwrap(), "");
     }
 
     #[tokio::test]

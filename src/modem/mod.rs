@@ -2,7 +2,8 @@
 //! reader ([`result`]), and chat(8) scripts ([`chat`]). Both are pure: the
 //! driver that owns the port feeds them bytes and carries out what they
 //! ask. The async driver around them: [`at`] (commands over a port),
-//! [`dial`], [`answer`], [`hangup`] and [`script`] (running a chat script).
+//! [`dial`], [`answer`] (with [`screen`], who may call), [`hangup`] and
+//! [`script`] (running a chat script).
 
 pub mod answer;
 pub mod at;
@@ -11,6 +12,7 @@ pub mod detect;
 pub mod dial;
 pub mod hangup;
 pub mod result;
+pub mod screen;
 pub mod script;
 
 pub use answer::{
@@ -24,6 +26,7 @@ pub use result::{
     CallerIdField, Connect, Line, LineReader, NumericTable, ReaderConfig, ReaderStats, ResultCode,
     Unsolicited,
 };
+pub use screen::{AllowedCallers, Pattern, PatternError, RefuseReason};
 pub use script::{no_break, run_script, tty_break, ScriptEvent, ScriptRun};
 
 /// Runs a blocking control-line call (an ioctl, a simulator's control

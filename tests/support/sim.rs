@@ -3,6 +3,9 @@
 //! [`NUMBER`]. Time runs five times fast. The links (`DIR/modemN`) are
 //! symlinks to PTYs and the control sockets are Unix sockets in the file
 //! system, so processes in other network namespaces reach them too.
+//!
+//! Every modem but modem1 can be given a number of its own, which the
+//! called modem's caller ID shows ([`Switch::start_callers`]).
 
 use std::path::PathBuf;
 
@@ -10,6 +13,13 @@ use carrier_sim::{Destination, ModemSpec, Sim, SimConfig, TimeScale};
 
 /// The number that rings modem1.
 pub const NUMBER: &str = "555-0142";
+
+/// How a calling modem shows in the called one's caller ID.
+#[derive(Clone, Copy, Debug)]
+pub enum Caller {
+    From(&'static str),
+    Withheld,
+}
 
 pub struct Switch {
     rt: tokio::runtime::Runtime,
@@ -20,6 +30,27 @@ pub struct Switch {
 impl Switch {
     pub fn start() -> Switch {
         Switch::start_with(2, |cfg| cfg.route(NUMBER, Destination::Modem(1)))
+    }
+
+    /// Like [`Switch::start`], with callers: modem `i` calls from
+    /// `number` (`Caller::Withheld`: it has one but withholds it, so caller
+    /// ID shows `NMBR = P`). As many modems as the highest index needs,
+    /// at least two.
+    pub fn start_callers(callers: &[(usize, Caller)]) -> Switch {
+        let modems = callers.iter().map(|(i, _)| i + 1).max().unwrap_or(0).max(2);
+        Switch::start_with(modems, |mut cfg| {
+            for (i, caller) in callers {
+                let m = &mut cfg.modems[*i];
+                match caller {
+                    Caller::From(number) => m.number = Some(number.to_string()),
+                    Caller::Withheld => {
+                        m.number = Some("555-0666".into());
+                        m.withhold = true;
+                    }
+                }
+            }
+            cfg.route(NUMBER, Destination::Modem(1))
+        })
     }
 
     /// `modems` modems of the default model, the configuration finished

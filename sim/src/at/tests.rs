@@ -465,6 +465,76 @@ fn extended_commands_chain_with_semicolons() {
 }
 
 #[test]
+fn caller_id_is_off_by_default_and_vcid_switches_it() {
+    let mut m = modem();
+    assert!(!m.settings().caller_id);
+    assert_eq!(quiet_talk(&mut m, "AT+VCID?\r"), "\r\n0\r\n\r\nOK\r\n");
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=?\r"), "\r\n(0,1)\r\n\r\nOK\r\n");
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=1\r"), OK);
+    assert!(m.settings().caller_id);
+    assert_eq!(quiet_talk(&mut m, "AT+VCID?\r"), "\r\n1\r\n\r\nOK\r\n");
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=0\r"), OK);
+    assert!(!m.settings().caller_id);
+    // Unformatted presentation (2) is not simulated; nor is any other value.
+    for bad in ["AT+VCID=2\r", "AT+VCID=\r", "AT+VCID\r", "AT+VCID=11\r"] {
+        assert_eq!(quiet_talk(&mut m, bad), ERROR, "{bad:?}");
+        assert!(!m.settings().caller_id, "{bad:?}");
+    }
+    // Chained with other commands, in either syntax.
+    assert_eq!(quiet_talk(&mut m, "ATS0=0+VCID=1;+FCLASS=0\r"), OK);
+    assert!(m.settings().caller_id);
+}
+
+#[test]
+fn rockwell_cid_is_the_same_setting() {
+    let mut m = modem();
+    assert_eq!(quiet_talk(&mut m, "AT#CID=1\r"), OK);
+    assert!(m.settings().caller_id);
+    assert_eq!(quiet_talk(&mut m, "AT+VCID?\r"), "\r\n1\r\n\r\nOK\r\n");
+    assert_eq!(quiet_talk(&mut m, "AT#CID?\r"), "\r\n1\r\n\r\nOK\r\n");
+    assert_eq!(quiet_talk(&mut m, "AT#CID=?\r"), "\r\n0,1\r\n\r\nOK\r\n");
+    assert_eq!(quiet_talk(&mut m, "AT#CID=0S0=1\r"), OK);
+    assert!(!m.settings().caller_id);
+    assert_eq!(m.settings().s.rings_to_answer(), 1);
+    for bad in ["AT#CID=2\r", "AT#CID\r", "AT#FOO=1\r", "AT#\r"] {
+        assert_eq!(quiet_talk(&mut m, bad), ERROR, "{bad:?}");
+    }
+}
+
+#[test]
+fn z_and_and_f_turn_caller_id_off_unless_it_was_stored() {
+    let mut m = modem();
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=1\r"), OK);
+    assert_eq!(quiet_talk(&mut m, "ATZ\r"), "<HANGUP>\r\nOK\r\n");
+    assert!(!m.settings().caller_id, "ATZ recalls the stored profile");
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=1\r"), OK);
+    assert_eq!(quiet_talk(&mut m, "AT&F\r"), OK);
+    assert!(!m.settings().caller_id, "AT&F: factory settings");
+    // Stored by &W (IS-101), and so recalled by Z; a basic command
+    // follows an extended one only after a semicolon (V.250).
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=1&W\r"), ERROR);
+    assert_eq!(quiet_talk(&mut m, "AT+VCID=1;&W\r"), OK);
+    assert_eq!(quiet_talk(&mut m, "ATZ\r"), "<HANGUP>\r\nOK\r\n");
+    assert!(m.settings().caller_id);
+    // A profile may turn it on.
+    let m = Interpreter::new(model::default_model(), Some("+VCID=1")).unwrap();
+    assert!(m.settings().caller_id);
+}
+
+#[test]
+fn models_without_a_caller_id_decoder_refuse_it() {
+    let mut courier = Interpreter::new(&model::USR_COURIER, None).unwrap();
+    assert_eq!(quiet_talk(&mut courier, "AT+VCID=1\r"), ERROR);
+    assert_eq!(quiet_talk(&mut courier, "AT#CID=1\r"), ERROR);
+    assert!(!courier.settings().caller_id);
+    // The USR5637 knows IS-101's +VCID only.
+    let mut usr = Interpreter::new(&model::USR_5637, None).unwrap();
+    assert_eq!(quiet_talk(&mut usr, "AT#CID=1\r"), ERROR);
+    assert_eq!(quiet_talk(&mut usr, "AT+VCID=1\r"), OK);
+    assert!(usr.settings().caller_id);
+}
+
+#[test]
 fn speaker_and_dial_method_are_accepted() {
     let mut m = modem();
     assert_eq!(quiet_talk(&mut m, "ATL3M0TP\r"), OK);

@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod carrier;
+pub mod hosts;
 pub mod pppd;
 pub mod sim;

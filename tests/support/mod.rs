@@ -2,5 +2,8 @@
 #![allow(dead_code)]
 
 pub mod carrier;
+pub mod hostile;
+pub mod hosts;
+pub mod listen;
 pub mod pppd;
 pub mod sim;

@@ -1,0 +1,1680 @@
+//! The inbound service call's boundary, attacked as a hostile caller
+//! would: the caller is this process, on the master side of a PTY whose
+//! slave the console's `carrier answer --inbound --direct` opens, with
+//! carrier's own PPP core as its client (tests/support/hostile.rs) and
+//! free to write any frame it likes. The console runs in namespace
+//! `console`, with veths to `lpar1` (192.168.51.11) and `lpar2`
+//! (192.168.52.12), and in-process listeners counting what arrives
+//! (tests/support/listen.rs).
+//!
+//! What the caller may reach, and nothing else: the console's PPP address
+//! on TCP/UDP ports 22, 23, 2125, 2300, 9090, 9735, 9940, 30000-30009
+//! (with `--console-access` only), and each allowed partition at its
+//! alias. Each test prints its figures to stderr and then fails with
+//! every hole it found, each named (PORT LIST, RST LEAK, LAN ADDRESS,
+//! IPV6, SPOOF, PARTITION, TWO CALLS, FORWARDING, LEFTOVERS, ORDERING).
+//!
+//! Needs root (namespaces, TUN, nftables); skips loudly elsewhere, and
+//! fails under CI=true. `CARRIER_ATTACK_IFNAME` overrides the console's
+//! `--ifname` (default the template `cin%d`), to look past one hole at
+//! the others.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use carrier::ppp::proto;
+use serde_json::Value;
+use support::carrier::{Carrier, Netns};
+use support::hostile::{self, describe, ports_text, Hostile, Scan, FINAL_WAIT};
+use support::hosts::{ok, veth};
+use support::listen::{Family, Listeners, L4};
+
+const SERVICE_PORTS: [u16; 17] = [
+    22, 23, 2125, 2300, 9090, 9735, 9940, 30000, 30001, 30002, 30003, 30004, 30005, 30006, 30007,
+    30008, 30009,
+];
+/// Listening on the console too, never to be reached.
+const DECOYS: [u16; 4] = [80, 8080, 53, 7];
+const LPAR_PORT: u16 = 7777;
+const LPAR1: &str = "192.168.51.11";
+const LPAR2: &str = "192.168.52.12";
+const LAN1: &str = "192.168.51.1";
+const LAN2: &str = "192.168.52.1";
+
+fn ip4(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn service_set() -> BTreeSet<u16> {
+    SERVICE_PORTS.into_iter().collect()
+}
+
+/// The console's `--ifname`: a template the kernel numbers.
+fn ifname_template() -> String {
+    std::env::var("CARRIER_ATTACK_IFNAME").unwrap_or_else(|_| "cin%d".to_string())
+}
+
+/// The fixed UDP sample plus 20 more ports, the same every run.
+fn udp_sample() -> Vec<u16> {
+    let mut v: BTreeSet<u16> = SERVICE_PORTS.into_iter().collect();
+    v.extend([7, 53, 80, 123, 161, 8080, 65535]);
+    let mut x: u32 = 0x2545_f491;
+    let mut extra = 0;
+    while extra < 20 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let p = (x % 65535) as u16 + 1;
+        if !SERVICE_PORTS.contains(&p) && !DECOYS.contains(&p) && v.insert(p) {
+            extra += 1;
+        }
+    }
+    v.into_iter().collect()
+}
+
+/// TCP ports for the shorter scans: 1-1024, the service ports, the
+/// decoys and the edges of the service range.
+fn port_list() -> Vec<u16> {
+    let mut v: BTreeSet<u16> = (1..=1024).collect();
+    v.extend(SERVICE_PORTS);
+    v.extend(DECOYS);
+    v.extend([2124, 2126, 29999, 30010, 65535]);
+    v.into_iter().collect()
+}
+
+// ---- the report ----
+
+/// A test's figures and the holes it found; printed at the end (also
+/// when the test panics early), straight to fd 2 past libtest's capture.
+struct Report {
+    name: &'static str,
+    rows: Vec<[String; 9]>,
+    notes: Vec<String>,
+    holes: Vec<String>,
+    started: Instant,
+    printed: bool,
+}
+
+impl Report {
+    fn new(name: &'static str) -> Report {
+        quiet_consoles();
+        check_binary(name);
+        Report {
+            name,
+            rows: Vec::new(),
+            notes: Vec::new(),
+            holes: Vec::new(),
+            started: Instant::now(),
+            printed: false,
+        }
+    }
+
+    fn scan(&mut self, family: &str, s: &Scan, took: Duration) {
+        self.rows.push([
+            family.to_string(),
+            s.what.clone(),
+            s.probed.len().to_string(),
+            s.open.len().to_string(),
+            s.closed.len().to_string(),
+            s.unreachable.len().to_string(),
+            s.dropped.len().to_string(),
+            format!("{:.1}s", took.as_secs_f64()),
+            if s.answered_from.is_empty() {
+                ports_text(&s.open)
+            } else {
+                format!(
+                    "{} (answered from {})",
+                    ports_text(&s.open),
+                    s.answered_from
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            },
+        ]);
+    }
+
+    /// A row for probes that are not port scans (ping, IPv6, spoofing).
+    fn row(&mut self, family: &str, what: &str, probed: usize, answered: usize, detail: &str) {
+        self.rows.push([
+            family.to_string(),
+            what.to_string(),
+            probed.to_string(),
+            answered.to_string(),
+            "-".into(),
+            "-".into(),
+            (probed.saturating_sub(answered)).to_string(),
+            "".into(),
+            detail.to_string(),
+        ]);
+    }
+
+    fn note(&mut self, s: impl Into<String>) {
+        self.notes.push(s.into());
+    }
+
+    fn check(&mut self, ok: bool, hole: impl FnOnce() -> String) {
+        if !ok {
+            self.holes.push(hole());
+        }
+    }
+
+    fn print(&mut self) {
+        self.printed = true;
+        let head = [
+            "family",
+            "target",
+            "probed",
+            "open",
+            "closed",
+            "unreach",
+            "dropped",
+            "time",
+            "open/answered",
+        ];
+        let mut w = [0usize; 9];
+        for r in self
+            .rows
+            .iter()
+            .map(|r| r.each_ref().map(|s| s.as_str()))
+            .chain([head])
+        {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count().min(60));
+            }
+        }
+        let line = |r: [&str; 9]| {
+            let mut s = String::from("  ");
+            for (i, c) in r.iter().enumerate() {
+                if i == 8 {
+                    s.push_str(c);
+                } else if (2..=7).contains(&i) {
+                    s.push_str(&format!("{c:>width$}  ", width = w[i]));
+                } else {
+                    s.push_str(&format!("{c:<width$}  ", width = w[i]));
+                }
+            }
+            s.trim_end().to_string() + "\n"
+        };
+        let mut out = format!(
+            "\n==== {} ({:.1} s) ====\n",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
+        out += &line(head);
+        for r in &self.rows {
+            out += &line(r.each_ref().map(|s| s.as_str()));
+        }
+        for n in &self.notes {
+            out += &format!("  note: {n}\n");
+        }
+        if self.holes.is_empty() {
+            out += "  holes: none\n";
+        } else {
+            out += &format!("  holes: {}\n", self.holes.len());
+            for h in &self.holes {
+                out += &format!("  - {h}\n");
+            }
+        }
+        let _ = std::io::stderr().write_all(out.as_bytes());
+    }
+
+    fn finish(mut self) {
+        self.print();
+        check_binary(self.name);
+        let holes = std::mem::take(&mut self.holes);
+        assert!(
+            holes.is_empty(),
+            "{}: {} hole(s) in the boundary:\n- {}",
+            self.name,
+            holes.len(),
+            holes.join("\n- ")
+        );
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if !self.printed {
+            self.print();
+        }
+    }
+}
+
+/// The consoles' logs: info, not every frame (`-v` traces each one, and
+/// a scan is 65535 of them). CARRIER_LOG set by the caller stands.
+fn quiet_consoles() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("CARRIER_LOG").is_none() {
+            std::env::set_var("CARRIER_LOG", "info");
+        }
+    });
+}
+
+/// The binary under test must stay the one cargo built for this run: the
+/// target directory may be shared with another work tree, whose build
+/// replaces `target/debug/carrier` (figures of someone else's code). Its
+/// identity is taken at the first check and compared at every other.
+fn check_binary(test: &str) {
+    use std::os::unix::fs::MetadataExt;
+    static PINNED: std::sync::OnceLock<(u64, u64, u64, i64)> = std::sync::OnceLock::new();
+    let bin = Path::new(env!("CARGO_BIN_EXE_carrier"));
+    let Ok(m) = std::fs::metadata(bin) else {
+        return;
+    };
+    let now = (m.dev(), m.ino(), m.len(), m.mtime());
+    let pinned = *PINNED.get_or_init(|| now);
+    assert_eq!(
+        pinned,
+        now,
+        "{test}: {} was replaced during this run (another work tree's build?): \
+         the figures would be someone else's code; run again",
+        bin.display()
+    );
+}
+
+// ---- the hosts ----
+
+struct Lab {
+    console: Netns,
+    lpar1: Netns,
+    lpar2: Netns,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Option<Lab> {
+        let console = Netns::new(&format!("{tag}-console"))?;
+        let lpar1 = Netns::new(&format!("{tag}-lpar1"))?;
+        let lpar2 = Netns::new(&format!("{tag}-lpar2"))?;
+        veth(&console, &lpar1, "1", LAN1, LPAR1);
+        veth(&console, &lpar2, "2", LAN2, LPAR2);
+        // Port-unreachable answers must not be rate-limited into looking
+        // like drops.
+        for ns in [&console, &lpar1, &lpar2] {
+            ok(
+                ns.run(&["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]),
+                "icmp_ratelimit",
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("carrier-attack-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("locks")).unwrap();
+        Some(Lab {
+            console,
+            lpar1,
+            lpar2,
+            dir,
+        })
+    }
+
+    fn state(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `carrier inbound enable`, returning (user, secret).
+    fn enable(
+        &self,
+        state: &Path,
+        local: &str,
+        remote: &str,
+        partition: &str,
+        console_access: bool,
+        auth: &str,
+    ) -> (String, String) {
+        let mut args = vec![
+            "--events",
+            "json",
+            "inbound",
+            "enable",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--ppp-local",
+            local,
+            "--ppp-remote",
+            remote,
+            "--partition",
+            partition,
+            "--auth",
+            auth,
+        ];
+        if console_access {
+            args.push("--console-access");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
+            .args(&args)
+            .output()
+            .unwrap();
+        ok(out.clone(), "inbound enable");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["event"], "inbound-enabled", "{v}");
+        (
+            v["user"].as_str().unwrap().to_string(),
+            v["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    fn status(&self, state: &Path) -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
+            .args(["--events", "json", "inbound", "status", "--state-dir"])
+            .arg(state)
+            .output()
+            .unwrap();
+        ok(out.clone(), "inbound status");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `carrier answer --inbound --direct` on `device`, in the console.
+    fn answer(&self, state: &Path, device: &str, ifname: &str) -> Carrier {
+        let locks = self.dir.path().join("locks");
+        Carrier::spawn_in(
+            Some(self.console.name()),
+            &[
+                "answer",
+                "--inbound",
+                "--direct",
+                "--device",
+                device,
+                "--lock-dir",
+                locks.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+                "--ifname",
+                ifname,
+            ],
+        )
+    }
+}
+
+fn json_of(ns: &Netns, cmd: &[&str]) -> Value {
+    let out = ns.run(cmd);
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// The console interface holding `addr`, if any.
+fn iface_with(ns: &Netns, addr: Ipv4Addr) -> Option<String> {
+    let v = json_of(ns, &["ip", "-j", "-4", "addr"]);
+    v.as_array()?.iter().find_map(|i| {
+        i["addr_info"]
+            .as_array()?
+            .iter()
+            .any(|a| a["local"] == addr.to_string())
+            .then(|| i["ifname"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+fn interfaces(ns: &Netns) -> Vec<String> {
+    json_of(ns, &["ip", "-j", "link"])
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["ifname"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn link_local(ns: &Netns, ifname: &str) -> Vec<Ipv6Addr> {
+    json_of(ns, &["ip", "-j", "-6", "addr", "show", "dev", ifname])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["scope"] == "link")
+        .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+/// (rx packets, tx dropped) of `ifname`.
+fn link_counters(ns: &Netns, ifname: &str) -> (u64, u64) {
+    let v = json_of(ns, &["ip", "-s", "-j", "link", "show", "dev", ifname]);
+    let s = &v[0]["stats64"];
+    (
+        s["rx"]["packets"].as_u64().unwrap_or(0),
+        s["tx"]["dropped"].as_u64().unwrap_or(0),
+    )
+}
+
+/// /proc/net/snmp of a namespace, as "Ip.InReceives" -> n.
+fn snmp(ns: &Netns) -> BTreeMap<String, u64> {
+    let text = String::from_utf8_lossy(&ns.run(&["cat", "/proc/net/snmp"]).stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut m = BTreeMap::new();
+    for pair in lines.chunks(2) {
+        let [head, vals] = pair else { continue };
+        let (Some((t, names)), Some((_, values))) = (head.split_once(':'), vals.split_once(':'))
+        else {
+            continue;
+        };
+        for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
+            if let Ok(v) = v.parse::<i64>() {
+                m.insert(format!("{t}.{n}"), v.max(0) as u64);
+            }
+        }
+    }
+    m
+}
+
+fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, key: &str) -> u64 {
+    after
+        .get(key)
+        .unwrap_or(&0)
+        .saturating_sub(*before.get(key).unwrap_or(&0))
+}
+
+/// net.ipv4.ip_forward and every conf/*/forwarding of a namespace.
+fn forwarding(ns: &Netns) -> BTreeMap<String, String> {
+    let out = ns.run(&[
+        "sh",
+        "-c",
+        "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding",
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.rsplit_once(':'))
+        .map(|(k, v)| {
+            (
+                k.trim_start_matches("/proc/sys/net/ipv4/").to_string(),
+                v.trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `nft list tables`: "family name" each.
+fn nft_tables(ns: &Netns) -> Vec<String> {
+    String::from_utf8_lossy(&ns.run(&["nft", "list", "tables"]).stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("table "))
+        .map(String::from)
+        .collect()
+}
+
+/// The table the fixed firewall names for a call on `ifname`.
+fn table_for(ifname: &str) -> String {
+    let clean: String = ifname
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("carrier_inbound_{clean}")
+}
+
+// ---- a call ----
+
+struct Call {
+    console: Carrier,
+    caller: Hostile,
+    /// The console's address on the link, and the caller's.
+    local: Ipv4Addr,
+    remote: Ipv4Addr,
+    /// The interface the kernel gave the call.
+    ifname: String,
+}
+
+/// All events the console has reported so far.
+fn drain(c: &mut Carrier) {
+    c.wait_event("\u{0}none", Duration::from_millis(5));
+}
+
+/// The caller pumps its line until the console reports `name`.
+fn pump_for_event(
+    h: &mut Hostile,
+    c: &mut Carrier,
+    name: &str,
+    timeout: Duration,
+) -> Option<Value> {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if let Some(v) = c.wait_event(name, Duration::from_millis(1)) {
+            return Some(v);
+        }
+        h.pump_until(Duration::from_millis(30), |_| false);
+        if let Ok(Some(_)) = c.child.try_wait() {
+            return c.wait_event(name, Duration::from_millis(200));
+        }
+    }
+    None
+}
+
+/// The caller pumps its line until the console exits; its exit code.
+fn pump_until_exit(h: &mut Hostile, c: &mut Carrier, timeout: Duration) -> Option<i32> {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if let Some(s) = c.child.try_wait().expect("wait carrier") {
+            drain(c);
+            return s.code();
+        }
+        h.pump_until(Duration::from_millis(30), |_| false);
+    }
+    None
+}
+
+/// A caller authenticates with the right secret and gets IP; the console
+/// has set up its interface and firewall.
+fn call_up(lab: &Lab, state: &Path, user: &str, secret: &str, ifname: &str) -> Call {
+    let mut caller = Hostile::new(user, secret.as_bytes());
+    let mut console = lab.answer(state, caller.device_str(), ifname);
+    console
+        .wait_event("connect", Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("console did not open its line: {:?}", console.seen));
+    caller.start();
+    let ev = pump_for_event(
+        &mut caller,
+        &mut console,
+        "ip-interface",
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "the call did not come up: console {:?}; caller {:?}",
+            console.seen, caller.events
+        )
+    });
+    assert!(
+        ev.get("error").is_none(),
+        "IFNAME: the console could not set up its interface for --ifname {ifname:?}: {ev}"
+    );
+    assert!(
+        caller.pump_until(Duration::from_secs(10), |h| h.ip_up()),
+        "the caller's IPCP did not open: {:?}",
+        caller.events
+    );
+    let up = console
+        .wait_event("ipcp-up", Duration::from_secs(1))
+        .expect("console ipcp-up");
+    let local = ip4(up["local"].as_str().unwrap());
+    let remote = ip4(up["peer"].as_str().unwrap());
+    assert_eq!(
+        caller.local,
+        Some(remote),
+        "the caller got the enabled address"
+    );
+    let ifname = iface_with(&lab.console, local)
+        .unwrap_or_else(|| panic!("no console interface holds {local}"));
+    Call {
+        console,
+        caller,
+        local,
+        remote,
+        ifname,
+    }
+}
+
+impl Call {
+    /// SIGTERM to the console; the caller answers its Terminate-Request.
+    fn end(&mut self) -> Option<i32> {
+        self.console.terminate();
+        pump_until_exit(&mut self.caller, &mut self.console, Duration::from_secs(20))
+    }
+}
+
+// ---- the probes ----
+
+/// The console's own address: the full TCP range or `tcp_ports`, the UDP
+/// sample, ping; only `want` open.
+fn console_ports(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    listeners: &Listeners,
+    tcp_ports: &[u16],
+    want: &BTreeSet<u16>,
+    who: &str,
+) {
+    let (me, console) = (call.remote, call.local);
+    let h = &mut call.caller;
+    let before = listeners.snapshot();
+    let ifname = call.ifname.clone();
+    let (_, drop0) = link_counters(&lab.console, &ifname);
+    let t0 = Instant::now();
+    let s = h.tcp_scan(me, console, tcp_ports);
+    r.scan("ipv4/tcp", &s, t0.elapsed());
+    let (_, drop1) = link_counters(&lab.console, &ifname);
+    r.check(drop1 == drop0, || {
+        format!(
+            "HARNESS{who}: {ifname} dropped {} answers of the scan (its TX queue overran): the scan's dropped count is not to be trusted",
+            drop1 - drop0
+        )
+    });
+    let want_tcp: BTreeSet<u16> = want.intersection(&s.probed).copied().collect();
+    r.check(s.open == want_tcp, || {
+        format!(
+            "PORT LIST{who}: TCP ports open on {console}: [{}], want exactly [{}]",
+            ports_text(&s.open),
+            ports_text(&want_tcp)
+        )
+    });
+    r.check(s.closed.is_empty(), || {
+        format!(
+            "RST LEAK{who}: {} TCP ports of {console} answer RST instead of being dropped: [{}]",
+            s.closed.len(),
+            ports_text(&s.closed)
+        )
+    });
+    r.check(s.unreachable.is_empty(), || {
+        format!(
+            "ICMP LEAK{who}: ICMP errors for TCP to {console}: [{}]",
+            ports_text(&s.unreachable)
+        )
+    });
+    // The listeners saw exactly the connections the scan completed.
+    std::thread::sleep(Duration::from_millis(100));
+    let counted: BTreeSet<u16> = s
+        .probed
+        .iter()
+        .filter(|&&p| {
+            listeners.count(Family::V4, L4::Tcp, p)
+                > before.get(&(Family::V4, L4::Tcp, p)).copied().unwrap_or(0)
+        })
+        .copied()
+        .collect();
+    r.check(counted == s.open, || {
+        format!(
+            "HARNESS{who}: the console's listeners accepted on [{}] but the scan saw open [{}]",
+            ports_text(&counted),
+            ports_text(&s.open)
+        )
+    });
+
+    let sample = udp_sample();
+    let t0 = Instant::now();
+    let u = h.udp_probe(me, console, &sample);
+    r.scan("ipv4/udp", &u, t0.elapsed());
+    let want_udp: BTreeSet<u16> = want.intersection(&u.probed).copied().collect();
+    r.check(u.open == want_udp, || {
+        format!(
+            "PORT LIST{who}: UDP ports answering on {console}: [{}], want exactly [{}]",
+            ports_text(&u.open),
+            ports_text(&want_udp)
+        )
+    });
+    r.check(u.closed.is_empty() && u.unreachable.is_empty(), || {
+        format!(
+            "ICMP LEAK{who}: UDP to {console} answered with ICMP errors (closed, not dropped): [{}] [{}]",
+            ports_text(&u.closed),
+            ports_text(&u.unreachable)
+        )
+    });
+    let n = h.ping(me, console, 3);
+    r.row("ipv4/icmp", &format!("echo {console}"), 3, n.into(), "");
+    r.check(n == 0, || {
+        format!("PORT LIST{who}: the console answers ping on {console} ({n}/3): only TCP/UDP service ports are allowed")
+    });
+}
+
+/// The console's LAN addresses through the link: nothing answers.
+fn console_lan(r: &mut Report, call: &mut Call, who: &str) {
+    let me = call.remote;
+    let h = &mut call.caller;
+    for lan in [LAN1, LAN2].map(ip4) {
+        let t0 = Instant::now();
+        let s = h.tcp_scan(me, lan, &port_list());
+        r.scan("ipv4/tcp", &s, t0.elapsed());
+        r.check(s.all_dropped(), || {
+            format!(
+                "LAN ADDRESS{who}: the console answers on its LAN address {lan} through the link: {}",
+                s.answers()
+            )
+        });
+        let t0 = Instant::now();
+        let u = h.udp_probe(me, lan, &udp_sample());
+        r.scan("ipv4/udp", &u, t0.elapsed());
+        r.check(u.all_dropped(), || {
+            format!(
+                "LAN ADDRESS{who}: UDP to the console's LAN address {lan} answered: {}",
+                u.answers()
+            )
+        });
+        let n = h.ping(me, lan, 2);
+        r.row("ipv4/icmp", &format!("echo {lan}"), 2, n.into(), "");
+        r.check(n == 0, || {
+            format!("LAN ADDRESS{who}: the console answers ping on {lan} through the link")
+        });
+    }
+}
+
+/// The partition behind `alias` answers TCP, UDP and ping, and its own
+/// listeners and counters prove the traffic got there.
+fn partition_reachable(
+    r: &mut Report,
+    call: &mut Call,
+    alias: Ipv4Addr,
+    lpar: &Netns,
+    listeners: &Listeners,
+    name: &str,
+) {
+    let me = call.remote;
+    let h = &mut call.caller;
+    let (tcp0, udp0) = (
+        listeners.count(Family::V4, L4::Tcp, LPAR_PORT),
+        listeners.count(Family::V4, L4::Udp, LPAR_PORT),
+    );
+    let s0 = snmp(lpar);
+    let t0 = Instant::now();
+    let s = h.tcp_scan(me, alias, &[LPAR_PORT]);
+    r.scan("ipv4/tcp", &s, t0.elapsed());
+    let t0 = Instant::now();
+    let u = h.udp_probe(me, alias, &[LPAR_PORT]);
+    r.scan("ipv4/udp", &u, t0.elapsed());
+    let n = h.ping(me, alias, 2);
+    std::thread::sleep(Duration::from_millis(100));
+    let s1 = snmp(lpar);
+    let echoes = delta(&s1, &s0, "Icmp.InEchos");
+    r.row(
+        "ipv4/icmp",
+        &format!("echo {alias}"),
+        2,
+        n.into(),
+        &format!("{name} saw {echoes} echo requests"),
+    );
+    let want: BTreeSet<u16> = [LPAR_PORT].into();
+    r.check(s.open == want, || {
+        format!(
+            "PARTITION: {alias}:{LPAR_PORT} ({name}'s alias) is not open over TCP: {}",
+            s.answers()
+        )
+    });
+    let tcp = listeners.count(Family::V4, L4::Tcp, LPAR_PORT) - tcp0;
+    r.check(tcp == 1, || {
+        format!(
+            "PARTITION: {name}'s TCP listener counted {tcp} connections through {alias}, want 1"
+        )
+    });
+    let udp = listeners.count(Family::V4, L4::Udp, LPAR_PORT) - udp0;
+    r.check(u.open == want && udp == 1, || {
+        format!(
+            "PARTITION: UDP to {alias}:{LPAR_PORT}: {}; {name}'s listener counted {udp}",
+            u.answers()
+        )
+    });
+    r.check(n == 2 && echoes >= 2, || {
+        format!("PARTITION: ping {alias}: {n}/2 replies, {name} itself saw {echoes} echo requests")
+    });
+}
+
+/// TCP and UDP to `dst`:7777 get no answer of any kind.
+fn unreachable_target(r: &mut Report, call: &mut Call, dst: Ipv4Addr, why: &str) {
+    let me = call.remote;
+    let h = &mut call.caller;
+    let t0 = Instant::now();
+    let s = h.tcp_scan(me, dst, &[LPAR_PORT]);
+    r.scan("ipv4/tcp", &s, t0.elapsed());
+    let u = h.udp_probe(me, dst, &[LPAR_PORT]);
+    r.scan("ipv4/udp", &u, t0.elapsed());
+    r.check(s.all_dropped() && u.all_dropped(), || {
+        format!(
+            "PARTITION: {dst}:{LPAR_PORT} ({why}) answers: tcp {}; udp {}",
+            s.answers(),
+            u.answers()
+        )
+    });
+}
+
+/// Received frames, borrowed.
+type Frames<'a> = Vec<&'a (u16, Vec<u8>)>;
+
+/// IPv6, as 0x0057 frames and inside 0x0021 frames: nothing may answer,
+/// nothing may reach the console's interface or its listeners.
+fn ipv6_phase(r: &mut Report, lab: &Lab, call: &mut Call, listeners: &Listeners) {
+    let ifname = call.ifname.clone();
+    let lls = link_local(&lab.console, &ifname);
+    r.note(format!(
+        "{ifname} link-local addresses: {}",
+        if lls.is_empty() {
+            "none".to_string()
+        } else {
+            lls.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    ));
+    let h = &mut call.caller;
+    let me: Ipv6Addr = "fe80::a77a:c4".parse().unwrap();
+    let sport = h.fresh_port();
+    let mut probes: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut echo_to: Vec<Ipv6Addr> = vec!["ff02::1".parse().unwrap(), "fe80::1".parse().unwrap()];
+    echo_to.extend(&lls);
+    for (i, dst) in echo_to.iter().enumerate() {
+        probes.push((
+            format!("icmpv6 echo {dst}"),
+            hostile::icmp6_echo(me, *dst, 0x6a6a, i as u16 + 1),
+        ));
+    }
+    let mut syn_to: Vec<Ipv6Addr> = vec!["fe80::1".parse().unwrap()];
+    syn_to.extend(&lls);
+    for dst in &syn_to {
+        for port in [22, 2300] {
+            probes.push((
+                format!("tcp6 syn [{dst}]:{port}"),
+                hostile::tcp6_syn(me, sport, *dst, port),
+            ));
+        }
+    }
+    let v6_before = listeners.total(|k| k.0 == Family::V6);
+    let (rx0, _) = link_counters(&lab.console, &ifname);
+    let (in0, rej0) = (h.ipv6_in.len(), h.protocol_rejects.len());
+    let mut frames = Vec::new();
+    for (_, p) in &probes {
+        frames.push((proto::IPV6, p.clone()));
+        frames.push((proto::IPV4, p.clone()));
+    }
+    h.send_frames(&frames);
+    let mut got = h.pump(Duration::from_millis(500));
+    // SYN-ACKs are acknowledged (each in the framing it came in), so a
+    // listener that got the SYN also accepts and counts the connection;
+    // then reset.
+    let syn_acks: Vec<(u16, Ipv6Addr, u16, u32)> = h.ipv6_in[in0..]
+        .iter()
+        .filter_map(|(p, d)| {
+            let (src, dst, from, to, seq, flags) = hostile::parse_tcp6(d)?;
+            (flags & hostile::SYN_ACK == hostile::SYN_ACK && dst == me && to == sport)
+                .then_some((*p, src, from, seq))
+        })
+        .collect();
+    let mut resets = Vec::new();
+    for (p, src, from, seq) in syn_acks {
+        let next = hostile::isn(from).wrapping_add(1);
+        let ack = hostile::tcp6(
+            me,
+            sport,
+            src,
+            from,
+            next,
+            seq.wrapping_add(1),
+            hostile::ACK,
+        );
+        h.send_frame(p, &ack);
+        resets.push((
+            p,
+            hostile::tcp6(me, sport, src, from, next, 0, hostile::RST),
+        ));
+    }
+    got.extend(h.pump(FINAL_WAIT));
+    h.send_frames(&resets);
+    got.extend(h.pump(Duration::from_millis(300)));
+    let (rx1, _) = link_counters(&lab.console, &ifname);
+    let (unsolicited, replies): (Frames, Frames) = h.ipv6_in[in0..]
+        .iter()
+        .partition(|(_, p)| hostile::ipv6_unsolicited(p));
+    let rejected_v6 = h.protocol_rejects[rej0..]
+        .iter()
+        .filter(|(p, _)| *p == proto::IPV6)
+        .count();
+    let v6_counted = listeners.total(|k| k.0 == Family::V6) - v6_before;
+    let other: Vec<String> = got
+        .iter()
+        .filter(|(p, d)| *p == proto::IPV4 && d.first().is_some_and(|b| b >> 4 == 4))
+        .map(|(p, d)| describe(*p, d))
+        .collect();
+    r.row(
+        "ipv6",
+        &format!("{} probes x (0x0057, 0x0021)", probes.len()),
+        frames.len(),
+        replies.len(),
+        &format!(
+            "{rejected_v6} Protocol-Rejects of 0x0057 (fine); {ifname} RX +{}; v6 listeners +{v6_counted}",
+            rx1 - rx0
+        ),
+    );
+    r.check(replies.is_empty(), || {
+        format!(
+            "IPV6: the console answered IPv6 over the link: {}",
+            replies
+                .iter()
+                .map(|(p, d)| describe(*p, d))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    });
+    r.check(rx1 == rx0, || {
+        format!(
+            "IPV6: {ifname}'s RX counter moved by {} during the IPv6 phase: IPv6 inside 0x0021 frames is handed to the console's interface",
+            rx1 - rx0
+        )
+    });
+    r.check(v6_counted == 0, || {
+        format!("IPV6: the console's IPv6 listeners counted {v6_counted} arrivals")
+    });
+    if !unsolicited.is_empty() {
+        r.note(format!(
+            "{} IPv6 packets of the console's own during the IPv6 phase: {}",
+            unsolicited.len(),
+            unsolicited
+                .iter()
+                .map(|(p, d)| describe(*p, d))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !other.is_empty() {
+        r.note(format!("IPv4 frames during the IPv6 phase: {other:?}"));
+    }
+}
+
+/// Over the whole call: the console sent no IPv6 over the link, even of
+/// its own (router solicitations, MLD reports).
+fn no_ipv6_out(r: &mut Report, call: &Call) {
+    let v6: Vec<&(u16, Vec<u8>)> = call
+        .caller
+        .ipv6_in
+        .iter()
+        .filter(|(_, p)| hostile::ipv6_unsolicited(p))
+        .collect();
+    r.check(v6.is_empty(), || {
+        let mut seen: Vec<String> = v6.iter().map(|(p, d)| describe(*p, d)).collect();
+        seen.dedup();
+        seen.truncate(6);
+        format!(
+            "IPV6 OUT: the console sent {} IPv6 packets of its own (not answers) over the link during the call: {}",
+            v6.len(),
+            seen.join("; ")
+        )
+    });
+}
+
+/// SYNs and datagrams from addresses that are not the caller's: nothing
+/// comes back, nothing arrives anywhere.
+fn spoof_phase(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    sources: &[Ipv4Addr],
+    targets: &[(Ipv4Addr, u16)],
+    listeners: &[&Listeners],
+) {
+    let h = &mut call.caller;
+    let sport = h.fresh_port();
+    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
+    let hosts = [
+        ("console", &lab.console),
+        ("lpar1", &lab.lpar1),
+        ("lpar2", &lab.lpar2),
+    ];
+    let s0: Vec<_> = hosts.iter().map(|(_, ns)| snmp(ns)).collect();
+    let mut frames = Vec::new();
+    for &src in sources {
+        for &(dst, port) in targets {
+            frames.push((proto::IPV4, hostile::tcp4_syn(src, sport, dst, port)));
+            frames.push((
+                proto::IPV4,
+                hostile::udp4(src, sport, dst, port, b"carrier-attack spoofed"),
+            ));
+        }
+    }
+    h.send_frames(&frames);
+    let got = h.pump(FINAL_WAIT);
+    std::thread::sleep(Duration::from_millis(100));
+    let s1: Vec<_> = hosts.iter().map(|(_, ns)| snmp(ns)).collect();
+    // IPv4 answers; IPv6 is the IPv6 phase's business.
+    let answers: Vec<String> = got
+        .iter()
+        .filter(|(p, d)| *p == proto::IPV4 && d.first().is_some_and(|b| b >> 4 == 4))
+        .map(|(p, d)| describe(*p, d))
+        .collect();
+    let counted: Vec<String> = listeners
+        .iter()
+        .zip(&before)
+        .filter_map(|(l, b)| {
+            let s = l.since(b);
+            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
+        })
+        .collect();
+    let mut arrived = Vec::new();
+    for (i, (name, _)) in hosts.iter().enumerate() {
+        let keys: &[&str] = if *name == "console" {
+            &["Tcp.InSegs", "Udp.InDatagrams", "Udp.NoPorts"]
+        } else {
+            &["Ip.InReceives"]
+        };
+        for k in keys {
+            let d = delta(&s1[i], &s0[i], k);
+            if d > 0 {
+                arrived.push(format!("{name} {k} +{d}"));
+            }
+        }
+    }
+    r.row(
+        "ipv4 spoofed",
+        &format!(
+            "from {} to {}",
+            sources
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            targets
+                .iter()
+                .map(|(a, p)| format!("{a}:{p}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        frames.len(),
+        answers.len(),
+        &arrived.join(", "),
+    );
+    r.check(answers.is_empty(), || {
+        format!("SPOOF: answers came back for spoofed sources: {answers:?}")
+    });
+    r.check(counted.is_empty(), || {
+        format!("SPOOF: listeners counted spoofed traffic: {counted:?}")
+    });
+    r.check(arrived.is_empty(), || {
+        format!("SPOOF: spoofed packets got past the console's firewall: {arrived:?}")
+    });
+}
+
+fn console_listeners(lab: &Lab) -> Listeners {
+    let mut ports: Vec<u16> = SERVICE_PORTS.to_vec();
+    ports.extend(DECOYS);
+    Listeners::start(lab.console.name(), &ports, &ports)
+}
+
+fn lpar_listeners(ns: &Netns) -> Listeners {
+    Listeners::start(ns.name(), &[LPAR_PORT], &[LPAR_PORT])
+}
+
+/// Tests 1 and 2: one call, every probe.
+fn one_call(name: &'static str, tag: &str, console_access: bool) {
+    let Some(lab) = Lab::new(tag) else { return };
+    let mut r = Report::new(name);
+    let state = lab.state("state");
+    let (user, secret) = lab.enable(
+        &state,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        console_access,
+        "chap",
+    );
+    let cl = console_listeners(&lab);
+    let l1 = lpar_listeners(&lab.lpar1);
+    let l2 = lpar_listeners(&lab.lpar2);
+    let mut call = call_up(&lab, &state, &user, &secret, &ifname_template());
+    r.note(format!(
+        "call up on {} ({} -> {}), --ifname {:?}; nft tables: {:?}",
+        call.ifname,
+        call.remote,
+        call.local,
+        ifname_template(),
+        nft_tables(&lab.console)
+    ));
+    let want = if console_access {
+        service_set()
+    } else {
+        BTreeSet::new()
+    };
+    let all: Vec<u16> = (1..=65535).collect();
+    console_ports(&mut r, &lab, &mut call, &cl, &all, &want, "");
+    console_lan(&mut r, &mut call, "");
+
+    let lpar2_0 = snmp(&lab.lpar2);
+    partition_reachable(
+        &mut r,
+        &mut call,
+        ip4("10.99.0.11"),
+        &lab.lpar1,
+        &l1,
+        "lpar1",
+    );
+    unreachable_target(
+        &mut r,
+        &mut call,
+        ip4(LPAR1),
+        "lpar1's real address, not its alias",
+    );
+    unreachable_target(&mut r, &mut call, ip4(LPAR2), "lpar2 is not allowed");
+    unreachable_target(
+        &mut r,
+        &mut call,
+        ip4("10.99.0.12"),
+        "no partition has this alias",
+    );
+    let lpar2_in = delta(&snmp(&lab.lpar2), &lpar2_0, "Ip.InReceives");
+    let l2_total = l2.total(|_| true);
+    r.check(lpar2_in == 0 && l2_total == 0, || {
+        format!("PARTITION: lpar2 (not allowed) received {lpar2_in} IP packets; its listener counted {l2_total}")
+    });
+
+    ipv6_phase(&mut r, &lab, &mut call, &cl);
+    spoof_phase(
+        &mut r,
+        &lab,
+        &mut call,
+        &["10.99.0.77", LPAR1, "10.99.0.1", "127.0.0.1"].map(ip4),
+        &[(ip4("10.99.0.1"), 22), (ip4("10.99.0.11"), LPAR_PORT)],
+        &[&cl, &l1, &l2],
+    );
+    no_ipv6_out(&mut r, &call);
+    let (_, txdrop) = link_counters(&lab.console, &call.ifname);
+    let mut strays = call.caller.strays.clone();
+    strays.sort();
+    strays.dedup();
+    strays.truncate(8);
+    r.note(format!(
+        "{} tx dropped: {txdrop}; caller strays: {} (e.g. {strays:?}); framing errors: {}",
+        call.ifname,
+        call.caller.strays.len(),
+        call.caller.bad_frames
+    ));
+    let code = call.end();
+    r.note(format!("console exit after SIGTERM: {code:?}"));
+    r.finish();
+}
+
+#[test]
+fn console_access_on_opens_exactly_the_port_list() {
+    one_call(
+        "console_access_on_opens_exactly_the_port_list",
+        "atk-on",
+        true,
+    );
+}
+
+#[test]
+fn console_access_off_reaches_nothing_on_the_console() {
+    one_call(
+        "console_access_off_reaches_nothing_on_the_console",
+        "atk-off",
+        false,
+    );
+}
+
+#[test]
+fn two_calls_at_once_keep_their_own_rules() {
+    let Some(lab) = Lab::new("atk-two") else {
+        return;
+    };
+    let mut r = Report::new("two_calls_at_once_keep_their_own_rules");
+    let (sa, sb) = (lab.state("a"), lab.state("b"));
+    let (ua, pa) = lab.enable(
+        &sa,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        true,
+        "chap",
+    );
+    let (ub, pb) = lab.enable(
+        &sb,
+        "10.98.0.1",
+        "10.98.0.2",
+        &format!("lpar2={LPAR2}"),
+        true,
+        "chap",
+    );
+    let cl = console_listeners(&lab);
+    let l1 = lpar_listeners(&lab.lpar1);
+    let l2 = lpar_listeners(&lab.lpar2);
+    let template = ifname_template();
+    let (ta, tb) = if template.contains('%') {
+        (template.clone(), template.clone())
+    } else {
+        (format!("{template}a"), format!("{template}b"))
+    };
+    let mut a = call_up(&lab, &sa, &ua, &pa, &ta);
+    let mut b = call_up(&lab, &sb, &ub, &pb, &tb);
+    r.note(format!(
+        "call A on {} ({} -> {}), call B on {} ({} -> {}); nft tables: {:?}",
+        a.ifname,
+        a.remote,
+        a.local,
+        b.ifname,
+        b.remote,
+        b.local,
+        nft_tables(&lab.console)
+    ));
+    let (alias_a, alias_b) = (ip4("10.99.0.11"), ip4("10.98.0.11"));
+    let want = service_set();
+    console_ports(&mut r, &lab, &mut a, &cl, &port_list(), &want, " (call A)");
+    console_ports(&mut r, &lab, &mut b, &cl, &port_list(), &want, " (call B)");
+    partition_reachable(&mut r, &mut a, alias_a, &lab.lpar1, &l1, "lpar1");
+    partition_reachable(&mut r, &mut b, alias_b, &lab.lpar2, &l2, "lpar2");
+    let (local_a, local_b) = (a.local, b.local);
+    for (call, other, other_alias, who) in [
+        (&mut a, local_b, alias_b, "A"),
+        (&mut b, local_a, alias_a, "B"),
+    ] {
+        let me = call.remote;
+        let t0 = Instant::now();
+        let s = call.caller.tcp_scan(me, other, &port_list());
+        r.scan("ipv4/tcp", &s, t0.elapsed());
+        let u = call.caller.udp_probe(me, other, &udp_sample());
+        r.scan("ipv4/udp", &u, t0.elapsed());
+        r.check(s.all_dropped() && u.all_dropped(), || {
+            format!(
+                "TWO CALLS: caller {who} reaches the other call's console address {other}: tcp {}; udp {}",
+                s.answers(),
+                u.answers()
+            )
+        });
+        let t0 = Instant::now();
+        let s = call.caller.tcp_scan(me, other_alias, &[LPAR_PORT]);
+        r.scan("ipv4/tcp", &s, t0.elapsed());
+        r.check(s.all_dropped(), || {
+            format!(
+                "TWO CALLS: caller {who} reaches the other call's partition alias {other_alias}: {}",
+                s.answers()
+            )
+        });
+    }
+    // A, spoofing B's address, at B's console and partition.
+    spoof_phase(
+        &mut r,
+        &lab,
+        &mut a,
+        &[b.remote],
+        &[(b.local, 22), (alias_b, LPAR_PORT), (alias_a, LPAR_PORT)],
+        &[&cl, &l1, &l2],
+    );
+
+    // Call A ends; B's rules must stand.
+    let code = a.end();
+    r.check(code == Some(5), || {
+        format!("TWO CALLS: console A exited {code:?} on SIGTERM, want 5")
+    });
+    let tables = nft_tables(&lab.console);
+    r.note(format!("after call A ended: nft tables {tables:?}"));
+    let (tab_a, tab_b) = (table_for(&a.ifname), table_for(&b.ifname));
+    let has = |t: &str| {
+        tables
+            .iter()
+            .any(|x| x.split_whitespace().nth(1) == Some(t))
+    };
+    r.check(has(&tab_b), || {
+        format!("TWO CALLS: call B's table {tab_b} is gone after call A ended: tables {tables:?}")
+    });
+    r.check(!has(&tab_a), || {
+        format!("TWO CALLS: call A's table {tab_a} is left after call A ended: tables {tables:?}")
+    });
+    console_ports(
+        &mut r,
+        &lab,
+        &mut b,
+        &cl,
+        &port_list(),
+        &want,
+        " (call B after A ended)",
+    );
+    partition_reachable(&mut r, &mut b, alias_b, &lab.lpar2, &l2, "lpar2");
+    no_ipv6_out(&mut r, &b);
+    let code = b.end();
+    r.note(format!("console B exit after SIGTERM: {code:?}"));
+    r.finish();
+}
+
+#[test]
+fn kill_9_mid_call_then_restart_restores_everything() {
+    let Some(lab) = Lab::new("atk-kill") else {
+        return;
+    };
+    let mut r = Report::new("kill_9_mid_call_then_restart_restores_everything");
+    let state = lab.state("state");
+    let (user, secret) = lab.enable(
+        &state,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        true,
+        "chap",
+    );
+    // The customer's own setting on its other LAN, to be kept.
+    let lan2 = format!("c2{}", std::process::id() % 100000);
+    ok(
+        lab.console.run(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv4.conf.{lan2}.forwarding=1"),
+        ]),
+        "forwarding on the second LAN",
+    );
+    let before = forwarding(&lab.console);
+    r.note(format!("forwarding before the call: {before:?}"));
+    let l1 = lpar_listeners(&lab.lpar1);
+    let template = ifname_template();
+    let mut call = call_up(&lab, &state, &user, &secret, &template);
+    let during = forwarding(&lab.console);
+    r.note(format!("forwarding during the call: {during:?}"));
+    let global = during.get("ip_forward").cloned().unwrap_or_default();
+    r.check(global == "0", || {
+        format!("FORWARDING: net.ipv4.ip_forward is {global} during the call: forwarding was turned on globally, not on the call's interfaces only")
+    });
+    partition_reachable(
+        &mut r,
+        &mut call,
+        ip4("10.99.0.11"),
+        &lab.lpar1,
+        &l1,
+        "lpar1",
+    );
+    r.note(format!(
+        "during the call: nft tables {:?}",
+        nft_tables(&lab.console)
+    ));
+
+    let _ = call.console.child.kill();
+    let _ = call.console.child.wait();
+    call.caller.pump(Duration::from_millis(200));
+    let mut again = lab.answer(&state, call.caller.device_str(), &template);
+    let code = again.wait_exit(Duration::from_secs(15));
+    r.check(code == Some(20), || {
+        format!("RESTART: `answer --inbound` after kill -9 exited {code:?}, want 20 (the enablement stays consumed)")
+    });
+    let status = lab.status(&state);
+    r.check(status["state"] == "consumed", || {
+        format!(
+            "RESTART: the enablement is {} after kill -9 and restart, want consumed",
+            status["state"]
+        )
+    });
+    let tables = nft_tables(&lab.console);
+    let ours: Vec<&String> = tables
+        .iter()
+        .filter(|t| {
+            t.split_whitespace()
+                .nth(1)
+                .is_some_and(|n| n.starts_with("carrier"))
+        })
+        .collect();
+    r.check(ours.is_empty(), || {
+        format!("LEFTOVERS: nft tables after kill -9 and restart: {ours:?}")
+    });
+    let prefix: String = template.split('%').next().unwrap_or("cin").to_string();
+    let ifaces: Vec<String> = interfaces(&lab.console)
+        .into_iter()
+        .filter(|i| i.starts_with(&prefix))
+        .collect();
+    r.check(ifaces.is_empty(), || {
+        format!("LEFTOVERS: interfaces after kill -9 and restart: {ifaces:?}")
+    });
+    let after = forwarding(&lab.console);
+    let changed: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| format!("{k}: {:?} -> {:?}", before.get(k), after.get(k)))
+        .collect();
+    r.check(changed.is_empty(), || {
+        format!("FORWARDING: after kill -9 and restart, forwarding is not as before the call: {changed:?}")
+    });
+    r.finish();
+}
+
+/// IPCP Configure-Request for `me` with an id the caller's link never
+/// uses, Configure-Acks guessing the console's request (id 1 and 2, its
+/// address), and datagrams: all meant to arrive before the console has
+/// judged the caller.
+fn premature_frames(me: Ipv4Addr, console: Ipv4Addr, alias: Ipv4Addr) -> Vec<(u16, Vec<u8>)> {
+    let ipcp = |code: u8, id: u8, addr: Ipv4Addr| {
+        let mut v = vec![code, id, 0, 10, 3, 6];
+        v.extend_from_slice(&addr.octets());
+        (proto::IPCP, v)
+    };
+    vec![
+        ipcp(1, PREMATURE_ID, me),
+        ipcp(2, 1, console),
+        ipcp(2, 2, console),
+        (
+            proto::IPV4,
+            hostile::udp4(me, 41999, alias, LPAR_PORT, b"premature"),
+        ),
+        (proto::IPV4, hostile::tcp4_syn(me, 41999, alias, LPAR_PORT)),
+        (
+            proto::IPV4,
+            hostile::udp4(me, 41999, console, 2300, b"premature"),
+        ),
+    ]
+}
+
+const PREMATURE_ID: u8 = 0xa5;
+
+/// IPCP packets the console sent: (code, id).
+fn console_ipcp(h: &Hostile) -> Vec<(u8, u8)> {
+    h.control_in
+        .iter()
+        .filter(|(p, d)| *p == proto::IPCP && d.len() >= 2)
+        .map(|(_, d)| (d[0], d[1]))
+        .collect()
+}
+
+/// The ordering attack with a wrong secret: the console must close, and
+/// nothing sent with or after the bad response may get anywhere.
+fn wrong_secret_attack(
+    r: &mut Report,
+    lab: &Lab,
+    state: &Path,
+    user: &str,
+    auth: &str,
+    listeners: &[&Listeners],
+) {
+    let (me, console_ip, alias) = (ip4("10.99.0.2"), ip4("10.99.0.1"), ip4("10.99.0.11"));
+    let mut h = Hostile::new(user, b"0123456789abcdef0123456789abcdef");
+    let mut console = lab.answer(state, h.device_str(), &ifname_template());
+    console
+        .wait_event("connect", Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("console did not open its line: {:?}", console.seen));
+    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
+    let (c0, l0) = (snmp(&lab.console), snmp(&lab.lpar1));
+    h.piggyback_on_auth(premature_frames(me, console_ip, alias));
+    h.start();
+    let wrote = h.pump_until(Duration::from_secs(20), |h| h.piggyback_write.is_some());
+    assert!(
+        wrote,
+        "{auth}: the caller's link never sent its authentication: {:?}",
+        h.events
+    );
+    // Right after the one write: more IP.
+    h.send_frames(&[
+        (proto::IPV4, hostile::tcp4_syn(me, 42001, alias, LPAR_PORT)),
+        (
+            proto::IPV4,
+            hostile::udp4(me, 42001, alias, LPAR_PORT, b"right after"),
+        ),
+    ]);
+    let code = pump_until_exit(&mut h, &mut console, Duration::from_secs(20));
+    let got = h.pump(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(100));
+    let (c1, l1) = (snmp(&lab.console), snmp(&lab.lpar1));
+    let (asked, took) = h.piggyback_write.unwrap();
+    let ipcp = console_ipcp(&h);
+    let ip_answers: Vec<String> = got.iter().map(|(p, d)| describe(*p, d)).collect();
+    let counted: Vec<String> = listeners
+        .iter()
+        .zip(&before)
+        .filter_map(|(l, b)| {
+            let s = l.since(b);
+            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
+        })
+        .collect();
+    let deltas = [
+        delta(&c1, &c0, "Udp.InDatagrams"),
+        delta(&c1, &c0, "Tcp.InSegs"),
+        delta(&l1, &l0, "Ip.InReceives"),
+    ];
+    let arrived = format!(
+        "console Udp.InDatagrams +{}, Tcp.InSegs +{}; lpar1 Ip.InReceives +{}",
+        deltas[0], deltas[1], deltas[2]
+    );
+    let ipcp_up = console.events_named("ipcp-up").count();
+    r.row(
+        "ordering",
+        &format!("{auth} wrong secret + IPCP + IP in one write"),
+        6 + 2,
+        ip_answers.len(),
+        &format!(
+            "one write of {asked} octets took {took}; console IPCP packets {ipcp:?}; ipcp-up {ipcp_up}; exit {code:?}"
+        ),
+    );
+    r.check(took == asked, || {
+        format!("HARNESS: the ordering write took {took} of {asked} octets")
+    });
+    r.check(ipcp.is_empty() && ipcp_up == 0 && !h.ip_up(), || {
+        format!(
+            "ORDERING ({auth}, wrong secret): the console ran IPCP with a caller that failed authentication: its IPCP packets (code, id) {ipcp:?}, ipcp-up events {ipcp_up}"
+        )
+    });
+    r.check(ip_answers.is_empty() && counted.is_empty(), || {
+        format!(
+            "ORDERING ({auth}, wrong secret): IP from an unauthenticated caller got answers {ip_answers:?} / was counted {counted:?}"
+        )
+    });
+    r.check(deltas == [0; 3], || {
+        format!(
+            "ORDERING ({auth}, wrong secret): IP from an unauthenticated caller arrived: {arrived}"
+        )
+    });
+    r.check(code == Some(11), || {
+        format!("ORDERING ({auth}, wrong secret): the console exited {code:?}, want 11 (peer auth failed)")
+    });
+    let status = lab.status(state);
+    r.check(status["state"] == "enabled", || {
+        format!(
+            "ORDERING ({auth}, wrong secret): the enablement is {} after a failed caller, want enabled",
+            status["state"]
+        )
+    });
+}
+
+#[test]
+fn wrong_secret_with_ncp_in_the_same_write_never_gets_ip() {
+    let Some(lab) = Lab::new("atk-order") else {
+        return;
+    };
+    let mut r = Report::new("wrong_secret_with_ncp_in_the_same_write_never_gets_ip");
+    let cl = console_listeners(&lab);
+    let l1 = lpar_listeners(&lab.lpar1);
+    let chap = lab.state("chap");
+    let (user, secret) = lab.enable(
+        &chap,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        true,
+        "chap",
+    );
+    wrong_secret_attack(&mut r, &lab, &chap, &user, "CHAP", &[&cl, &l1]);
+    let pap = lab.state("pap");
+    let (pap_user, _) = lab.enable(
+        &pap,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        true,
+        "pap",
+    );
+    wrong_secret_attack(&mut r, &lab, &pap, &pap_user, "PAP", &[&cl, &l1]);
+
+    // The right secret, the same premature frames in the same write: they
+    // are discarded, and IPCP then negotiates as usual.
+    let (me, console_ip, alias) = (ip4("10.99.0.2"), ip4("10.99.0.1"), ip4("10.99.0.11"));
+    if lab.status(&chap)["state"] != "enabled" {
+        r.note("re-enabled for the right-secret run: the wrong-secret run used the call up");
+    }
+    let (user, secret) = if lab.status(&chap)["state"] == "enabled" {
+        (user, secret)
+    } else {
+        lab.enable(
+            &chap,
+            "10.99.0.1",
+            "10.99.0.2",
+            &format!("lpar1={LPAR1}"),
+            true,
+            "chap",
+        )
+    };
+    let mut h = Hostile::new(&user, secret.as_bytes());
+    let mut console = lab.answer(&chap, h.device_str(), &ifname_template());
+    console
+        .wait_event("connect", Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("console did not open its line: {:?}", console.seen));
+    let udp0 = l1.count(Family::V4, L4::Udp, LPAR_PORT);
+    let cudp0 = cl.count(Family::V4, L4::Udp, 2300);
+    h.piggyback_on_auth(premature_frames(me, console_ip, alias));
+    h.start();
+    let ev = pump_for_event(
+        &mut h,
+        &mut console,
+        "ip-interface",
+        Duration::from_secs(30),
+    );
+    let up = ev.is_some() && h.pump_until(Duration::from_secs(10), |h| h.ip_up());
+    // Let any renegotiation the premature frames set off play out.
+    h.pump(Duration::from_secs(4));
+    drain(&mut console);
+    let ipcp = console_ipcp(&h);
+    let answered_premature: Vec<(u8, u8)> = ipcp
+        .iter()
+        .filter(|(_, id)| *id == PREMATURE_ID)
+        .copied()
+        .collect();
+    let ups = console.events_named("ipcp-up").count();
+    let downs = console.events_named("ipcp-down").count();
+    let premature_udp = l1.count(Family::V4, L4::Udp, LPAR_PORT) - udp0
+        + cl.count(Family::V4, L4::Udp, 2300)
+        - cudp0;
+    r.row(
+        "ordering",
+        "CHAP right secret + IPCP + IP in one write",
+        6,
+        answered_premature.len(),
+        &format!(
+            "console IPCP packets (code, id) {ipcp:?}; ipcp-up {ups}, ipcp-down {downs}; write {:?}",
+            h.piggyback_write
+        ),
+    );
+    r.check(up, || {
+        format!(
+            "ORDERING (right secret): the call did not come up after premature NCP frames: console {:?}",
+            console.seen
+        )
+    });
+    r.check(answered_premature.is_empty(), || {
+        format!(
+            "ORDERING (right secret): the console answered the IPCP Configure-Request that came in the same write as the CHAP Response: {answered_premature:?}"
+        )
+    });
+    r.check(ups == 1 && downs == 0, || {
+        format!(
+            "ORDERING (right secret): premature IPCP frames were negotiated: the console's IPCP went up {ups} times and down {downs} times"
+        )
+    });
+    r.check(premature_udp == 0, || {
+        format!("ORDERING (right secret): {premature_udp} datagrams sent before authentication finished arrived")
+    });
+    if up {
+        let mut call = Call {
+            console,
+            caller: h,
+            local: console_ip,
+            remote: me,
+            ifname: String::new(),
+        };
+        // The call carries IP: the console's ssh port answers (a port
+        // open with and without a working firewall, so this judges the
+        // ordering alone; the partition's NAT is tested elsewhere).
+        let t0 = Instant::now();
+        let s = call.caller.tcp_scan(me, console_ip, &[22]);
+        r.scan("ipv4/tcp", &s, t0.elapsed());
+        r.check(s.open.contains(&22), || {
+            format!(
+                "ORDERING (right secret): the call does not carry IP afterwards: {console_ip}:22 {}",
+                s.answers()
+            )
+        });
+        let code = call.end();
+        r.note(format!("console exit after SIGTERM: {code:?}"));
+    }
+    r.finish();
+}

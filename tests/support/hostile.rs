@@ -1,0 +1,1089 @@
+//! A hostile PPP caller in the test process: it owns the master side of a
+//! PTY pair whose slave the console's `carrier answer --direct` opens,
+//! drives carrier's own sans-IO [`Link`] as a client through LCP,
+//! authentication and IPCP, and otherwise writes whatever frames it likes
+//! (IPv6 as 0x0057 or inside 0x0021, spoofed sources, NCP frames before
+//! authentication has finished). A PTY is not tied to a network
+//! namespace, so the caller needs none.
+//!
+//! I/O is blocking-with-timeouts (`poll`) on a non-blocking master: every
+//! write that would block reads what the console sent meanwhile, so two
+//! full PTY buffers can never deadlock the line. The link keeps answering
+//! LCP (echoes, terminate) whenever the caller pumps.
+//!
+//! Scans classify each probe as open (SYN-ACK, or a datagram back),
+//! closed (RST, or ICMP port unreachable), unreachable (any other ICMP
+//! error quoting the probe) or dropped (nothing after a final wait).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::File;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use carrier::hdlc::{self, Decoder, Encoder};
+use carrier::net::ipv4;
+use carrier::ppp::auth::{AuthConfig, Secret};
+use carrier::ppp::link::{Event, Framing, Link, LinkConfig};
+use carrier::ppp::proto;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::termios::{self, SetArg};
+
+/// SYNs sent back to back before the caller stops to read replies.
+pub const BURST: usize = 256;
+/// How long a scan waits after its last probe for late answers.
+pub const FINAL_WAIT: Duration = Duration::from_secs(2);
+
+const LCP_PROTOCOL_REJECT: u8 = 8;
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// The caller's side of one call.
+pub struct Hostile {
+    master: OwnedFd,
+    /// Held open so the line never sees its last close while the console
+    /// comes and goes (the master would read EIO); never read.
+    _slave: File,
+    path: PathBuf,
+    link: Link,
+    enc: Encoder,
+    dec: Decoder,
+    /// Frames the link does not consume: network-layer protocols (0x0021,
+    /// 0x0057, anything below 0x8000).
+    rx: VecDeque<(u16, Vec<u8>)>,
+    /// LCP Protocol-Rejects the console sent: (rejected protocol, info).
+    pub protocol_rejects: Vec<(u16, Vec<u8>)>,
+    /// Every IPv6 packet the console sent, as 0x0057 or inside 0x0021.
+    pub ipv6_in: Vec<(u16, Vec<u8>)>,
+    /// Control frames (LCP, PAP, CHAP, IPCP, ...) received, in order.
+    pub control_in: Vec<(u16, Vec<u8>)>,
+    /// Control frames the link sent, in order.
+    pub control_out: Vec<(u16, Vec<u8>)>,
+    pub events: Vec<Event>,
+    /// Frames written in the same write() as the next authentication
+    /// packet (CHAP Response or PAP Authenticate-Request) the link sends.
+    piggyback: Option<Vec<(u16, Vec<u8>)>>,
+    /// What that one write() carried: (bytes asked, bytes the write took).
+    pub piggyback_write: Option<(usize, usize)>,
+    pub local: Option<Ipv4Addr>,
+    pub peer: Option<Ipv4Addr>,
+    /// Frames whose header did not parse.
+    pub bad_frames: u64,
+    /// Replies no probe claimed, described, for the report.
+    pub strays: Vec<String>,
+    next_port: u16,
+    next_ident: u16,
+}
+
+/// One scan's outcome.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    pub what: String,
+    pub probed: BTreeSet<u16>,
+    pub open: BTreeSet<u16>,
+    pub closed: BTreeSet<u16>,
+    pub unreachable: BTreeSet<u16>,
+    pub dropped: BTreeSet<u16>,
+    /// Other addresses answers came from.
+    pub answered_from: BTreeSet<Ipv4Addr>,
+}
+
+impl Scan {
+    fn new(what: String, ports: &[u16]) -> Scan {
+        Scan {
+            what,
+            probed: ports.iter().copied().collect(),
+            ..Scan::default()
+        }
+    }
+
+    fn finish(&mut self) {
+        self.dropped = self
+            .probed
+            .iter()
+            .filter(|p| {
+                !self.open.contains(p) && !self.closed.contains(p) && !self.unreachable.contains(p)
+            })
+            .copied()
+            .collect();
+    }
+
+    fn answered(&self, port: u16) -> bool {
+        self.open.contains(&port) || self.closed.contains(&port) || self.unreachable.contains(&port)
+    }
+
+    /// Every probe got nothing back.
+    pub fn all_dropped(&self) -> bool {
+        self.open.is_empty() && self.closed.is_empty() && self.unreachable.is_empty()
+    }
+
+    /// Answers of any kind, as a short text.
+    pub fn answers(&self) -> String {
+        format!(
+            "open [{}] closed [{}] unreachable [{}]",
+            ports_text(&self.open),
+            ports_text(&self.closed),
+            ports_text(&self.unreachable)
+        )
+    }
+}
+
+/// `22,23,30000-30009`, long runs shortened and long lists cut.
+pub fn ports_text(ports: &BTreeSet<u16>) -> String {
+    let mut runs: Vec<(u16, u16)> = Vec::new();
+    for &p in ports {
+        match runs.last_mut() {
+            Some((_, end)) if u32::from(*end) + 1 == u32::from(p) => *end = p,
+            _ => runs.push((p, p)),
+        }
+    }
+    let mut parts: Vec<String> = runs
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    if parts.len() > 24 {
+        let n = parts.len();
+        parts.truncate(24);
+        parts.push(format!("... ({} ports in {n} runs)", ports.len()));
+    }
+    parts.join(",")
+}
+
+/// A PTY pair, both ends close-on-exec, the slave raw: (master, slave
+/// path, our slave fd). As tests/support/pppd.rs opens it.
+fn open_pty() -> io::Result<(OwnedFd, PathBuf, File)> {
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    nix::pty::grantpt(&master)?;
+    nix::pty::unlockpt(&master)?;
+    let path = PathBuf::from(nix::pty::ptsname_r(&master)?);
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(OFlag::O_NOCTTY.bits())
+        .open(&path)?;
+    let mut t = termios::tcgetattr(slave.as_fd())?;
+    termios::cfmakeraw(&mut t);
+    termios::tcsetattr(slave.as_fd(), SetArg::TCSANOW, &t)?;
+    let master = master.as_fd().try_clone_to_owned()?;
+    let flags = nix::fcntl::fcntl(master.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
+    nix::fcntl::fcntl(
+        master.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+    )?;
+    Ok((master, path, slave))
+}
+
+/// The client configuration `carrier dial --user U --password P` builds:
+/// authenticates itself with either protocol, asks for an address.
+pub fn client_config(user: &str, password: &[u8]) -> LinkConfig {
+    LinkConfig {
+        auth: AuthConfig {
+            name: user.to_string(),
+            password: Some(Secret::new(password)),
+            ..AuthConfig::default()
+        },
+        ..LinkConfig::default()
+    }
+}
+
+impl Hostile {
+    /// A caller that will authenticate as `user` with `password` (right
+    /// or wrong).
+    pub fn new(user: &str, password: &[u8]) -> Hostile {
+        Self::with_config(client_config(user, password))
+    }
+
+    pub fn with_config(cfg: LinkConfig) -> Hostile {
+        let (master, path, slave) = open_pty().expect("open a PTY pair");
+        Hostile {
+            master,
+            _slave: slave,
+            path,
+            link: Link::new(cfg, [0x5a; 32]),
+            enc: Encoder::new(),
+            dec: Decoder::default(),
+            rx: VecDeque::new(),
+            protocol_rejects: Vec::new(),
+            ipv6_in: Vec::new(),
+            control_in: Vec::new(),
+            control_out: Vec::new(),
+            events: Vec::new(),
+            piggyback: None,
+            piggyback_write: None,
+            local: None,
+            peer: None,
+            bad_frames: 0,
+            strays: Vec::new(),
+            next_port: 40000,
+            next_ident: 0x4000,
+        }
+    }
+
+    /// The slave side, for the console's `--device`.
+    pub fn device(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn device_str(&self) -> &str {
+        self.path.to_str().expect("PTY path")
+    }
+
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    pub fn ip_up(&self) -> bool {
+        self.link.is_ip_up()
+    }
+
+    /// Writes `frames` in the same write() as the next CHAP Response or
+    /// PAP Authenticate-Request the link sends, right after it.
+    pub fn piggyback_on_auth(&mut self, frames: Vec<(u16, Vec<u8>)>) {
+        self.piggyback = Some(frames);
+    }
+
+    /// The link opens and starts LCP.
+    pub fn start(&mut self) {
+        let now = Instant::now();
+        self.link.open(now);
+        self.link.lower_up(now);
+        self.drain_events();
+        self.flush();
+    }
+
+    /// Asks the link to close (LCP Terminate-Request).
+    pub fn close(&mut self) {
+        self.link
+            .close(carrier::ppp::DownReason::UserRequest, Instant::now());
+        self.drain_events();
+        self.flush();
+    }
+
+    /// A port no scan used before, for the caller's side of probes.
+    pub fn fresh_port(&mut self) -> u16 {
+        self.next_port = if self.next_port >= 60000 {
+            40000
+        } else {
+            self.next_port + 1
+        };
+        self.next_port
+    }
+
+    fn fresh_ident(&mut self) -> u16 {
+        self.next_ident = self.next_ident.wrapping_add(1);
+        self.next_ident
+    }
+
+    // ---- the line ----
+
+    fn apply_framing(&mut self, f: &Framing) {
+        self.enc.set_accm(f.tx_accm);
+        self.enc.set_compression(f.tx_acfc, f.tx_pfc);
+        self.dec.set_accm(f.rx_accm);
+        self.dec
+            .set_mru(usize::from(f.mru).max(carrier::hdlc::DEFAULT_MRU));
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(ev) = self.link.poll_event() {
+            match &ev {
+                Event::LcpUp { .. } | Event::LcpDown => {
+                    let f = self.link.framing();
+                    self.apply_framing(&f);
+                }
+                Event::IpUp { local, peer, .. } => {
+                    self.local = Some(*local);
+                    self.peer = *peer;
+                }
+                _ => {}
+            }
+            self.events.push(ev);
+        }
+    }
+
+    /// Encodes what the link wants sent; an authentication packet takes
+    /// the piggybacked frames along in one write().
+    fn flush(&mut self) {
+        let mut wire = BytesMut::new();
+        let now = Instant::now();
+        let mut one_write = false;
+        while let Some(f) = self.link.poll_transmit() {
+            self.control_out.push((f.protocol, f.data.clone()));
+            self.enc.encode_at(f.protocol, &f.data, now, &mut wire);
+            let auth = (f.protocol == proto::CHAP && f.data.first() == Some(&2))
+                || (f.protocol == proto::PAP && f.data.first() == Some(&1));
+            if auth {
+                if let Some(extra) = self.piggyback.take() {
+                    for (p, d) in &extra {
+                        self.enc.encode_at(*p, d, now, &mut wire);
+                    }
+                    one_write = true;
+                }
+            }
+        }
+        if wire.is_empty() {
+            return;
+        }
+        if one_write {
+            let n = loop {
+                match nix::unistd::write(&self.master, &wire) {
+                    Ok(n) => break n,
+                    Err(Errno::EINTR) => continue,
+                    Err(Errno::EAGAIN) => break 0,
+                    Err(e) => panic!("write to the PTY master: {e}"),
+                }
+            };
+            self.piggyback_write = Some((wire.len(), n));
+            if n < wire.len() {
+                let rest = wire.split_off(n);
+                self.write_all(&rest);
+            }
+        } else {
+            self.write_all(&wire);
+        }
+    }
+
+    /// Writes all of `bytes`, reading (and handling) what arrives while
+    /// the line is full.
+    fn write_all(&mut self, mut bytes: &[u8]) {
+        let mut stalled_since = Instant::now();
+        while !bytes.is_empty() {
+            match nix::unistd::write(&self.master, bytes) {
+                Ok(n) => {
+                    bytes = &bytes[n..];
+                    stalled_since = Instant::now();
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => {
+                    assert!(
+                        stalled_since.elapsed() < Duration::from_secs(15),
+                        "the console stopped reading its line for 15 s"
+                    );
+                    let mut fds = [PollFd::new(
+                        self.master.as_fd(),
+                        PollFlags::POLLIN | PollFlags::POLLOUT,
+                    )];
+                    let _ = poll(&mut fds, PollTimeout::from(100u16));
+                    self.read_available();
+                }
+                Err(e) => panic!("write to the PTY master: {e}"),
+            }
+        }
+    }
+
+    /// Reads everything the console has sent so far and handles it.
+    fn read_available(&mut self) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    let mut frames = Vec::new();
+                    self.dec
+                        .decode(&buf[..n], |f| frames.push(f.to_vec()), |_| {});
+                    for f in frames {
+                        self.handle(&f);
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                // EIO: no slave open; cannot happen while we hold one.
+                Err(Errno::EAGAIN) | Err(Errno::EIO) => return,
+                Err(e) => panic!("read from the PTY master: {e}"),
+            }
+        }
+    }
+
+    fn handle(&mut self, frame: &[u8]) {
+        let Ok((protocol, info)) = hdlc::split_header(frame) else {
+            self.bad_frames += 1;
+            return;
+        };
+        if protocol == proto::LCP && info.first() == Some(&LCP_PROTOCOL_REJECT) {
+            let rejected = info
+                .get(4..6)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                .unwrap_or(0);
+            self.protocol_rejects.push((rejected, info.to_vec()));
+            return;
+        }
+        if protocol >= 0x8000 {
+            self.control_in.push((protocol, info.to_vec()));
+            let now = Instant::now();
+            let _ = self.link.handle_frame(frame, now);
+            self.drain_events();
+            return;
+        }
+        let v6 = protocol == proto::IPV6
+            || (protocol == proto::IPV4 && info.first().is_some_and(|b| b >> 4 == 6));
+        if v6 {
+            self.ipv6_in.push((protocol, info.to_vec()));
+        }
+        self.rx.push_back((protocol, info.to_vec()));
+    }
+
+    /// One round: waits for input or the link's next timer (at most until
+    /// `deadline`), handles both, sends what the link wants sent.
+    fn service(&mut self, deadline: Instant) {
+        let now = Instant::now();
+        let wake = self
+            .link
+            .poll_timeout()
+            .map_or(deadline, |t| t.min(deadline));
+        let wait = wake.saturating_duration_since(now);
+        let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+        self.read_available();
+        let now = Instant::now();
+        if self.link.poll_timeout().is_some_and(|t| t <= now) {
+            self.link.handle_timeout(now);
+            self.drain_events();
+        }
+        self.flush();
+    }
+
+    /// Runs the line until `until` holds or `timeout` passes; whether it
+    /// held.
+    pub fn pump_until(
+        &mut self,
+        timeout: Duration,
+        mut until: impl FnMut(&Hostile) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if until(self) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.service(deadline);
+        }
+    }
+
+    /// Runs the line for `dur`; every frame received that the link did
+    /// not consume.
+    pub fn pump(&mut self, dur: Duration) -> Vec<(u16, Vec<u8>)> {
+        self.pump_until(dur, |_| false);
+        self.rx.drain(..).collect()
+    }
+
+    /// Runs the line until `idle` passes with nothing new (or `max`).
+    pub fn pump_idle(&mut self, max: Duration, idle: Duration) -> Vec<(u16, Vec<u8>)> {
+        let end = Instant::now() + max;
+        let mut out: Vec<(u16, Vec<u8>)> = Vec::new();
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            let step = (now + idle).min(end);
+            self.pump_until(step - now, |_| false);
+            let got = self.rx.len();
+            out.extend(self.rx.drain(..));
+            if got == 0 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Runs the line until frames arrive (then a little longer, to batch
+    /// them) or `idle` passes without any.
+    pub fn pump_some(&mut self, idle: Duration) -> Vec<(u16, Vec<u8>)> {
+        if self.pump_until(idle, |h| !h.rx.is_empty()) {
+            self.pump_until(Duration::from_millis(2), |_| false);
+        }
+        self.rx.drain(..).collect()
+    }
+
+    /// Any frame, bypassing the link.
+    pub fn send_frame(&mut self, protocol: u16, info: &[u8]) {
+        self.send_frames(&[(protocol, info.to_vec())]);
+    }
+
+    /// Frames encoded back to back and written together.
+    pub fn send_frames(&mut self, frames: &[(u16, Vec<u8>)]) {
+        let mut wire = BytesMut::new();
+        let now = Instant::now();
+        for (p, d) in frames {
+            self.enc.encode_at(*p, d, now, &mut wire);
+        }
+        self.write_all(&wire);
+    }
+
+    /// Frames encoded back to back and given to ONE write(); the number
+    /// of bytes it took (all, unless the line was full).
+    pub fn send_frames_one_write(&mut self, frames: &[(u16, Vec<u8>)]) -> (usize, usize) {
+        let mut wire = BytesMut::new();
+        let now = Instant::now();
+        for (p, d) in frames {
+            self.enc.encode_at(*p, d, now, &mut wire);
+        }
+        let n = nix::unistd::write(&self.master, &wire).unwrap_or(0);
+        if n < wire.len() {
+            self.write_all(&wire[n..]);
+        }
+        (wire.len(), n)
+    }
+
+    pub fn send_ip(&mut self, datagram: &[u8]) {
+        self.send_frame(proto::IPV4, datagram);
+    }
+
+    // ---- probes ----
+
+    /// SYNs to every port in `ports` of `dst`, from `src`, in bursts of
+    /// [`BURST`]; a SYN-ACK is answered with an ACK (so the listener
+    /// accepts and counts the connection) and later a RST.
+    pub fn tcp_scan(&mut self, src: Ipv4Addr, dst: Ipv4Addr, ports: &[u16]) -> Scan {
+        let sport = self.fresh_port();
+        let mut scan = Scan::new(format!("tcp {dst} from {src}"), ports);
+        let mut resets = Vec::new();
+        // While the target answers, each burst waits for its answers (the
+        // console's TUN queue holds 500: overrun it and answers are lost);
+        // while it drops everything, a short silence ends the wait.
+        let mut answering = false;
+        for chunk in ports.chunks(BURST) {
+            let frames: Vec<(u16, Vec<u8>)> = chunk
+                .iter()
+                .map(|&p| (proto::IPV4, tcp4(src, sport, dst, p, isn(p), 0, TCP_SYN)))
+                .collect();
+            self.send_frames(&frames);
+            let idle = if answering {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_millis(15)
+            };
+            let end = Instant::now() + Duration::from_secs(3);
+            loop {
+                let got = self.pump_some(idle);
+                let quiet = got.is_empty();
+                self.classify_tcp(&got, src, dst, sport, &mut scan, &mut resets);
+                let answered = chunk.iter().filter(|p| scan.answered(**p)).count();
+                answering = answered > 0;
+                if quiet || answered == chunk.len() || Instant::now() >= end {
+                    break;
+                }
+            }
+        }
+        let got = self.pump(FINAL_WAIT);
+        self.classify_tcp(&got, src, dst, sport, &mut scan, &mut resets);
+        if !resets.is_empty() {
+            self.send_frames(&resets);
+            let got = self.pump(Duration::from_millis(200));
+            self.classify_tcp(&got, src, dst, sport, &mut scan, &mut Vec::new());
+        }
+        scan.finish();
+        scan
+    }
+
+    fn classify_tcp(
+        &mut self,
+        got: &[(u16, Vec<u8>)],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        sport: u16,
+        scan: &mut Scan,
+        resets: &mut Vec<(u16, Vec<u8>)>,
+    ) {
+        for (protocol, p) in got {
+            if *protocol != proto::IPV4 {
+                self.strays.push(describe(*protocol, p));
+                continue;
+            }
+            if let Some(t) = parse_tcp4(p) {
+                if t.src == dst
+                    && t.dst == src
+                    && t.dport == sport
+                    && scan.probed.contains(&t.sport)
+                {
+                    let port = t.sport;
+                    let ours = t.ack == isn(port).wrapping_add(1);
+                    if t.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK && ours {
+                        if scan.open.insert(port) {
+                            let ack = tcp4(
+                                src,
+                                sport,
+                                dst,
+                                port,
+                                isn(port).wrapping_add(1),
+                                t.seq.wrapping_add(1),
+                                TCP_ACK,
+                            );
+                            self.send_ip(&ack);
+                            resets.push((
+                                proto::IPV4,
+                                tcp4(src, sport, dst, port, isn(port).wrapping_add(1), 0, TCP_RST),
+                            ));
+                        }
+                    } else if t.flags & TCP_RST != 0 && !scan.open.contains(&port) {
+                        scan.closed.insert(port);
+                    }
+                    // FIN or data from a port already open: the listener
+                    // closing the connection it accepted.
+                    continue;
+                }
+            }
+            if let Some(e) = parse_icmp4_error(p) {
+                if e.quoted.src == src
+                    && e.quoted.dst == dst
+                    && e.quoted.protocol == IPPROTO_TCP
+                    && e.quoted_sport == sport
+                    && scan.probed.contains(&e.quoted_dport)
+                {
+                    scan.unreachable.insert(e.quoted_dport);
+                    continue;
+                }
+            }
+            self.strays.push(describe(*protocol, p));
+        }
+    }
+
+    /// A datagram to every port in `ports` of `dst`, in bursts of 32.
+    pub fn udp_probe(&mut self, src: Ipv4Addr, dst: Ipv4Addr, ports: &[u16]) -> Scan {
+        let sport = self.fresh_port();
+        let mut scan = Scan::new(format!("udp {dst} from {src}"), ports);
+        for chunk in ports.chunks(32) {
+            let frames: Vec<(u16, Vec<u8>)> = chunk
+                .iter()
+                .map(|&p| {
+                    (
+                        proto::IPV4,
+                        udp4(src, sport, dst, p, format!("carrier-attack {p}").as_bytes()),
+                    )
+                })
+                .collect();
+            self.send_frames(&frames);
+            let got = self.pump_idle(Duration::from_millis(400), Duration::from_millis(30));
+            self.classify_udp(&got, src, dst, sport, &mut scan);
+        }
+        let got = self.pump(FINAL_WAIT);
+        self.classify_udp(&got, src, dst, sport, &mut scan);
+        scan.finish();
+        scan
+    }
+
+    fn classify_udp(
+        &mut self,
+        got: &[(u16, Vec<u8>)],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        sport: u16,
+        scan: &mut Scan,
+    ) {
+        for (protocol, p) in got {
+            if *protocol == proto::IPV4 {
+                if let Some(u) = parse_udp4(p) {
+                    // A wildcard-bound echo answers from the address it
+                    // routes by, not always the one probed: the ports
+                    // (ours fresh for each probe) say whose answer it is.
+                    if u.dst == src && u.dport == sport && scan.probed.contains(&u.sport) {
+                        scan.open.insert(u.sport);
+                        if u.src != dst {
+                            scan.answered_from.insert(u.src);
+                        }
+                        continue;
+                    }
+                }
+                if let Some(e) = parse_icmp4_error(p) {
+                    if e.quoted.src == src
+                        && e.quoted.dst == dst
+                        && e.quoted.protocol == IPPROTO_UDP
+                        && e.quoted_sport == sport
+                        && scan.probed.contains(&e.quoted_dport)
+                    {
+                        if e.kind == 3 && e.code == 3 {
+                            scan.closed.insert(e.quoted_dport);
+                        } else {
+                            scan.unreachable.insert(e.quoted_dport);
+                        }
+                        continue;
+                    }
+                }
+            }
+            self.strays.push(describe(*protocol, p));
+        }
+    }
+
+    /// `count` ICMP echo requests to `dst`; how many replies came back.
+    pub fn ping(&mut self, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
+        let ident = self.fresh_ident();
+        let frames: Vec<(u16, Vec<u8>)> = (1..=count)
+            .map(|seq| {
+                let mut buf = [0u8; 128];
+                let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
+                (proto::IPV4, buf[..n].to_vec())
+            })
+            .collect();
+        self.send_frames(&frames);
+        let got = self.pump(Duration::from_millis(1500));
+        let mut replies = 0;
+        for (protocol, p) in &got {
+            match ipv4::echo_reply(p) {
+                Some((from, id, _)) if *protocol == proto::IPV4 && from == dst && id == ident => {
+                    replies += 1
+                }
+                _ => self.strays.push(describe(*protocol, p)),
+            }
+        }
+        replies
+    }
+
+    /// Frames received in the next `dur`, described, with nothing sent.
+    pub fn listen(&mut self, dur: Duration) -> Vec<String> {
+        self.pump(dur)
+            .iter()
+            .map(|(p, d)| describe(*p, d))
+            .collect()
+    }
+}
+
+/// The initial sequence number of the probe to `port`.
+pub fn isn(port: u16) -> u32 {
+    0x1000_0000u32.wrapping_add(u32::from(port).wrapping_mul(7919))
+}
+
+// ---- packets ----
+
+fn sum16(data: &[u8]) -> u32 {
+    let mut sum = 0u32;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [b] = chunks.remainder() {
+        sum += u32::from(*b) << 8;
+    }
+    sum
+}
+
+fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: usize, id: u16) -> Vec<u8> {
+    let total = 20 + payload;
+    let mut h = vec![0u8; 20];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    h[4..6].copy_from_slice(&id.to_be_bytes());
+    h[6] = 0x40; // DF
+    h[8] = 64;
+    h[9] = protocol;
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    let c = ipv4::checksum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h
+}
+
+fn pseudo4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u32 {
+    sum16(&src.octets()) + sum16(&dst.octets()) + u32::from(protocol) + len as u32
+}
+
+fn pseudo6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, len: usize) -> u32 {
+    sum16(&src.octets())
+        + sum16(&dst.octets())
+        + sum16(&(len as u32).to_be_bytes())
+        + u32::from(next)
+}
+
+fn tcp_segment(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    t
+}
+
+/// An IPv4 TCP segment without options or data, checksums right.
+pub fn tcp4(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+) -> Vec<u8> {
+    let mut t = tcp_segment(sport, dport, seq, ack, flags);
+    let c = ipv4::checksum_from(pseudo4(src, dst, IPPROTO_TCP, t.len()), &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    let mut p = ipv4_header(src, dst, IPPROTO_TCP, t.len(), (seq as u16) ^ dport);
+    p.extend_from_slice(&t);
+    p
+}
+
+pub fn tcp4_syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    tcp4(src, sport, dst, dport, isn(dport), 0, TCP_SYN)
+}
+
+/// An IPv4 UDP datagram, checksums right.
+pub fn udp4(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut u = vec![0u8; 8];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    u.extend_from_slice(payload);
+    let c = match ipv4::checksum_from(pseudo4(src, dst, IPPROTO_UDP, len), &u) {
+        0 => 0xffff,
+        c => c,
+    };
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let mut p = ipv4_header(src, dst, IPPROTO_UDP, len, dport);
+    p.extend_from_slice(&u);
+    p
+}
+
+/// An ICMP echo request.
+pub fn icmp4_echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16) -> Vec<u8> {
+    let mut buf = [0u8; 128];
+    let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
+    buf[..n].to_vec()
+}
+
+fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hop: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+    p[6] = next;
+    p[7] = hop;
+    p[8..24].copy_from_slice(&src.octets());
+    p[24..40].copy_from_slice(&dst.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// An IPv6 TCP SYN, checksum right.
+pub fn tcp6_syn(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16) -> Vec<u8> {
+    tcp6(src, sport, dst, dport, isn(dport), 0, TCP_SYN)
+}
+
+/// An IPv6 TCP segment without options or data, checksum right.
+pub fn tcp6(
+    src: Ipv6Addr,
+    sport: u16,
+    dst: Ipv6Addr,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+) -> Vec<u8> {
+    let mut t = tcp_segment(sport, dport, seq, ack, flags);
+    let c = ipv4::checksum_from(pseudo6(src, dst, IPPROTO_TCP, t.len()), &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv6_packet(src, dst, IPPROTO_TCP, 64, &t)
+}
+
+/// An ICMPv6 echo request, checksum right.
+pub fn icmp6_echo(src: Ipv6Addr, dst: Ipv6Addr, ident: u16, seq: u16) -> Vec<u8> {
+    let mut m = vec![128u8, 0, 0, 0];
+    m.extend_from_slice(&ident.to_be_bytes());
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(b"carrier-attack-v6");
+    let c = ipv4::checksum_from(pseudo6(src, dst, IPPROTO_ICMPV6, m.len()), &m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv6_packet(src, dst, IPPROTO_ICMPV6, 64, &m)
+}
+
+// ---- parsing replies ----
+
+/// An IPv6 TCP segment: (src, dst, sport, dport, seq, flags).
+pub fn parse_tcp6(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u16, u16, u32, u8)> {
+    if p.len() < 60 || p[0] >> 4 != 6 || p[6] != IPPROTO_TCP {
+        return None;
+    }
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?);
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?);
+    let t = &p[40..];
+    Some((
+        src,
+        dst,
+        u16::from_be_bytes([t[0], t[1]]),
+        u16::from_be_bytes([t[2], t[3]]),
+        u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+        t[13],
+    ))
+}
+
+pub const SYN_ACK: u8 = TCP_SYN | TCP_ACK;
+pub const ACK: u8 = TCP_ACK;
+pub const RST: u8 = TCP_RST;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Tcp {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+pub fn parse_tcp4(p: &[u8]) -> Option<Tcp> {
+    let h = ipv4::parse(p)?;
+    if h.protocol != IPPROTO_TCP || h.total_len < h.header_len + 20 {
+        return None;
+    }
+    let t = &p[h.header_len..h.total_len];
+    let be16 = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
+    let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+    Some(Tcp {
+        src: h.src,
+        dst: h.dst,
+        sport: be16(0),
+        dport: be16(2),
+        seq: be32(4),
+        ack: be32(8),
+        flags: t[13],
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct Udp {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub payload: Vec<u8>,
+}
+
+pub fn parse_udp4(p: &[u8]) -> Option<Udp> {
+    let h = ipv4::parse(p)?;
+    if h.protocol != IPPROTO_UDP || h.total_len < h.header_len + 8 {
+        return None;
+    }
+    let u = &p[h.header_len..h.total_len];
+    Some(Udp {
+        src: h.src,
+        dst: h.dst,
+        sport: u16::from_be_bytes([u[0], u[1]]),
+        dport: u16::from_be_bytes([u[2], u[3]]),
+        payload: u[8..].to_vec(),
+    })
+}
+
+/// An ICMP error and the header of the datagram it quotes.
+#[derive(Clone, Copy, Debug)]
+pub struct IcmpError {
+    pub from: Ipv4Addr,
+    pub kind: u8,
+    pub code: u8,
+    pub quoted: ipv4::Header,
+    pub quoted_sport: u16,
+    pub quoted_dport: u16,
+}
+
+pub fn parse_icmp4_error(p: &[u8]) -> Option<IcmpError> {
+    let h = ipv4::parse(p)?;
+    if h.protocol != ipv4::PROTO_ICMP || h.total_len < h.header_len + 8 + 20 + 4 {
+        return None;
+    }
+    let icmp = &p[h.header_len..h.total_len];
+    if !matches!(icmp[0], 3 | 5 | 11 | 12) {
+        return None;
+    }
+    let inner = &icmp[8..];
+    // The quoted datagram is cut short: parse its header alone.
+    let ihl = usize::from(inner[0] & 0x0f) * 4;
+    if inner[0] >> 4 != 4 || ihl < 20 || inner.len() < ihl + 4 {
+        return None;
+    }
+    let quoted = ipv4::Header {
+        src: Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]),
+        dst: Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]),
+        protocol: inner[9],
+        header_len: ihl,
+        total_len: usize::from(u16::from_be_bytes([inner[2], inner[3]])),
+    };
+    Some(IcmpError {
+        from: h.src,
+        kind: icmp[0],
+        code: icmp[1],
+        quoted,
+        quoted_sport: u16::from_be_bytes([inner[ihl], inner[ihl + 1]]),
+        quoted_dport: u16::from_be_bytes([inner[ihl + 2], inner[ihl + 3]]),
+    })
+}
+
+/// A received frame in a line, for reports.
+pub fn describe(protocol: u16, p: &[u8]) -> String {
+    let v = p.first().map(|b| b >> 4);
+    match (protocol, v) {
+        (proto::IPV4, Some(4)) => {
+            let Some(h) = ipv4::parse(p) else {
+                return format!("0x0021 bad IPv4 ({} octets)", p.len());
+            };
+            if let Some(t) = parse_tcp4(p) {
+                let mut f = String::new();
+                for (bit, c) in [
+                    (TCP_SYN, 'S'),
+                    (TCP_ACK, 'A'),
+                    (TCP_RST, 'R'),
+                    (TCP_FIN, 'F'),
+                ] {
+                    if t.flags & bit != 0 {
+                        f.push(c);
+                    }
+                }
+                return format!("tcp {}:{} > {}:{} [{f}]", t.src, t.sport, t.dst, t.dport);
+            }
+            if let Some(u) = parse_udp4(p) {
+                return format!("udp {}:{} > {}:{}", u.src, u.sport, u.dst, u.dport);
+            }
+            if let Some(e) = parse_icmp4_error(p) {
+                return format!(
+                    "icmp {} > {} type {} code {} quoting {} > {}:{}",
+                    e.from, h.dst, e.kind, e.code, e.quoted.src, e.quoted.dst, e.quoted_dport
+                );
+            }
+            format!("ipv4 {} > {} proto {}", h.src, h.dst, h.protocol)
+        }
+        (_, Some(6)) if p.len() >= 40 => {
+            let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
+            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
+            let detail = match (p[6], p.get(40)) {
+                (IPPROTO_ICMPV6, Some(t)) => format!("icmpv6 type {t}"),
+                (IPPROTO_TCP, _) => "tcp".to_string(),
+                (n, _) => format!("next header {n}"),
+            };
+            format!("ipv6 in {protocol:#06x} {src} > {dst} {detail}")
+        }
+        _ => format!("{protocol:#06x} ({} octets)", p.len()),
+    }
+}
+
+/// Whether an IPv6 packet from the console is one the kernel sends by
+/// itself (router solicitation, MLD report, neighbour discovery), not an
+/// answer to a probe.
+pub fn ipv6_unsolicited(p: &[u8]) -> bool {
+    if p.len() < 41 {
+        return false;
+    }
+    // Next header ICMPv6 directly, or a hop-by-hop header (MLD) first.
+    match p[6] {
+        IPPROTO_ICMPV6 => matches!(p[40], 133..=137 | 143 | 131 | 132),
+        0 => true,
+        _ => false,
+    }
+}

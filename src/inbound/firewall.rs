@@ -4,9 +4,15 @@
 //! never touch each other's rules; `inet`, so IPv4 and IPv6 alike pass
 //! through it.
 //!
+//! * admit, a filter chain on prerouting at -150 (after conntrack, before
+//!   any routing decision or NAT): from the link, all IPv6 is dropped (the
+//!   call carries IPv4 only), so is any source but the caller's address,
+//!   and any destination but the console's PPP address and the aliases.
+//!   Dropped here, a datagram to an address nobody has never gets as far
+//!   as routing, which would answer it with an ICMP unreachable.
 //! * input, at priority -200 (before the customer's filter chains at 0):
-//!   from the link, all IPv6 is dropped (the call carries IPv4 only), so is
-//!   any source but the caller's address; then replies to the console's
+//!   from the link, the same family and source checks again; then replies
+//!   to the console's
 //!   own connections; then, with console access, TCP and UDP to the
 //!   service ports of the console's PPP address only (not its LAN or other
 //!   addresses); everything else from the link is dropped. A drop here
@@ -151,6 +157,7 @@ pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement, switched_on: &[St
         ],
         table,
     };
+    b.chain("admit", "filter", "prerouting", -150);
     b.chain("input", "filter", "input", -200);
     b.chain("forward", "filter", "forward", -200);
     b.chain("prerouting", "nat", "prerouting", -110);
@@ -158,6 +165,17 @@ pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement, switched_on: &[St
 
     // Before anything is accepted: no IPv6 from the link, and no source
     // but the caller's, for new flows and established ones alike.
+    let mut to: Vec<Value> = vec![json!(e.ppp_local.to_string())];
+    to.extend(e.partitions.iter().map(|p| json!(p.alias.to_string())));
+    b.drop("admit", vec![iif(ifname), ipv6()]);
+    b.drop("admit", vec![iif(ifname), ip("saddr", "!=", caller)]);
+    b.drop(
+        "admit",
+        vec![
+            iif(ifname),
+            json!({"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"set": to}}}),
+        ],
+    );
     for chain in ["input", "forward"] {
         b.drop(chain, vec![iif(ifname), ipv6()]);
         b.drop(chain, vec![iif(ifname), ip("saddr", "!=", caller)]);
@@ -393,6 +411,20 @@ mod tests {
             assert!(exprs[..2].iter().all(|e| e.contains("counter")));
             assert!(!exprs[..2].iter().any(|e| e.contains("accept")));
         }
+    }
+
+    #[test]
+    fn only_the_ppp_address_and_the_aliases_are_admitted_before_routing() {
+        let admit = chain_rules(&rules(false), "admit");
+        assert_eq!(admit.len(), 3, "{admit:?}");
+        assert!(admit
+            .iter()
+            .all(|r| r.contains("drop") && r.contains("counter")));
+        assert!(
+            admit[2].contains(r#""set":["10.99.0.1","10.99.0.11"]"#),
+            "{}",
+            admit[2]
+        );
     }
 
     #[test]

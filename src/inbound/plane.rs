@@ -29,6 +29,8 @@ pub struct InboundPlane {
     forwarding_was: Vec<Sysctl>,
     /// Datagrams from the link whose source was not the caller's address.
     dropped_source: u64,
+    /// Partitions the console has no route to, for the user.
+    unrouted: Vec<String>,
 }
 
 impl InboundPlane {
@@ -41,6 +43,7 @@ impl InboundPlane {
             ruled: None,
             forwarding_was: Vec::new(),
             dropped_source: 0,
+            unrouted: Vec::new(),
         }
     }
 
@@ -65,9 +68,16 @@ impl InboundPlane {
         if !self.enablement.partitions.is_empty() {
             let mut ifaces = vec![ifname.clone()];
             for p in &self.enablement.partitions {
-                let via = forwarding::egress(p.address)?;
-                if !ifaces.contains(&via) {
-                    ifaces.push(via);
+                // A partition the console has no route to cannot be
+                // reached through it either: said, and the call goes on.
+                match forwarding::egress(p.address) {
+                    Ok(via) if !ifaces.contains(&via) => ifaces.push(via),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(partition = %p.name, address = %p.address, error = %e,
+                            "partition unreachable from the console");
+                        self.unrouted.push(format!("{} ({e})", p.name));
+                    }
                 }
             }
             for i in &ifaces {
@@ -113,8 +123,13 @@ impl IpPlane for InboundPlane {
             .iter()
             .map(|p| format!("{}={}->{}", p.name, p.alias, p.address))
             .collect();
+        let unrouted = if self.unrouted.is_empty() {
+            String::new()
+        } else {
+            format!("; no route to {}", self.unrouted.join(", "))
+        };
         Ok(format!(
-            "{what}; partitions [{}]; console {}; IPv6 off",
+            "{what}; partitions [{}]{unrouted}; console {}; IPv6 off",
             aliases.join(", "),
             if self.enablement.console_access {
                 format!(
@@ -143,6 +158,7 @@ impl IpPlane for InboundPlane {
             }
         }
         self.caller = None;
+        self.unrouted.clear();
         self.tun.down();
     }
 

@@ -233,6 +233,28 @@ fn persist_redials_after_the_carrier_drops() {
     assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
 }
 
+/// pppd exits 5 when a signal ends it, also while it waits to redial, and
+/// scripts reading events still see the link's end.
+#[test]
+fn a_signal_during_the_holdoff_exits_5_with_a_down_event() {
+    let x = Exchange::start(&[(BUSY, Destination::Busy, FaultSpec::default())]);
+    let profile = x.profile(&[BUSY], account::PASSWORD, "persist = true\nholdoff = 30");
+    let mut c = Carrier::spawn(&["dial", "--config", profile.to_str().unwrap(), "--no-tun"]);
+    c.wait_event("holdoff", Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no holdoff after the busy call: {:?}", c.seen));
+    c.terminate();
+    assert_eq!(
+        c.run_to_end(Duration::from_secs(10)),
+        Some(5),
+        "{:?}",
+        c.seen
+    );
+    let down = c.events_named("down").last().cloned();
+    let down = down.unwrap_or_else(|| panic!("no down event: {:?}", c.seen));
+    assert_eq!(down["reason"], "user-request");
+    assert_eq!(down["exit_code"], 5);
+}
+
 #[test]
 fn all_numbers_busy_and_no_dialtone_have_their_exit_codes() {
     let x = Exchange::start(&[

@@ -10,7 +10,7 @@ use carrier::events::Reporter;
 use carrier::modem::dial::{self, DialEvent, DialPlan};
 use carrier::modem::hangup::HangupOptions;
 use carrier::net::IpPlane;
-use carrier::ppp::DownReason;
+use carrier::ppp::{DownReason, Event};
 use carrier::session::{Outcome, SessionConfig};
 use serde_json::json;
 use tokio::sync::watch;
@@ -96,7 +96,13 @@ where
         );
         tokio::select! {
             _ = tokio::time::sleep(setup.holdoff) => {}
-            _ = stop.changed() => return Ok(code),
+            // A signal while waiting to redial ends carrier as pppd ends:
+            // terminated (5), the link's end reported. (A stop channel
+            // nobody can send on any more only leaves the sleep.)
+            Ok(()) = stop.changed() => {
+                reporter.link_event(&Event::Down { reason: DownReason::UserRequest });
+                return Ok(EXIT_SIGNAL);
+            }
         }
     }
 }

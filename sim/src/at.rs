@@ -423,15 +423,8 @@ impl Interpreter {
     /// `+NAME`, `+NAME?`, `+NAME=?`, `+NAME=value`, separated by `;`.
     fn extended(&mut self, p: &mut Parser<'_>, text: &mut Vec<u8>) -> Result<(), Fail> {
         let name = p.take_while(|c| c.is_ascii_alphabetic());
-        let form = if p.eat(b"=?") {
-            Form::Test
-        } else if p.eat(b"?") {
-            Form::Read
-        } else if p.eat(b"=") {
-            Form::Set(p.take_while(|c| c != b';').to_vec())
-        } else {
-            Form::Exec
-        };
+        // A value runs to the `;` that separates extended commands.
+        let form = Form::parse(p, |c| c != b';');
         let model = self.model;
         let identity = match name {
             b"GMI" => Some(model.gmi),
@@ -459,15 +452,7 @@ impl Interpreter {
     /// `#CID`, caller ID, the same setting as +VCID.
     fn rockwell(&mut self, p: &mut Parser<'_>, text: &mut Vec<u8>) -> Result<(), Fail> {
         let name = p.take_while(|c| c.is_ascii_alphabetic());
-        let form = if p.eat(b"=?") {
-            Form::Test
-        } else if p.eat(b"?") {
-            Form::Read
-        } else if p.eat(b"=") {
-            Form::Set(p.take_while(|c| c.is_ascii_digit()).to_vec())
-        } else {
-            Form::Exec
-        };
+        let form = Form::parse(p, |c| c.is_ascii_digit());
         match name {
             b"CID" if self.model.caller_id.hash_cid => self.caller_id(form, text, "0,1"),
             _ => Err(()),
@@ -528,6 +513,22 @@ enum Form {
     Read,
     Test,
     Set(Vec<u8>),
+}
+
+impl Form {
+    /// What follows a command's name: `=?`, `?`, `=value` (its octets
+    /// those `value` accepts) or nothing.
+    fn parse(p: &mut Parser<'_>, value: impl Fn(u8) -> bool) -> Form {
+        if p.eat(b"=?") {
+            Form::Test
+        } else if p.eat(b"?") {
+            Form::Read
+        } else if p.eat(b"=") {
+            Form::Set(p.take_while(value).to_vec())
+        } else {
+            Form::Exec
+        }
+    }
 }
 
 fn narrow(v: u32) -> u8 {

@@ -145,6 +145,19 @@ impl Reporter {
                 )
             }
             Event::IpDown => self.emit("ipcp-down", json!({}), "IP down"),
+            Event::Ipv6Up { local, peer } => self.emit(
+                "ipv6cp-up",
+                json!({
+                    "local": local.to_string(), "peer": peer.to_string(),
+                    "local_ll": local.link_local(), "peer_ll": peer.link_local(),
+                }),
+                &format!(
+                    "IPv6 local LL address {}, remote LL address {}",
+                    local.link_local(),
+                    peer.link_local()
+                ),
+            ),
+            Event::Ipv6Down => self.emit("ipv6cp-down", json!({}), "IPv6 down"),
             Event::Down { reason } => self.emit(
                 "down",
                 json!({"reason": reason, "exit_code": reason.exit_code()}),

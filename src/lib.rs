@@ -6,6 +6,7 @@
 pub mod access;
 pub mod events;
 pub mod hdlc;
+pub mod hooks;
 pub mod inbound;
 pub mod modem;
 pub mod net;

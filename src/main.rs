@@ -219,6 +219,55 @@ pub struct PppArgs {
     /// Do not ask for protocol field compression.
     #[arg(long)]
     pub nopcomp: bool,
+    /// Negotiate IPv6CP (pppd's `+ipv6`): link-local IPv6 over the link.
+    /// With LOCAL,REMOTE (pppd's `ipv6 ::1,::2`) fix either identifier;
+    /// otherwise ours is random.
+    #[arg(long, value_name = "LOCAL,REMOTE", num_args = 0..=1, default_missing_value = "")]
+    pub ipv6: Option<String>,
+    /// No IPv6CP, whatever the profile says (pppd's `noipv6`, the default).
+    #[arg(long, conflicts_with = "ipv6")]
+    pub noipv6: bool,
+    /// Take the identifier the peer suggests even if LOCAL was given.
+    #[arg(long)]
+    pub ipv6cp_accept_local: bool,
+    /// Let the peer keep its identifier even if REMOTE was given.
+    #[arg(long)]
+    pub ipv6cp_accept_remote: bool,
+    /// No IPCP: IPv6 alone (pppd's `noip`; needs --ipv6).
+    #[arg(long)]
+    pub noip: bool,
+}
+
+/// pppd's /etc/ppp scripts (ip-up and friends), with pppd's names.
+#[derive(Args, Debug, Clone)]
+pub struct HookArgs {
+    /// Where auth-up, ip-pre-up, ip-up, ip-down, ipv6-up, ipv6-down and
+    /// auth-down are looked for; missing ones are skipped, as pppd does.
+    #[arg(long, value_name = "DIR", env = "CARRIER_HOOKS_DIR", default_value = carrier::hooks::DEFAULT_DIR)]
+    pub hooks_dir: PathBuf,
+    /// The last argument of ip-up/ip-down/ipv6-up/ipv6-down (pppd's
+    /// `ipparam`).
+    #[arg(long, value_name = "STRING")]
+    pub ipparam: Option<String>,
+    /// LINKNAME in the scripts' environment (pppd's `linkname`).
+    #[arg(long, value_name = "NAME")]
+    pub linkname: Option<String>,
+    /// Kill a script still running after S seconds; the link carries on.
+    #[arg(long, value_name = "S", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
+    pub hook_timeout: u64,
+}
+
+impl HookArgs {
+    pub fn config(&self, call_file: Option<&str>) -> carrier::hooks::HookConfig {
+        carrier::hooks::HookConfig {
+            dir: self.hooks_dir.clone(),
+            ipparam: self.ipparam.clone(),
+            linkname: self.linkname.clone(),
+            call_file: call_file.map(str::to_string),
+            timeout: std::time::Duration::from_secs(self.hook_timeout),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -227,6 +276,8 @@ pub struct DialArgs {
     pub line: LineArgs,
     #[command(flatten)]
     pub ppp: PppArgs,
+    #[command(flatten)]
+    pub hooks: HookArgs,
     /// Our name for PAP/CHAP.
     #[arg(long)]
     pub user: Option<String>,
@@ -310,6 +361,10 @@ pub struct ModemArgs {
     /// Add a default route through the link when IP comes up.
     #[arg(long)]
     pub defaultroute: bool,
+    /// A default IPv6 route through the link when IPv6CP opens, unless
+    /// one exists (pppd's `defaultroute6`).
+    #[arg(long)]
+    pub defaultroute6: bool,
     /// With --usepeerdns: write the peer's DNS servers to FILE as a
     /// resolv.conf while IP is up (pppd: /etc/ppp/resolv.conf); removed
     /// when IP goes down.
@@ -326,6 +381,8 @@ pub struct AnswerArgs {
     pub line: LineArgs,
     #[command(flatten)]
     pub ppp: PppArgs,
+    #[command(flatten)]
+    pub hooks: HookArgs,
     /// Our name as authenticator (CHAP Name, secrets lookups).
     #[arg(long, default_value = "carrier")]
     pub name: String,

@@ -14,12 +14,13 @@ use tokio::time::Instant;
 
 use crate::events::Reporter;
 use crate::hdlc::{Decoder, DecoderStats, Encoder};
+use crate::hooks::{HookConfig, Hooks};
 use crate::net::resolv::ResolvConf;
-use crate::net::{IpLink, IpPlane};
+use crate::net::{Ip6Link, IpLink, IpPlane};
 use crate::pcap::{Direction, PcapWriter};
-use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
+use crate::ppp::link::{AuthRole, Event, Framing, Link, LinkConfig, LinkStats};
 use crate::ppp::trace::describe;
-use crate::ppp::DownReason;
+use crate::ppp::{DownReason, Phase};
 
 #[derive(Debug, Error)]
 pub enum SessionError {
@@ -64,6 +65,18 @@ pub struct SessionConfig {
     /// Where to write the peer's DNS servers as a resolv.conf while IP is
     /// up (pppd writes /etc/ppp/resolv.conf with `usepeerdns`).
     pub resolv_conf: Option<PathBuf>,
+    /// pppd's /etc/ppp scripts, if the line has an IP interface.
+    pub hooks: Option<HookSetup>,
+}
+
+/// What the scripts are told of the line (pppd's `devnam`, `baud_rate`
+/// and `ifname`).
+#[derive(Clone, Debug)]
+pub struct HookSetup {
+    pub cfg: HookConfig,
+    pub device: PathBuf,
+    pub speed: u32,
+    pub ifname: String,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -74,6 +87,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("auth_gate", &self.auth_gate.is_some())
             .field("carrier", &self.carrier.is_some())
             .field("resolv_conf", &self.resolv_conf)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -113,6 +127,15 @@ where
     let mut down: Option<DownReason> = None;
     let mut carrier = cfg.carrier.clone();
     let mut resolv = cfg.resolv_conf.clone().map(ResolvConf::new);
+    let mut hooks = cfg
+        .hooks
+        .clone()
+        .map(|h| Hooks::new(h.cfg, &h.device, h.speed, &h.ifname, reporter.clone()));
+    let usepeerdns = cfg.link.ipcp.request_dns;
+    let mut peer_authenticated = false;
+    // Octets of IP data frames (protocol field on), as pppd's BYTES_SENT
+    // and BYTES_RCVD count them: the kernel's unit sees no control frames.
+    let mut octets = Octets::default();
 
     let now = Instant::now().into_std();
     link.open(now);
@@ -124,10 +147,32 @@ where
         while let Some(ev) = link.poll_event() {
             reporter.link_event(&ev);
             match &ev {
-                Event::LcpUp { .. } | Event::LcpDown => {
-                    apply_framing(&link.framing(), &mut enc, &mut dec)
+                Event::LcpUp { .. } => apply_framing(&link.framing(), &mut enc, &mut dec),
+                Event::LcpDown => {
+                    apply_framing(&link.framing(), &mut enc, &mut dec);
+                    if let Some(h) = &mut hooks {
+                        h.link_down(octets.sent, octets.rcvd).await;
+                    }
+                }
+                Event::AuthOk {
+                    role: AuthRole::Authenticator,
+                    peer,
+                    ..
+                } => {
+                    peer_authenticated = true;
+                    if let Some(h) = &mut hooks {
+                        h.peer_name(peer);
+                    }
+                }
+                Event::Phase(Phase::Network) => {
+                    if let Some(h) = &mut hooks {
+                        h.network_phase(peer_authenticated);
+                    }
                 }
                 Event::IpUp { local, peer, dns } => {
+                    if let Some(h) = &mut hooks {
+                        h.ip_pre_up(*local, *peer, dns, usepeerdns).await;
+                    }
                     if let (Some(r), false) = (&mut resolv, dns.is_empty()) {
                         match r.write(dns) {
                             Ok(()) => reporter.emit(
@@ -147,11 +192,19 @@ where
                         mtu: link.framing().peer_mru,
                     };
                     match ip.up(&l) {
-                        Ok(what) => reporter.emit(
-                            "ip-interface",
-                            serde_json::json!({"detail": what, "interface": ip.interface()}),
-                            &what,
-                        ),
+                        Ok(what) => {
+                            reporter.emit(
+                                "ip-interface",
+                                serde_json::json!({"detail": what, "interface": ip.interface()}),
+                                &what,
+                            );
+                            if let Some(h) = &mut hooks {
+                                if let Some(name) = ip.interface() {
+                                    h.set_ifname(&name);
+                                }
+                                h.ip_up(octets.sent, octets.rcvd);
+                            }
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot set up the IP interface");
                             reporter.emit(
@@ -180,13 +233,54 @@ where
                     }
                     link.authorize(verdict.is_ok(), Instant::now().into_std());
                 }
+                Event::Ipv6Up { local, peer } => {
+                    let l = Ip6Link {
+                        local: *local,
+                        peer: *peer,
+                        mtu: link.framing().peer_mru,
+                    };
+                    match ip.up6(&l) {
+                        Ok(what) => {
+                            reporter.emit(
+                                "ip-interface",
+                                serde_json::json!({"detail": what, "interface": ip.interface(), "family": "ipv6"}),
+                                &what,
+                            );
+                            if let Some(h) = &mut hooks {
+                                if let Some(name) = ip.interface() {
+                                    h.set_ifname(&name);
+                                }
+                                h.ipv6_up(local.link_local(), peer.link_local());
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot carry IPv6: closing IPv6CP");
+                            reporter.emit(
+                                "ip-interface",
+                                serde_json::json!({"error": e.to_string(), "family": "ipv6"}),
+                                &format!("no IPv6 on the interface: {e}"),
+                            );
+                            link.close_ipv6(Instant::now().into_std());
+                        }
+                    }
+                }
+                Event::Ipv6Down => {
+                    if let Some(h) = &mut hooks {
+                        h.ipv6_down(octets.sent, octets.rcvd).await;
+                    }
+                    ip.down6();
+                }
                 Event::IpDown => {
+                    if let Some(h) = &mut hooks {
+                        h.ip_down(octets.sent, octets.rcvd).await;
+                    }
                     ip.down();
                     if let Some(r) = &mut resolv {
                         r.remove();
                     }
                 }
                 Event::Down { reason } => {
+                    ip.down6();
                     ip.down();
                     down = Some(*reason)
                 }
@@ -203,6 +297,9 @@ where
             continue;
         }
         if let Some(reason) = down {
+            if let Some(h) = &mut hooks {
+                h.finish().await;
+            }
             return Ok(Outcome {
                 reason,
                 link: *link.stats(),
@@ -234,6 +331,7 @@ where
                                     capture.record(Direction::Received, protocol, info);
                                 }
                                 if let Some(datagram) = link.handle_frame(frame, now) {
+                                    octets.rcvd += 2 + datagram.len() as u64;
                                     ip.deliver(datagram);
                                 }
                             },
@@ -259,11 +357,12 @@ where
                 // else: the watcher is gone; keep going on echoes alone.
                 carrier = None;
             }
-            r = ip.next_outbound(&mut obuf), if link.is_ip_up() => match r {
+            r = ip.next_outbound(&mut obuf), if link.carries_ip() => match r {
                 Ok(0) => {}
                 Ok(n) => {
                     let now = Instant::now().into_std();
                     if let Some((protocol, datagram)) = link.send_ip(&obuf[..n], now) {
+                        octets.sent += 2 + datagram.len() as u64;
                         wire.clear();
                         frame_out(&mut capture, &mut enc, protocol, datagram, now, &mut wire);
                         if !write_wire(line, &wire).await {
@@ -291,6 +390,12 @@ where
             }
         }
     }
+}
+
+#[derive(Default)]
+struct Octets {
+    sent: u64,
+    rcvd: u64,
 }
 
 /// The `--pcap` capture, if any. One that cannot be written (disk full,

@@ -3,6 +3,7 @@
 //! through tokio; modem control lines, UUCP lock files and port
 //! enumeration; the control socket of a simulated modem.
 
+pub mod child;
 pub mod ctl;
 pub mod enumerate;
 pub mod lines;

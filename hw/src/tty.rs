@@ -59,6 +59,22 @@ fn baud(speed: u32) -> Option<BaudRate> {
     })
 }
 
+/// Every rate termios names, for reading a line's speed back.
+fn baud_any(speed: u32) -> Option<BaudRate> {
+    Some(match speed {
+        50 => BaudRate::B50,
+        75 => BaudRate::B75,
+        110 => BaudRate::B110,
+        134 => BaudRate::B134,
+        150 => BaudRate::B150,
+        200 => BaudRate::B200,
+        300 => BaudRate::B300,
+        600 => BaudRate::B600,
+        1800 => BaudRate::B1800,
+        s => return baud(s),
+    })
+}
+
 /// Flow control on a serial line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Flow {
@@ -73,6 +89,17 @@ pub enum Flow {
 }
 
 impl Tty {
+    /// The line's output speed now, bit/s, when it is a standard rate
+    /// (pppd's `baud_rate`, passed to its scripts as SPEED).
+    pub fn speed(&self) -> Option<u32> {
+        let t = termios::tcgetattr(self.file.as_fd()).ok()?;
+        let b = termios::cfgetospeed(&t);
+        [50u32, 75, 110, 134, 150, 200, 300, 600, 1800]
+            .into_iter()
+            .chain(STANDARD_SPEEDS)
+            .find(|s| baud_any(*s) == Some(b))
+    }
+
     /// Sets the flow control; the rest of the raw settings stay.
     pub fn set_flow(&self, flow: Flow) -> Result<(), HwError> {
         let err = |source| HwError::Settings {
@@ -213,6 +240,10 @@ impl AsyncTty {
 
     pub fn set_flow(&self, flow: Flow) -> Result<(), HwError> {
         self.inner.get_ref().set_flow(flow)
+    }
+
+    pub fn speed(&self) -> Option<u32> {
+        self.inner.get_ref().speed()
     }
 
     /// Reads what is there; 0 means end of file (the line is gone).

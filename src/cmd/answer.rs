@@ -20,6 +20,7 @@ pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, 
         return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
     }
     let mut link = link_config(&a.ppp);
+    apply_ipv6(&mut link, &a.ppp, None, false)?;
     let require = required_auth(a.require_pap, a.require_chap);
     link.lcp.require_auth = if require.is_empty() {
         vec![AuthProto::ChapMd5]
@@ -69,6 +70,7 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         let cfg = SessionConfig {
             link: link.clone(),
             pcap: a.line.pcap.clone(),
+            hooks: hook_setup(&a.line, &a.hooks),
             ..SessionConfig::default()
         };
         let outcome = a

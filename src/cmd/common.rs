@@ -109,6 +109,56 @@ pub fn link_config(p: &PppArgs) -> LinkConfig {
     c
 }
 
+/// pppd's `+ipv6` / `ipv6 <local>,<remote>` / `noipv6` / `noip`, the
+/// flags over the profile's `ipv6` (true, false, or "LOCAL,REMOTE").
+pub fn apply_ipv6(
+    link: &mut LinkConfig,
+    p: &PppArgs,
+    profile: Option<&str>,
+    profile_noip: bool,
+) -> Result<(), Fatal> {
+    let spec = if p.noipv6 {
+        None
+    } else {
+        p.ipv6.as_deref().or(profile)
+    };
+    link.ipv6 = match spec {
+        None => None,
+        Some(s) => {
+            let (local, remote) = carrier::ppp::ipv6cp::parse_pair(s)
+                .map_err(|e| fatal(EXIT_CONFIG, format!("--ipv6: {e}")))?;
+            Some(carrier::ppp::ipv6cp::Ipv6cpConfig {
+                local,
+                remote,
+                accept_local: p.ipv6cp_accept_local,
+                accept_remote: p.ipv6cp_accept_remote,
+            })
+        }
+    };
+    link.ipv6cp_fsm = link.ipcp_fsm;
+    link.noip = p.noip || profile_noip;
+    if link.noip && link.ipv6.is_none() {
+        return Err(fatal(
+            EXIT_CONFIG,
+            "--noip without --ipv6 leaves the link nothing to carry",
+        ));
+    }
+    Ok(())
+}
+
+/// The scripts' view of an answering line; none without an interface.
+pub fn hook_setup(line: &crate::LineArgs, hooks: &crate::HookArgs) -> Option<session::HookSetup> {
+    if line.no_tun {
+        return None;
+    }
+    Some(session::HookSetup {
+        cfg: hooks.config(None),
+        device: line.device.clone().unwrap_or_default(),
+        speed: line.speed.unwrap_or(0),
+        ifname: line.ifname.clone(),
+    })
+}
+
 pub fn required_auth(pap: bool, chap: bool) -> Vec<AuthProto> {
     let mut v = Vec::new();
     if chap {

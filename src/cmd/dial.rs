@@ -12,7 +12,7 @@ use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::profile::{check_init_command, is_dialable, Profile};
 use carrier::secrets::{read_private, SecretsTable};
-use carrier::session::SessionConfig;
+use carrier::session::{HookSetup, SessionConfig};
 use serde_json::json;
 
 use super::call::{self, CallSetup};
@@ -50,7 +50,7 @@ fn load_profile(a: &DialArgs) -> Result<Profile, Fatal> {
 }
 
 /// Flags over profile over defaults.
-pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
+pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal> {
     let p = load_profile(a)?;
     let from_profile = |what: &str| match p.file() {
         Some(f) => format!("{what} (not in {} either)", f.display()),
@@ -85,6 +85,12 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
         ppp.asyncmap = Some(ppp.asyncmap.unwrap_or(0) | 0x000a_0000);
     }
     let mut link = link_config(&ppp);
+    apply_ipv6(
+        &mut link,
+        &ppp,
+        p.ipv6.as_ref().and_then(|v| v.spec()),
+        p.noip.unwrap_or(false),
+    )?;
     link.idle = a
         .modem
         .idle
@@ -209,7 +215,7 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     } else {
         None
     };
-    let setup = CallSetup {
+    let mut setup = CallSetup {
         device,
         speed: a.line.speed.or(p.speed),
         flow,
@@ -237,12 +243,25 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, bool), Fatal> {
     } else {
         a.line.ifname.clone()
     };
+    // The scripts run only where there is an interface for them to act on.
+    if !a.line.no_tun {
+        let mut cfg = a.hooks.config(a.modem.profile.as_deref());
+        cfg.ipparam = cfg.ipparam.or_else(|| p.ipparam.clone());
+        cfg.linkname = cfg.linkname.or_else(|| p.linkname.clone());
+        setup.session.hooks = Some(HookSetup {
+            cfg,
+            device: setup.device.clone(),
+            speed: setup.speed.unwrap_or(0),
+            ifname: ifname.clone(),
+        });
+    }
     let defaultroute = m.defaultroute || p.defaultroute.unwrap_or(false);
-    Ok((setup, ifname, defaultroute))
+    let defaultroute6 = m.defaultroute6 || p.defaultroute6.unwrap_or(false);
+    Ok((setup, ifname, (defaultroute, defaultroute6)))
 }
 
 pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
-    let (setup, ifname, defaultroute) = resolve(&a)?;
+    let (setup, ifname, (defaultroute, defaultroute6)) = resolve(&a)?;
     let reporter = Reporter::new(format);
     reporter.emit(
         "modem",
@@ -263,7 +282,11 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     if a.line.no_tun {
         call::run(&setup, NoIp::default, &reporter, stop).await
     } else {
-        let make = || TunPlane::new(&ifname).default_route(defaultroute);
+        let make = || {
+            TunPlane::new(&ifname)
+                .default_route(defaultroute)
+                .default_route6(defaultroute6)
+        };
         call::run(&setup, make, &reporter, stop).await
     }
 }
@@ -273,7 +296,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn resolve_args(args: &[&str]) -> Result<(CallSetup, String, bool), Fatal> {
+    fn resolve_args(args: &[&str]) -> Result<(CallSetup, String, (bool, bool)), Fatal> {
         let mut v = vec!["carrier", "dial", "--device", "/dev/null"];
         v.extend_from_slice(args);
         match crate::Cli::try_parse_from(v).unwrap().command {

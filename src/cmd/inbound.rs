@@ -176,6 +176,14 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
     if a.ms_dns.len() > 2 {
         return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
     }
+    // The customer's enablement decides whether a service call carries
+    // IPv6 (`inbound enable --ipv6`), not the answering side's flags.
+    if a.ppp.ipv6.is_some() || a.ppp.noip {
+        return Err(fatal(
+            EXIT_CONFIG,
+            "--ipv6/--noip do not apply to inbound calls: the enablement decides (inbound enable --ipv6)",
+        ));
+    }
     let store = Store::new(&a.state.state_dir);
     // Held until this process exits: the proof, to `enable`, `disable`
     // and the next start, that this call is alive.
@@ -254,6 +262,7 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         link,
         pcap: a.line.pcap.clone(),
         auth_gate: Some(inb::call::consuming_gate(&store, &e)),
+        hooks: hook_setup(&a.line, &a.hooks),
         ..SessionConfig::default()
     };
     let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e, store.clone());

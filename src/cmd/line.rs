@@ -263,6 +263,9 @@ impl CallLine {
         reporter: &Reporter,
         stop: watch::Receiver<bool>,
     ) -> Result<Outcome, SessionError> {
+        if let Some(h) = cfg.hooks.as_mut().filter(|h| h.speed == 0) {
+            h.speed = self.data.get_ref().speed().unwrap_or(0);
+        }
         let Some(lines) = self.lines.as_deref() else {
             return session::run(&mut self.data, plane, cfg, reporter, stop).await;
         };

@@ -5,12 +5,23 @@
 use std::io;
 use std::net::Ipv4Addr;
 
+use crate::ppp::ipv6cp::InterfaceId;
+
 /// The addresses IPCP agreed on and the largest datagram the peer takes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpLink {
     pub local: Ipv4Addr,
     pub peer: Option<Ipv4Addr>,
     pub dns: Vec<Ipv4Addr>,
+    pub mtu: u16,
+}
+
+/// The identifiers IPv6CP agreed on (RFC 5072): the link-local addresses
+/// `fe80::<local>` and `fe80::<peer>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ip6Link {
+    pub local: InterfaceId,
+    pub peer: InterfaceId,
     pub mtu: u16,
 }
 
@@ -22,6 +33,16 @@ pub trait IpPlane {
     fn up(&mut self, link: &IpLink) -> io::Result<String>;
     /// IPCP closed or the link went down: undo `up`.
     fn down(&mut self);
+    /// IPv6CP opened. A plane that carries no IPv6 says so; the session
+    /// then keeps IPv6 off the link.
+    fn up6(&mut self, _link: &Ip6Link) -> io::Result<String> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this IP plane carries no IPv6",
+        ))
+    }
+    /// IPv6CP closed or the link went down: undo `up6`.
+    fn down6(&mut self) {}
     /// A datagram from the peer.
     fn deliver(&mut self, datagram: &[u8]);
     /// Waits for a datagram to send to the peer and writes it into `buf`,
@@ -55,6 +76,10 @@ impl IpPlane for NoIp {
     }
 
     fn down(&mut self) {}
+
+    fn up6(&mut self, _link: &Ip6Link) -> io::Result<String> {
+        Ok("no IP interface: IPv6 datagrams from the peer are dropped".into())
+    }
 
     fn deliver(&mut self, _datagram: &[u8]) {
         self.dropped += 1;

@@ -137,6 +137,14 @@ impl<P: IpPlane> IpPlane for ProbePlane<P> {
         self.inner.down();
     }
 
+    fn up6(&mut self, link: &super::Ip6Link) -> io::Result<String> {
+        self.inner.up6(link)
+    }
+
+    fn down6(&mut self) {
+        self.inner.down6();
+    }
+
     fn deliver(&mut self, datagram: &[u8]) {
         if let Some((src, ident, _seq)) = ipv4::echo_reply(datagram) {
             if ident == self.ident {
@@ -187,5 +195,9 @@ impl<P: IpPlane> IpPlane for ProbePlane<P> {
 
     fn dropped(&self) -> u64 {
         self.inner.dropped()
+    }
+
+    fn interface(&self) -> Option<String> {
+        self.inner.interface()
     }
 }

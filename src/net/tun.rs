@@ -1,12 +1,14 @@
 //! The IP plane of a dialing or answering host: a TUN device carrying the
-//! link's datagrams, with the point-to-point addresses IPCP agreed on and
-//! the peer's MRU as MTU. It exists from IPCP up to IPCP down.
+//! link's datagrams, with the point-to-point addresses IPCP agreed on, the
+//! link-local address IPv6CP agreed on, and the peer's MRU as MTU. It
+//! exists while some NCP is up, or for as long as carrier runs in demand
+//! mode.
 
 use std::io;
 
 use tun_rs::{AsyncDevice, DeviceBuilder};
 
-use super::{IpLink, IpPlane};
+use super::{Ip6Link, IpLink, IpPlane};
 
 #[derive(Default)]
 pub struct TunPlane {
@@ -17,6 +19,13 @@ pub struct TunPlane {
     actual: Option<String>,
     dropped: u64,
     default_route: bool,
+    default_route6: bool,
+    /// The addresses on the device now, per family.
+    v4: Option<IpLink>,
+    v6: Option<Ip6Link>,
+    /// pppd's `demand`: the device exists before the first call and
+    /// outlives every call, so the host's routes and sockets stay.
+    persistent: bool,
 }
 
 impl std::fmt::Debug for TunPlane {
@@ -36,9 +45,71 @@ impl TunPlane {
             name: name.to_string(),
             dev: None,
             actual: None,
-            dropped: 0,
-            default_route: false,
+            ..TunPlane::default()
         }
+    }
+
+    /// pppd's `defaultroute6`: when IPv6CP opens, a default IPv6 route
+    /// through the interface, unless one exists.
+    pub fn default_route6(mut self, on: bool) -> Self {
+        self.default_route6 = on;
+        self
+    }
+
+    /// pppd's `demand`: creates the interface now with the addresses the
+    /// link is expected to get, and keeps it across calls. Datagrams the
+    /// host sends to it wait for [`IpPlane::next_outbound`], which works
+    /// while no call is up.
+    pub fn demand(mut self, link: &IpLink) -> io::Result<Self> {
+        self.persistent = true;
+        self.create(link.mtu, Some(link))?;
+        self.v4 = Some(link.clone());
+        Ok(self)
+    }
+
+    /// Datagrams read from the interface while nothing could carry them.
+    pub fn count_dropped(&mut self, n: u64) {
+        self.dropped += n;
+    }
+
+    /// Creates and brings up the device, IPv6 off (see [`disable_ipv6`]).
+    fn create(&mut self, mtu: u16, v4: Option<&IpLink>) -> io::Result<()> {
+        let mut b = DeviceBuilder::new().name(&self.name).mtu(mtu).enable(false);
+        if let Some(l) = v4 {
+            b = b.ipv4(l.local, 32u8, l.peer);
+        }
+        let dev = b.build_async().map_err(|e| {
+            if e.kind() == io::ErrorKind::PermissionDenied {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot create {} (needs root or CAP_NET_ADMIN): {e}",
+                        self.name
+                    ),
+                )
+            } else {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", self.name))
+            }
+        })?;
+        let actual = dev.name()?;
+        set_ipv6(&actual, false)?;
+        dev.enabled(true)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bring {actual} up: {e}")))?;
+        self.dev = Some(dev);
+        self.actual = Some(actual);
+        Ok(())
+    }
+
+    /// Removes the device once no family uses it (never in demand mode).
+    fn release(&mut self) {
+        if self.persistent || self.v4.is_some() || self.v6.is_some() {
+            return;
+        }
+        // The device goes away with its last descriptor (not persistent).
+        if self.dev.take().is_some() {
+            tracing::info!(interface = %self.actual.as_deref().unwrap_or(&self.name), "interface removed");
+        }
+        self.actual = None;
     }
 
     /// pppd's `defaultroute`: when IP comes up, a default route through
@@ -49,18 +120,23 @@ impl TunPlane {
         self
     }
 
-    fn add_default_route(&self, dev: &AsyncDevice) -> String {
+    fn add_default_route(&self, dev: &AsyncDevice, v6: bool) -> String {
         use route_manager::{Route, RouteManager};
         let index = match dev.if_index() {
             Ok(i) => i,
             Err(e) => return format!("; no default route: {e}"),
         };
-        let route = Route::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0).with_if_index(index);
+        let any: std::net::IpAddr = if v6 {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        };
+        let route = Route::new(any, 0).with_if_index(index);
         let result = RouteManager::new().and_then(|mut m| {
             let existing = m
                 .list()?
                 .into_iter()
-                .any(|r| r.prefix() == 0 && r.destination().is_ipv4() && r.table() == 254);
+                .any(|r| r.prefix() == 0 && r.destination().is_ipv6() == v6 && r.table() == 254);
             if existing {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
@@ -70,6 +146,7 @@ impl TunPlane {
             m.add(&route)
         });
         match result {
+            Ok(()) if v6 => "; default IPv6 route".to_string(),
             Ok(()) => "; default route".to_string(),
             Err(e) => {
                 tracing::warn!(interface = %self.name, error = %e, "no default route");
@@ -93,63 +170,116 @@ impl TunPlane {
 
 /// Every Linux interface speaks IPv6 unless told not to: it would take a
 /// link-local address and send router solicitations the moment it is up.
-/// The link carries only what an NCP opened (IPCP today), so IPv6 is
-/// switched off before the interface goes up. A kernel without IPv6 has
-/// nothing to switch off.
-fn disable_ipv6(ifname: &str) -> io::Result<()> {
-    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
+/// The link carries only what an NCP opened, so IPv6 is switched off
+/// before the interface goes up, and on only once IPv6CP opens; then
+/// `addr_gen_mode` 1 keeps the kernel from making up a link-local address
+/// of its own beside the one IPv6CP agreed on (RFC 5072 §5). A kernel
+/// without IPv6 has nothing to switch off.
+fn set_ipv6(ifname: &str, on: bool) -> io::Result<()> {
     if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
-        return Ok(());
+        return if on {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this kernel has no IPv6",
+            ))
+        } else {
+            Ok(())
+        };
     }
-    std::fs::write(&path, "1").map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
+    let write = |knob: &str, value: &str| {
+        let path = format!("/proc/sys/net/ipv6/conf/{ifname}/{knob}");
+        std::fs::write(&path, value).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
+    };
+    if on {
+        write("addr_gen_mode", "1")?;
+        // Nothing on a PPP link answers router solicitations unless the
+        // peer routes for us; they are harmless but noise on a slow line.
+        write("router_solicitations", "0")?;
+        write("disable_ipv6", "0")
+    } else {
+        write("disable_ipv6", "1")
+    }
 }
 
 impl IpPlane for TunPlane {
     fn up(&mut self, link: &IpLink) -> io::Result<String> {
-        let dev = DeviceBuilder::new()
-            .name(&self.name)
-            .ipv4(link.local, 32u8, link.peer)
-            .mtu(link.mtu)
-            .enable(false)
-            .build_async()
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::PermissionDenied {
-                    io::Error::new(
-                        e.kind(),
-                        format!(
-                            "cannot create {} (needs root or CAP_NET_ADMIN): {e}",
-                            self.name
-                        ),
-                    )
-                } else {
-                    io::Error::new(e.kind(), format!("cannot create {}: {e}", self.name))
-                }
-            })?;
-        let actual = dev.name()?;
-        disable_ipv6(&actual)?;
-        dev.enabled(true)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot bring {actual} up: {e}")))?;
+        match &self.dev {
+            // IPv6 came first, or demand mode: the device is there.
+            Some(dev) => {
+                dev.set_network_address(link.local, 32u8, link.peer)?;
+                dev.set_mtu(link.mtu)?;
+            }
+            None => self.create(link.mtu, Some(link))?,
+        }
+        let changed = match &self.v4 {
+            Some(was) if was.local != link.local || was.peer != link.peer => format!(
+                " (was {}{})",
+                was.local,
+                was.peer.map(|p| format!(" peer {p}")).unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        self.v4 = Some(link.clone());
+        let dev = self.dev.as_ref().expect("created above");
         let route = if self.default_route {
-            self.add_default_route(&dev)
+            self.add_default_route(dev, false)
         } else {
             String::new()
         };
-        self.dev = Some(dev);
+        let actual = self.actual.clone().unwrap_or_default();
         let peer = link.peer.map(|p| format!(" peer {p}")).unwrap_or_default();
-        let what = format!(
-            "interface {actual} {}{peer} mtu {}{route}",
+        Ok(format!(
+            "interface {actual} {}{peer}{changed} mtu {}{route}",
             link.local, link.mtu
-        );
-        self.actual = Some(actual);
-        Ok(what)
+        ))
     }
 
     fn down(&mut self) {
-        // The device goes away with its last descriptor (not persistent).
-        if self.dev.take().is_some() {
-            tracing::info!(interface = %self.actual.as_deref().unwrap_or(&self.name), "interface removed");
+        if !self.persistent {
+            self.v4 = None;
         }
-        self.actual = None;
+        self.release();
+    }
+
+    fn up6(&mut self, link: &Ip6Link) -> io::Result<String> {
+        if self.dev.is_none() {
+            self.create(link.mtu, None)?;
+        }
+        let actual = self.actual.clone().unwrap_or_default();
+        let dev = self.dev.as_ref().expect("created above");
+        if let Some(old) = self.v6.take() {
+            // A renegotiation: the old identifier's address goes.
+            let _ = dev.remove_address_v6(old.local.link_local(), 64);
+        }
+        set_ipv6(&actual, true)?;
+        dev.add_address_v6(link.local.link_local(), 64u8)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("{actual}: cannot add {}: {e}", link.local.link_local()),
+                )
+            })?;
+        self.v6 = Some(*link);
+        let route = if self.default_route6 {
+            self.add_default_route(dev, true)
+        } else {
+            String::new()
+        };
+        Ok(format!(
+            "interface {actual} {}/64 peer {}{route}",
+            link.local.link_local(),
+            link.peer.link_local()
+        ))
+    }
+
+    fn down6(&mut self) {
+        if let (Some(v6), Some(dev), Some(actual)) = (self.v6.take(), &self.dev, &self.actual) {
+            let _ = dev.remove_address_v6(v6.local.link_local(), 64);
+            if let Err(e) = set_ipv6(actual, false) {
+                tracing::warn!(interface = %actual, error = %e, "cannot switch IPv6 off");
+            }
+        }
+        self.release();
     }
 
     fn deliver(&mut self, datagram: &[u8]) {

@@ -15,6 +15,7 @@ use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
 use super::datagram;
 use super::fsm::{code, Fsm, FsmConfig, Ignored, Signal, State, Unhandled};
 use super::ipcp::{Ipcp, IpcpConfig};
+use super::ipv6cp::{InterfaceId, Ipv6cp, Ipv6cpConfig};
 use super::lcp::{Agreed, Lcp, LcpConfig};
 use super::packet::Packet;
 use super::pap::{self, PapAuthenticator, PapPeer, PapTimers};
@@ -41,7 +42,7 @@ pub enum DownReason {
     UserRequest,
     /// The peer sent Terminate-Request.
     PeerTerminated,
-    /// LCP or IPCP could not agree (Max-Configure, RXJ-).
+    /// LCP or an NCP could not agree (Max-Configure, RXJ-).
     NegotiationFailed,
     /// The peer failed to authenticate itself to us, or refused to.
     PeerAuthFailed,
@@ -55,7 +56,7 @@ pub enum DownReason {
     LowerLayerDown,
     /// Our own magic number kept coming back.
     Loopback,
-    /// IPCP closed or was rejected, leaving nothing to carry.
+    /// Every NCP closed or was rejected, leaving nothing to carry.
     NoNetworkProtocols,
 }
 
@@ -139,6 +140,13 @@ pub enum Event {
         dns: Vec<Ipv4Addr>,
     },
     IpDown,
+    /// IPv6CP opened (RFC 5072): each end's link-local address is
+    /// `fe80::<identifier>`.
+    Ipv6Up {
+        local: InterfaceId,
+        peer: InterfaceId,
+    },
+    Ipv6Down,
     Down {
         reason: DownReason,
     },
@@ -160,12 +168,17 @@ pub struct LinkConfig {
     pub ipcp: IpcpConfig,
     pub lcp_fsm: FsmConfig,
     pub ipcp_fsm: FsmConfig,
+    /// pppd's `noip`: no IPCP (IPv6 alone); the peer's IPCP is rejected.
+    pub noip: bool,
+    /// IPv6CP, off unless given (pppd's `+ipv6`; `noipv6` is None).
+    pub ipv6: Option<Ipv6cpConfig>,
+    pub ipv6cp_fsm: FsmConfig,
     pub auth: AuthConfig,
     pub pap: PapTimers,
     pub chap: ChapTimers,
     pub echo: EchoConfig,
-    /// pppd's `idle`: close the link after this long without an IPv4
-    /// datagram either way, counted from IPCP up.
+    /// pppd's `idle`: close the link after this long without an IP
+    /// datagram either way, counted from the first NCP up.
     pub idle: Option<Duration>,
     /// As authenticator, hold the verdict on right credentials until the
     /// driver calls [`Link::authorize`]: who may use the link (a one-time
@@ -200,10 +213,15 @@ pub struct Framing {
 pub struct LinkStats {
     pub frames_in: u64,
     pub frames_out: u64,
+    /// IPv4 datagrams (0x0021) delivered and sent.
     pub ip_in: u64,
     pub ip_out: u64,
-    /// Received under 0x0021 but not an honest IPv4 datagram (another
-    /// family, or a header whose lengths lie): never delivered.
+    /// IPv6 datagrams (0x0057) delivered and sent.
+    pub ipv6_in: u64,
+    pub ipv6_out: u64,
+    /// Received under 0x0021 or 0x0057 but not an honest datagram of that
+    /// family (the other family, or a header whose lengths lie), or under
+    /// a protocol whose NCP is not Opened: never delivered.
     pub ip_in_dropped: u64,
     /// Read from the IP interface but not sendable: not an honest datagram,
     /// or of a family whose NCP is not Opened (the host's IPv6 chatter
@@ -224,6 +242,8 @@ pub struct LinkStats {
     /// Times IPCP opened: the link reached the network (pppd resets its
     /// maxfail count then).
     pub ip_up: u64,
+    /// Times IPv6CP opened.
+    pub ipv6_up: u64,
     pub echo_requests_sent: u64,
     pub echo_requests_in: u64,
     pub echo_replies_in: u64,
@@ -249,6 +269,7 @@ pub struct Link {
     phase: Phase,
     lcp: Fsm<Lcp>,
     ipcp: Fsm<Ipcp>,
+    ipv6cp: Fsm<Ipv6cp>,
     auth: AuthState,
     rng: StdRng,
     out: VecDeque<Frame>,
@@ -260,7 +281,8 @@ pub struct Link {
     echo_id: u8,
     traffic_since_echo: bool,
     ip_up: bool,
-    /// The last IPv4 datagram in or out, or IPCP up (for `idle`).
+    ipv6_up: bool,
+    /// The last IP datagram in or out, or the first NCP up (for `idle`).
     last_ip: Option<Instant>,
     stats: LinkStats,
 }
@@ -271,8 +293,24 @@ impl fmt::Debug for Link {
             .field("phase", &self.phase)
             .field("lcp", &self.lcp.state())
             .field("ipcp", &self.ipcp.state())
+            .field("ipv6cp", &self.ipv6cp.state())
             .finish_non_exhaustive()
     }
+}
+
+/// Feeds an NCP packet to its automaton; codes beyond 1-7 are Code-Rejected
+/// (an NCP has no Echo or Discard).
+fn ncp_receive<O: super::fsm::Options>(
+    fsm: &mut Fsm<O>,
+    pkt: Packet<'_>,
+    info: &[u8],
+    now: Instant,
+) -> Result<(), Ignored> {
+    if let Some(u) = fsm.receive(pkt, now)? {
+        let len = 4 + u.data.len();
+        fsm.receive_unknown_code(&info[..len], now);
+    }
+    Ok(())
 }
 
 /// A generator seeded from `parent`: what `StdRng::from_rng` does
@@ -299,11 +337,17 @@ impl Link {
             cfg.lcp_fsm,
         );
         let ipcp = Fsm::new("IPCP", Ipcp::new(cfg.ipcp.clone()), cfg.ipcp_fsm);
+        let ipv6cp = Fsm::new(
+            "IPV6CP",
+            Ipv6cp::new(cfg.ipv6.unwrap_or_default(), child_rng(&mut rng)),
+            cfg.ipv6cp_fsm,
+        );
         Link {
             cfg,
             phase: Phase::Dead,
             lcp,
             ipcp,
+            ipv6cp,
             auth: AuthState::default(),
             rng,
             out: VecDeque::new(),
@@ -315,6 +359,7 @@ impl Link {
             echo_id: 0,
             traffic_since_echo: false,
             ip_up: false,
+            ipv6_up: false,
             last_ip: None,
             stats: LinkStats::default(),
         }
@@ -332,12 +377,27 @@ impl Link {
         self.ipcp.state()
     }
 
+    pub fn ipv6cp_state(&self) -> State {
+        self.ipv6cp.state()
+    }
+
     pub fn stats(&self) -> &LinkStats {
         &self.stats
     }
 
+    /// IPCP is Opened: IPv4 flows.
     pub fn is_ip_up(&self) -> bool {
         self.ip_up
+    }
+
+    /// IPv6CP is Opened: IPv6 flows.
+    pub fn is_ipv6_up(&self) -> bool {
+        self.ipv6_up
+    }
+
+    /// Some NCP is Opened: the IP interface has something to carry.
+    pub fn carries_ip(&self) -> bool {
+        self.ip_up || self.ipv6_up
     }
 
     /// Administrative Open: the link wants to come up.
@@ -393,6 +453,7 @@ impl Link {
         [
             self.lcp.deadline(),
             self.ipcp.deadline(),
+            self.ipv6cp.deadline(),
             self.echo_timer,
             self.idle_deadline(),
             self.auth.pap_peer.as_ref().and_then(|a| a.deadline()),
@@ -408,6 +469,7 @@ impl Link {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.lcp.handle_timeout(now);
         self.ipcp.handle_timeout(now);
+        self.ipv6cp.handle_timeout(now);
         if let Some(a) = &mut self.auth.pap_peer {
             a.handle_timeout(now);
         }
@@ -435,7 +497,7 @@ impl Link {
     fn idle_deadline(&self) -> Option<Instant> {
         let idle = self.cfg.idle?;
         self.last_ip
-            .filter(|_| self.ip_up)
+            .filter(|_| self.carries_ip())
             .and_then(|t| t.checked_add(idle))
     }
 
@@ -477,6 +539,11 @@ impl Link {
                 self.last_ip = Some(now);
                 Some((proto::IPV4, d))
             }
+            Some((proto::IPV6, d)) if self.ipv6_up => {
+                self.stats.ipv6_out += 1;
+                self.last_ip = Some(now);
+                Some((proto::IPV6, d))
+            }
             other => {
                 self.stats.ip_out_dropped += 1;
                 tracing::debug!(
@@ -489,8 +556,9 @@ impl Link {
         }
     }
 
-    /// A frame from the decoder (unstuffed, FCS removed). Returns the IPv4
-    /// datagram it carries, if any, for the caller to deliver.
+    /// A frame from the decoder (unstuffed, FCS removed). Returns the IP
+    /// datagram it carries, if any, for the caller to deliver; its own
+    /// header always names the family its PPP protocol stands for.
     pub fn handle_frame<'a>(&mut self, frame: &'a [u8], now: Instant) -> Option<&'a [u8]> {
         let (protocol, info) = match hdlc::split_header(frame) {
             Ok(x) => x,
@@ -517,25 +585,64 @@ impl Link {
         match protocol {
             proto::LCP => self.receive_lcp(info, now),
             proto::PAP | proto::CHAP => self.receive_auth(protocol, info, now),
-            proto::IPCP => self.receive_ipcp(info, now),
-            proto::IPV4 if self.ip_up => match datagram::classify(info) {
-                Some((proto::IPV4, d)) => {
-                    self.stats.ip_in += 1;
-                    self.last_ip = Some(now);
-                    ip = Some(d);
-                }
-                // An IPv6 packet (or garbage) dressed as IPv4 would reach
-                // the host's IPv6 stack through the TUN: never delivered.
-                _ => {
-                    self.stats.ip_in_dropped += 1;
-                    tracing::debug!(len = info.len(), "0x0021 frame not carrying IPv4 dropped");
-                }
-            },
-            proto::IPV4 => self.stats.not_ready += 1,
+            proto::IPCP if !self.cfg.noip => self.receive_ncp(false, info, now),
+            proto::IPV6CP if self.cfg.ipv6.is_some() => self.receive_ncp(true, info, now),
+            // A family we do not run at all is rejected like any unknown
+            // protocol (RFC 1661 §5.7); one whose NCP is not yet Opened is
+            // dropped.
+            proto::IPV4 if !self.cfg.noip => ip = self.receive_datagram(protocol, info, now),
+            proto::IPV6 if self.cfg.ipv6.is_some() => {
+                ip = self.receive_datagram(protocol, info, now)
+            }
             _ => self.protocol_reject(protocol, info),
         }
         self.pump(now);
         ip
+    }
+
+    /// A datagram under 0x0021 or 0x0057, delivered only if its NCP is
+    /// Opened and its own header names the same family.
+    fn receive_datagram<'a>(
+        &mut self,
+        protocol: u16,
+        info: &'a [u8],
+        now: Instant,
+    ) -> Option<&'a [u8]> {
+        let open = match protocol {
+            proto::IPV4 => self.ip_up,
+            _ => self.ipv6_up,
+        };
+        if !open {
+            // RFC 1661 §3.5 (and RFC 5072 §3 for IPv6): no datagrams before
+            // their NCP opened. Counted with the other unreadable ones,
+            // since an unopened family is one the link does not carry.
+            self.stats.ip_in_dropped += 1;
+            self.stats.not_ready += 1;
+            return None;
+        }
+        match datagram::classify(info) {
+            Some((p, d)) if p == protocol => {
+                if p == proto::IPV4 {
+                    self.stats.ip_in += 1;
+                } else {
+                    self.stats.ipv6_in += 1;
+                }
+                self.last_ip = Some(now);
+                Some(d)
+            }
+            // An IPv6 packet dressed as IPv4 (or the reverse, or garbage)
+            // would reach the host's other stack through the TUN, which
+            // classifies by the first nibble: never delivered.
+            _ => {
+                self.stats.ip_in_dropped += 1;
+                tracing::debug!(
+                    protocol = format_args!("{protocol:#06x}"),
+                    len = info.len(),
+                    "frame not carrying its protocol's datagram dropped"
+                );
+                None
+            }
+        }
     }
 
     fn receive_lcp(&mut self, info: &[u8], now: Instant) {
@@ -579,10 +686,20 @@ impl Link {
                 );
                 match rejected {
                     proto::LCP => self.lcp.reject_catastrophic(now),
+                    // RFC 1661 §5.7: that NCP stops; the link closes only
+                    // if no other NCP is left (pppd: "No network protocols
+                    // running").
                     proto::IPCP | proto::IPV4 => {
                         self.lcp.reject_permitted(now);
                         self.ipcp.down(now);
-                        self.close(DownReason::NoNetworkProtocols, now);
+                        self.ipcp.close(now);
+                        self.ncp_stopped(now);
+                    }
+                    proto::IPV6CP | proto::IPV6 => {
+                        self.lcp.reject_permitted(now);
+                        self.ipv6cp.down(now);
+                        self.ipv6cp.close(now);
+                        self.ncp_stopped(now);
                     }
                     proto::PAP | proto::CHAP if self.phase == Phase::Authenticate => {
                         self.lcp.reject_permitted(now);
@@ -617,7 +734,9 @@ impl Link {
         }
     }
 
-    fn receive_ipcp(&mut self, info: &[u8], now: Instant) {
+    /// An IPCP or IPv6CP packet (`v6` says which).
+    fn receive_ncp(&mut self, v6: bool, info: &[u8], now: Instant) {
+        let name = if v6 { "IPV6CP" } else { "IPCP" };
         // RFC 1661 §3.4-§3.5: NCP packets before the Network phase are
         // silently discarded.
         if self.phase != Phase::Network {
@@ -628,17 +747,17 @@ impl Link {
             Ok(p) => p,
             Err(e) => {
                 self.stats.malformed += 1;
-                tracing::debug!(error = %e, "IPCP packet dropped");
+                tracing::debug!(protocol = name, error = %e, "NCP packet dropped");
                 return;
             }
         };
-        match self.ipcp.receive(pkt, now) {
-            Ok(None) => {}
-            Ok(Some(u)) => {
-                let len = 4 + u.data.len();
-                self.ipcp.receive_unknown_code(&info[..len], now);
-            }
-            Err(why) => self.ignored("IPCP", why),
+        let result = if v6 {
+            ncp_receive(&mut self.ipv6cp, pkt, info, now)
+        } else {
+            ncp_receive(&mut self.ipcp, pkt, info, now)
+        };
+        if let Err(why) = result {
+            self.ignored(name, why);
         }
     }
 
@@ -777,6 +896,12 @@ impl Link {
                     data: p,
                 });
             }
+            while let Some(p) = self.ipv6cp.poll_packet() {
+                self.out.push_back(Frame {
+                    protocol: proto::IPV6CP,
+                    data: p,
+                });
+            }
             self.drain_auth_packets();
             if let Some(s) = self.lcp.poll_signal() {
                 self.lcp_signal(s, now);
@@ -784,6 +909,10 @@ impl Link {
             }
             if let Some(s) = self.ipcp.poll_signal() {
                 self.ipcp_signal(s, now);
+                continue;
+            }
+            if let Some(s) = self.ipv6cp.poll_signal() {
+                self.ipv6cp_signal(s, now);
                 continue;
             }
             if self.auth_progress(now) {
@@ -815,6 +944,7 @@ impl Link {
                 let (ours, theirs) = (self.lcp.opts.ours, self.lcp.opts.theirs);
                 self.lcp.peer_mru = usize::from(theirs.mru);
                 self.ipcp.peer_mru = usize::from(theirs.mru);
+                self.ipv6cp.peer_mru = usize::from(theirs.mru);
                 self.events.push_back(Event::LcpUp { ours, theirs });
                 self.echo_outstanding = 0;
                 self.echo_timer = self.cfg.echo.interval.map(|i| now + i);
@@ -831,6 +961,8 @@ impl Link {
                 self.auth = AuthState::default();
                 self.ipcp.down(now);
                 self.ipcp.close(now);
+                self.ipv6cp.down(now);
+                self.ipv6cp.close(now);
                 if matches!(self.lcp.state(), State::Closing | State::Stopping) {
                     self.set_phase(Phase::Terminate);
                 } else {
@@ -863,7 +995,9 @@ impl Link {
                 match i.local_addr {
                     Some(local) => {
                         self.ip_up = true;
-                        self.last_ip = Some(now);
+                        if !self.ipv6_up {
+                            self.last_ip = Some(now);
+                        }
                         self.stats.ip_up += 1;
                         let ev = Event::IpUp {
                             local,
@@ -874,7 +1008,8 @@ impl Link {
                     }
                     None => {
                         tracing::warn!("peer gave us no IP address");
-                        self.close(DownReason::NoNetworkProtocols, now);
+                        self.ipcp.close(now);
+                        self.ncp_stopped(now);
                     }
                 }
             }
@@ -885,13 +1020,53 @@ impl Link {
                 }
             }
             Signal::Started => {}
-            Signal::Finished => {
-                // The only network protocol failed: nothing left to carry
-                // (pppd: "No network protocols running").
-                if self.lcp.state() == State::Opened {
-                    self.close(DownReason::NoNetworkProtocols, now);
+            Signal::Finished => self.ncp_stopped(now),
+        }
+    }
+
+    fn ipv6cp_signal(&mut self, s: Signal, now: Instant) {
+        match s {
+            Signal::Up => {
+                let v = &self.ipv6cp.opts;
+                match (v.local_id, v.peer_id) {
+                    (Some(local), Some(peer)) => {
+                        self.ipv6_up = true;
+                        if !self.ip_up {
+                            self.last_ip = Some(now);
+                        }
+                        self.stats.ipv6_up += 1;
+                        self.events.push_back(Event::Ipv6Up { local, peer });
+                    }
+                    // pppd: "Could not determine local/remote LL address".
+                    (local, _) => {
+                        tracing::warn!(
+                            which = if local.is_none() { "local" } else { "remote" },
+                            "IPv6CP: could not determine the link-local address"
+                        );
+                        self.ipv6cp.close(now);
+                        self.ncp_stopped(now);
+                    }
                 }
             }
+            Signal::Down => {
+                if self.ipv6_up {
+                    self.ipv6_up = false;
+                    self.events.push_back(Event::Ipv6Down);
+                }
+            }
+            Signal::Started => {}
+            Signal::Finished => self.ncp_stopped(now),
+        }
+    }
+
+    /// An NCP finished, was rejected or gave up: if none is left running,
+    /// there is nothing to carry (pppd: "No network protocols running").
+    fn ncp_stopped(&mut self, now: Instant) {
+        let running = |s: State| !matches!(s, State::Initial | State::Closed | State::Stopped);
+        let ipv4 = !self.cfg.noip && running(self.ipcp.state());
+        let ipv6 = self.cfg.ipv6.is_some() && running(self.ipv6cp.state());
+        if !ipv4 && !ipv6 && self.lcp.state() == State::Opened {
+            self.close(DownReason::NoNetworkProtocols, now);
         }
     }
 
@@ -949,6 +1124,15 @@ impl Link {
         } else {
             self.enter_network(now);
         }
+    }
+
+    /// The host cannot carry IPv6 after all (its interface refused the
+    /// address, say): IPv6CP terminates, IPv4 carries on if it runs.
+    pub fn close_ipv6(&mut self, now: Instant) {
+        self.ipv6cp.close(now);
+        self.pump(now);
+        self.ncp_stopped(now);
+        self.pump(now);
     }
 
     /// The driver's answer to [`Event::Authorize`]: the held peer may go on
@@ -1044,7 +1228,16 @@ impl Link {
 
     fn enter_network(&mut self, now: Instant) {
         self.set_phase(Phase::Network);
-        self.ipcp.open(now);
-        self.ipcp.up(now);
+        if !self.cfg.noip {
+            self.ipcp.open(now);
+            self.ipcp.up(now);
+        }
+        if self.cfg.ipv6.is_some() {
+            self.ipv6cp.open(now);
+            self.ipv6cp.up(now);
+        }
+        // Nothing configured to run (noip without +ipv6): pppd refuses
+        // such a configuration; the link cannot carry anything.
+        self.ncp_stopped(now);
     }
 }

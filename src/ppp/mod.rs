@@ -8,6 +8,7 @@ pub mod chap;
 pub mod datagram;
 pub mod fsm;
 pub mod ipcp;
+pub mod ipv6cp;
 pub mod lcp;
 pub mod link;
 pub mod packet;

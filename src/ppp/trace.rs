@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use super::auth::AuthProto;
 use super::fsm::code;
 use super::packet::{self, Packet};
-use super::{chap, ipcp, lcp, pap, proto};
+use super::{chap, ipcp, ipv6cp, lcp, pap, proto};
 
 /// Displays one PPP packet (protocol + information field).
 pub struct Describe<'a> {
@@ -89,6 +89,16 @@ fn ipcp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
     }
 }
 
+fn ipv6cp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
+    match (o.kind, <[u8; 8]>::try_from(o.data)) {
+        // pppd writes `<addr fe80::0203:0405:0607:0809>`.
+        (ipv6cp::opt::INTERFACE_ID, Ok(id)) => {
+            write!(f, " <addr fe80::{}>", ipv6cp::InterfaceId(id))
+        }
+        _ => generic_option(f, o),
+    }
+}
+
 fn generic_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
     write!(f, " <{} ", o.kind)?;
     hex(f, o.data)?;
@@ -100,9 +110,11 @@ impl fmt::Display for Describe<'_> {
         let name = match self.protocol {
             proto::LCP => "LCP",
             proto::IPCP => "IPCP",
+            proto::IPV6CP => "IPV6CP",
             proto::PAP => "PAP",
             proto::CHAP => "CHAP",
             proto::IPV4 => return describe_ip(f, self.info),
+            proto::IPV6 => return describe_ipv6(f, self.info),
             p => return write!(f, "proto={p:#06x} len={}", self.info.len()),
         };
         let pkt = match Packet::parse(self.info) {
@@ -110,7 +122,7 @@ impl fmt::Display for Describe<'_> {
             Err(e) => return write!(f, "{name} malformed ({e}) len={}", self.info.len()),
         };
         match self.protocol {
-            proto::LCP | proto::IPCP => {
+            proto::LCP | proto::IPCP | proto::IPV6CP => {
                 match control_name(pkt.code) {
                     Some(c) => write!(f, "{name} {c} id={:#x}", pkt.id)?,
                     None => write!(f, "{name} code={} id={:#x}", pkt.code, pkt.id)?,
@@ -119,10 +131,10 @@ impl fmt::Display for Describe<'_> {
                     code::CONF_REQ..=code::CONF_REJ => match packet::options(pkt.data) {
                         Ok(opts) => {
                             for o in &opts {
-                                if self.protocol == proto::LCP {
-                                    lcp_option(f, o)?;
-                                } else {
-                                    ipcp_option(f, o)?;
+                                match self.protocol {
+                                    proto::LCP => lcp_option(f, o)?,
+                                    proto::IPCP => ipcp_option(f, o)?,
+                                    _ => ipv6cp_option(f, o)?,
                                 }
                             }
                             Ok(())
@@ -227,6 +239,24 @@ fn describe_ip(f: &mut fmt::Formatter<'_>, p: &[u8]) -> fmt::Result {
     write!(f, "IP {src} > {dst} {proto} len={}", p.len())
 }
 
+fn describe_ipv6(f: &mut fmt::Formatter<'_>, p: &[u8]) -> fmt::Result {
+    if p.len() < 40 || p[0] >> 4 != 6 {
+        return write!(f, "IPv6 len={} (not IPv6)", p.len());
+    }
+    let addr = |at: usize| {
+        let mut o = [0u8; 16];
+        o.copy_from_slice(&p[at..at + 16]);
+        std::net::Ipv6Addr::from(o)
+    };
+    let next = match p[6] {
+        6 => "tcp",
+        17 => "udp",
+        58 => "icmp6",
+        _ => "ip6",
+    };
+    write!(f, "IPv6 {} > {} {next} len={}", addr(8), addr(24), p.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +269,15 @@ mod tests {
         assert_eq!(
             describe(proto::LCP, &info).to_string(),
             "LCP ConfReq id=0x1 <asyncmap 0x0> <magic 0x12345678>"
+        );
+    }
+
+    #[test]
+    fn pppd_style_ipv6cp() {
+        let info = [1, 2, 0, 14, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9];
+        assert_eq!(
+            describe(proto::IPV6CP, &info).to_string(),
+            "IPV6CP ConfReq id=0x2 <addr fe80::0203:0405:0607:0809>"
         );
     }
 

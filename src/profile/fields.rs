@@ -263,3 +263,24 @@ mod tests {
         assert_eq!(p.load_password().unwrap().unwrap().expose(), b"hunter2");
     }
 }
+
+/// The profile's `ipv6`: `true`/`false`, or pppd's `"LOCAL,REMOTE"`
+/// identifiers (which switch IPv6CP on, as in pppd).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ipv6Setting {
+    On(bool),
+    Identifiers(String),
+}
+
+impl Ipv6Setting {
+    /// What `--ipv6` would say: None for off, "" for on with random
+    /// identifiers.
+    pub fn spec(&self) -> Option<&str> {
+        match self {
+            Ipv6Setting::On(true) => Some(""),
+            Ipv6Setting::On(false) => None,
+            Ipv6Setting::Identifiers(s) => Some(s),
+        }
+    }
+}

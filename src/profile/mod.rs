@@ -47,7 +47,7 @@ use error::{one_line, shorten_unknown_field};
 use field_path::{key, line_of, locate_in_table, path_string, span_of};
 
 pub use error::{ProfileError, ProfileErrorKind};
-pub use fields::{AsyncMap, Flow, Password, PhoneNumber};
+pub use fields::{AsyncMap, Flow, Ipv6Setting, Password, PhoneNumber};
 pub use locate::{config_dirs, config_dirs_from, resolve_device};
 pub use validate::{check_ifname, check_init_command, is_dialable, MAX_SECONDS, STANDARD_SPEEDS};
 
@@ -138,6 +138,21 @@ pub struct Profile {
     pub lcp_echo_adaptive: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defaultroute: Option<bool>,
+    /// pppd's `ipparam`: the last argument of ip-up and friends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipparam: Option<String>,
+    /// pppd's `linkname`: LINKNAME in the scripts' environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linkname: Option<String>,
+    /// pppd's `defaultroute6`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defaultroute6: Option<bool>,
+    /// `true` is pppd's `+ipv6`; `"LOCAL,REMOTE"` its `ipv6 ::1,::2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Setting>,
+    /// pppd's `noip`: IPv6 alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noip: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usepeerdns: Option<bool>,
     /// Where `usepeerdns` writes the peer's DNS servers while IP is up.

@@ -147,6 +147,17 @@ impl Profile {
                 }
             }
         }
+        if let Some(spec) = self.ipv6.as_ref().and_then(|v| v.spec()) {
+            if let Err(m) = crate::ppp::ipv6cp::parse_pair(spec) {
+                return bad(vec![key("ipv6")], m);
+            }
+        }
+        if self.noip == Some(true) && self.ipv6.as_ref().and_then(|v| v.spec()).is_none() {
+            return bad(
+                vec![key("noip")],
+                "noip without ipv6 leaves the link nothing to carry".into(),
+            );
+        }
         if self.password.is_some() && self.password_file.is_some() {
             return bad(
                 vec![key("password-file")],

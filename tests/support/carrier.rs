@@ -51,7 +51,7 @@ impl Carrier {
         Self::spawn_with_env(netns, args, stderr, &[])
     }
 
-    fn spawn_with_env(
+    pub fn spawn_with_env(
         netns: Option<&str>,
         args: &[&str],
         stderr: Stdio,
@@ -69,6 +69,10 @@ impl Carrier {
         let mut child = cmd
             .args(["--events", "json", "-v"])
             .args(args)
+            // The machine's own /etc/ppp scripts (Debian's ip-up rewrites
+            // resolv.conf under usepeerdns) are not the tests' to run; a
+            // test of the hooks gives its own directory.
+            .env("CARRIER_HOOKS_DIR", "/nonexistent/carrier-test-hooks")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -96,7 +100,17 @@ impl Carrier {
 
     /// The first event called `name`, waiting up to `timeout`.
     pub fn wait_event(&mut self, name: &str, timeout: Duration) -> Option<Value> {
-        if let Some(v) = self.seen.iter().find(|v| v["event"] == name) {
+        self.wait_event_where(name, timeout, |_| true)
+    }
+
+    /// The first event called `name` for which `pick` holds.
+    pub fn wait_event_where(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+        pick: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        if let Some(v) = self.seen.iter().find(|v| v["event"] == name && pick(v)) {
             return Some(v.clone());
         }
         let end = Instant::now() + timeout;
@@ -104,7 +118,7 @@ impl Carrier {
             match self.events.recv_timeout(left) {
                 Ok(v) => {
                     self.seen.push(v.clone());
-                    if v["event"] == name {
+                    if v["event"] == name && pick(&v) {
                         return Some(v);
                     }
                 }

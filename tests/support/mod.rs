@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 pub mod carrier;
+pub mod hookrec;
 pub mod hostile;
 pub mod hosts;
+pub mod linkpair;
 pub mod listen;
 pub mod pppd;
 pub mod sim;

@@ -98,6 +98,10 @@ pub struct PppdOptions {
     pub chap_secrets: String,
     /// Also load `ppp_deflate` and `bsd_comp`, for CCP tests.
     pub ccp_modules: bool,
+    /// Extra executable files in the guest's `/etc/ppp` (name, text):
+    /// ip-up and friends. What they write to `/etc/ppp/hooks-out` appears
+    /// in [`Pppd::hooks_out`] on the host.
+    pub etc_ppp: Vec<(String, String)>,
 }
 
 impl PppdOptions {
@@ -125,6 +129,12 @@ impl PppdOptions {
 
     pub fn chap_secrets(mut self, secrets: &str) -> Self {
         self.chap_secrets = secrets.to_string();
+        self
+    }
+
+    /// Puts an executable `name` with `text` into the guest's /etc/ppp.
+    pub fn etc_ppp_script(mut self, name: &str, text: &str) -> Self {
+        self.etc_ppp.push((name.to_string(), text.to_string()));
         self
     }
 }
@@ -356,6 +366,9 @@ impl Pppd {
         };
         write("pap-secrets", &opts.pap_secrets, 0o600)?;
         write("chap-secrets", &opts.chap_secrets, 0o600)?;
+        for (name, text) in &opts.etc_ppp {
+            write(&format!("etc-ppp-{name}"), text, 0o755)?;
+        }
         let init = init_script(scratch_str, &modules, &opts);
         write("init", &init, 0o755)?;
         fs::create_dir(scratch.join("cmd")).map_err(io_err("creating cmd dir"))?;
@@ -465,6 +478,11 @@ impl Pppd {
     }
 
     /// The scratch directory (init script, logs, exec files).
+    /// The host's view of the guest's `/etc/ppp/hooks-out`.
+    pub fn hooks_out(&self) -> PathBuf {
+        self.scratch.join("hooks-out")
+    }
+
     pub fn scratch_dir(&self) -> &Path {
         &self.scratch
     }
@@ -851,6 +869,12 @@ $B mount -t tmpfs -o mode=755 tmpfs /etc/ppp || fail "mount /etc/ppp"
 : > /etc/ppp/options
 $B cp "$S/pap-secrets" "$S/chap-secrets" /etc/ppp/ || fail "copy secrets"
 $B chmod 600 /etc/ppp/pap-secrets /etc/ppp/chap-secrets
+# Scripts can leave records for the host in /etc/ppp/hooks-out.
+$B mkdir -p "$S/hooks-out" && $B ln -s "$S/hooks-out" /etc/ppp/hooks-out || fail "hooks-out"
+for f in "$S"/etc-ppp-*; do
+	[ -f "$f" ] || continue
+	$B cp "$f" "/etc/ppp/${{f#$S/etc-ppp-}}" && $B chmod 755 "/etc/ppp/${{f#$S/etc-ppp-}}" || fail "copy $f"
+done
 $B mount -t tmpfs -o mode=700 tmpfs /root || fail "mount /root"
 $B mount -t tmpfs tmpfs /var/log || fail "mount /var/log"
 {insmods}

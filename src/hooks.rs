@@ -1,0 +1,515 @@
+//! pppd's scripts: `/etc/ppp/auth-up`, `ip-pre-up`, `ip-up`, `ip-down`,
+//! `ipv6-up`, `ipv6-down`, `auth-down`, run at the moments pppd 2.4.9
+//! runs them, with its arguments and its environment, so that an existing
+//! `/etc/ppp` (Debian's run-parts wrappers and their `.d` directories)
+//! works unchanged.
+//!
+//! Where carrier differs from pppd, on purpose:
+//! * every script has a bounded run time ([`HookConfig::timeout`]): a
+//!   hanging one is killed (its whole process group) and reported, and the
+//!   link carries on; pppd waits for ip-pre-up for ever;
+//! * ip-down and ipv6-down run while the interface still exists with its
+//!   addresses (a TUN device goes away with its descriptor), and the link
+//!   waits for them before the interface goes;
+//! * the scripts' output is logged (pppd sends it to /dev/null).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+
+use crate::events::Reporter;
+
+/// pppd's defaults for where and how.
+pub const DEFAULT_DIR: &str = "/etc/ppp";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub struct HookConfig {
+    /// Where the scripts are (`/etc/ppp`).
+    pub dir: PathBuf,
+    /// pppd's `ipparam`: the last argument of ip-up and friends.
+    pub ipparam: Option<String>,
+    /// pppd's `linkname`: `LINKNAME` in the environment.
+    pub linkname: Option<String>,
+    /// pppd's `call NAME`: the profile's name, `CALL_FILE`.
+    pub call_file: Option<String>,
+    /// Longest a script may run before it is killed.
+    pub timeout: Duration,
+}
+
+impl Default for HookConfig {
+    fn default() -> Self {
+        HookConfig {
+            dir: PathBuf::from(DEFAULT_DIR),
+            ipparam: None,
+            linkname: None,
+            call_file: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The scripts, by pppd's file names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Script {
+    AuthUp,
+    AuthDown,
+    IpPreUp,
+    IpUp,
+    IpDown,
+    Ipv6Up,
+    Ipv6Down,
+}
+
+impl Script {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Script::AuthUp => "auth-up",
+            Script::AuthDown => "auth-down",
+            Script::IpPreUp => "ip-pre-up",
+            Script::IpUp => "ip-up",
+            Script::IpDown => "ip-down",
+            Script::Ipv6Up => "ipv6-up",
+            Script::Ipv6Down => "ipv6-down",
+        }
+    }
+}
+
+/// How a script ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Not there: nothing to run (pppd skips it silently).
+    Missing,
+    /// There but not runnable (not a file, no execute bit, exec failed).
+    Unrunnable(String),
+    Exited(Option<i32>),
+    /// Ran past the timeout and was killed.
+    Killed,
+}
+
+/// One up/down pair's state, as pppd serialises them: the down script
+/// waits for a still-running up script, and runs only if the up one ran.
+#[derive(Default)]
+struct Pair {
+    up_ran: bool,
+    running: Option<JoinHandle<Ended>>,
+}
+
+/// The per-call state of the scripts: pppd's cumulative script
+/// environment and the scripts still running.
+pub struct Hooks {
+    cfg: HookConfig,
+    reporter: Reporter,
+    env: BTreeMap<&'static str, String>,
+    device: String,
+    speed: u32,
+    ifname: String,
+    auth: Pair,
+    ip: Pair,
+    ipv6: Pair,
+    ip_args: [String; 2],
+    ipv6_args: [String; 2],
+    /// The link's statistics when IPCP came up (pppd's `reset_link_stats`).
+    stats_base: (Instant, u64, u64),
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("dir", &self.cfg.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+impl Hooks {
+    /// `device` and `speed` as pppd has them: the tty path and its rate
+    /// (0 when not a tty); `ifname` the interface's configured name until
+    /// the kernel's is known.
+    pub fn new(
+        cfg: HookConfig,
+        device: &Path,
+        speed: u32,
+        ifname: &str,
+        reporter: Reporter,
+    ) -> Self {
+        let uid = nix::unistd::getuid().as_raw();
+        let mut env = BTreeMap::new();
+        // main.c: ORIG_UID, PPPLOGNAME, DEVICE, PPPD_PID; tty.c: SPEED.
+        env.insert("ORIG_UID", uid.to_string());
+        env.insert(
+            "PPPLOGNAME",
+            std::env::var("LOGNAME").unwrap_or_else(|_| user_name(uid)),
+        );
+        env.insert("DEVICE", device.display().to_string());
+        env.insert("PPPD_PID", std::process::id().to_string());
+        env.insert("SPEED", speed.to_string());
+        if let Some(l) = &cfg.linkname {
+            env.insert("LINKNAME", l.clone());
+        }
+        if let Some(c) = &cfg.call_file {
+            env.insert("CALL_FILE", c.clone());
+        }
+        let mut h = Hooks {
+            cfg,
+            reporter,
+            env,
+            device: device.display().to_string(),
+            speed,
+            ifname: String::new(),
+            auth: Pair::default(),
+            ip: Pair::default(),
+            ipv6: Pair::default(),
+            ip_args: Default::default(),
+            ipv6_args: Default::default(),
+            stats_base: (Instant::now(), 0, 0),
+        };
+        h.set_ifname(ifname);
+        h
+    }
+
+    /// The kernel's name for the interface, once it exists.
+    pub fn set_ifname(&mut self, ifname: &str) {
+        self.ifname = ifname.to_string();
+        self.env.insert("IFNAME", ifname.to_string());
+        // pppd's UNIT is the ppp unit number: the name's trailing digits.
+        let digits: String = ifname
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !digits.is_empty() {
+            self.env.insert("UNIT", digits);
+        }
+    }
+
+    /// The peer authenticated itself to us (auth.c `auth_peer_success`).
+    pub fn peer_name(&mut self, peer: &str) {
+        self.env.insert("PEERNAME", peer.to_string());
+    }
+
+    /// The Network phase begins (auth.c `network_phase`): auth-up, only
+    /// if we made the peer authenticate.
+    pub fn network_phase(&mut self, peer_authenticated: bool) {
+        if !peer_authenticated || self.auth.up_ran {
+            return;
+        }
+        let peer = self.env.get("PEERNAME").cloned().unwrap_or_default();
+        let args = vec![
+            self.ifname.clone(),
+            peer,
+            user_name(nix::unistd::getuid().as_raw()),
+            self.device.clone(),
+            self.speed.to_string(),
+        ];
+        self.auth.up_ran = true;
+        self.auth.running = Some(self.spawn(Script::AuthUp, args));
+    }
+
+    /// LCP left Opened (auth.c `link_down`): auth-down, started before
+    /// ip-down as pppd does.
+    pub async fn link_down(&mut self, bytes_sent: u64, bytes_rcvd: u64) {
+        if !std::mem::take(&mut self.auth.up_ran) {
+            return;
+        }
+        self.update_stats(bytes_sent, bytes_rcvd);
+        let args = vec![
+            self.ifname.clone(),
+            self.env.get("PEERNAME").cloned().unwrap_or_default(),
+            user_name(nix::unistd::getuid().as_raw()),
+            self.device.clone(),
+            self.speed.to_string(),
+        ];
+        let previous = self.auth.running.take();
+        self.auth.running = Some(self.spawn_after(previous, Script::AuthDown, args));
+    }
+
+    /// IPCP opened: the environment of ipcp.c `ipcp_up`, then ip-pre-up,
+    /// waited for, before the interface is configured.
+    pub async fn ip_pre_up(
+        &mut self,
+        local: std::net::Ipv4Addr,
+        peer: Option<std::net::Ipv4Addr>,
+        dns: &[std::net::Ipv4Addr],
+        usepeerdns: bool,
+    ) {
+        self.env.insert("IPLOCAL", local.to_string());
+        if let Some(p) = peer {
+            self.env.insert("IPREMOTE", p.to_string());
+        }
+        if usepeerdns {
+            for (i, d) in dns.iter().take(2).enumerate() {
+                self.env
+                    .insert(if i == 0 { "DNS1" } else { "DNS2" }, d.to_string());
+            }
+            if !dns.is_empty() {
+                self.env.insert("USEPEERDNS", "1".into());
+            }
+        }
+        self.ip_args = [
+            local.to_string(),
+            peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED).to_string(),
+        ];
+        let args = self.ip_argv();
+        self.run(Script::IpPreUp, args).await;
+    }
+
+    /// The interface is up with its addresses: ip-up, in the background.
+    /// `bytes` are the link's counts now, the base of `BYTES_*` later.
+    pub fn ip_up(&mut self, bytes_sent: u64, bytes_rcvd: u64) {
+        self.stats_base = (Instant::now(), bytes_sent, bytes_rcvd);
+        self.ip.up_ran = true;
+        let args = self.ip_argv();
+        let previous = self.ip.running.take();
+        self.ip.running = Some(self.spawn_after(previous, Script::IpUp, args));
+    }
+
+    /// IPCP is going down: ip-down, after ip-up if that still runs, waited
+    /// for so that it finds the interface still there.
+    pub async fn ip_down(&mut self, bytes_sent: u64, bytes_rcvd: u64) {
+        self.down(false, bytes_sent, bytes_rcvd).await;
+    }
+
+    /// ip-down or ipv6-down (`v6`), if its up script ran: after it, and
+    /// waited for.
+    async fn down(&mut self, v6: bool, bytes_sent: u64, bytes_rcvd: u64) {
+        let pair = if v6 { &mut self.ipv6 } else { &mut self.ip };
+        if !std::mem::take(&mut pair.up_ran) {
+            return;
+        }
+        let previous = pair.running.take();
+        self.update_stats(bytes_sent, bytes_rcvd);
+        let (script, args) = if v6 {
+            (Script::Ipv6Down, self.ipv6_argv())
+        } else {
+            (Script::IpDown, self.ip_argv())
+        };
+        let _ = self.spawn_after(previous, script, args).await;
+    }
+
+    /// IPv6CP opened and the interface has its link-local address.
+    pub fn ipv6_up(&mut self, local: std::net::Ipv6Addr, peer: std::net::Ipv6Addr) {
+        // pppd's llv6_ntoa: "fe80::" and four zero-padded groups.
+        let ll = |a: std::net::Ipv6Addr| {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&a.octets()[8..]);
+            format!("fe80::{}", crate::ppp::ipv6cp::InterfaceId(id))
+        };
+        self.env.insert("LLLOCAL", ll(local));
+        self.env.insert("LLREMOTE", ll(peer));
+        self.ipv6_args = [ll(local), ll(peer)];
+        self.ipv6.up_ran = true;
+        let args = self.ipv6_argv();
+        let previous = self.ipv6.running.take();
+        self.ipv6.running = Some(self.spawn_after(previous, Script::Ipv6Up, args));
+    }
+
+    pub async fn ipv6_down(&mut self, bytes_sent: u64, bytes_rcvd: u64) {
+        self.down(true, bytes_sent, bytes_rcvd).await;
+    }
+
+    /// The call is over: waits for what still runs (each bounded by its
+    /// own timeout), as pppd waits for its children before exiting.
+    pub async fn finish(&mut self) {
+        for p in [&mut self.auth, &mut self.ip, &mut self.ipv6] {
+            if let Some(h) = p.running.take() {
+                let _ = h.await;
+            }
+        }
+    }
+
+    fn ip_argv(&self) -> Vec<String> {
+        self.argv_with(&self.ip_args)
+    }
+
+    fn ipv6_argv(&self) -> Vec<String> {
+        self.argv_with(&self.ipv6_args)
+    }
+
+    /// `interface-name tty-device speed local remote [ipparam]`: pppd ends
+    /// the list early when there is no ipparam.
+    fn argv_with(&self, addrs: &[String; 2]) -> Vec<String> {
+        let mut v = vec![
+            self.ifname.clone(),
+            self.device.clone(),
+            self.speed.to_string(),
+            addrs[0].clone(),
+            addrs[1].clone(),
+        ];
+        if let Some(p) = &self.cfg.ipparam {
+            v.push(p.clone());
+        }
+        v
+    }
+
+    /// main.c `update_link_stats`: seconds since IPCP came up and octets
+    /// since then.
+    fn update_stats(&mut self, bytes_sent: u64, bytes_rcvd: u64) {
+        let (t, s, r) = self.stats_base;
+        self.env
+            .insert("CONNECT_TIME", t.elapsed().as_secs().to_string());
+        self.env
+            .insert("BYTES_SENT", bytes_sent.saturating_sub(s).to_string());
+        self.env
+            .insert("BYTES_RCVD", bytes_rcvd.saturating_sub(r).to_string());
+    }
+
+    async fn run(&mut self, script: Script, args: Vec<String>) -> Ended {
+        self.spawn(script, args).await.unwrap_or(Ended::Killed)
+    }
+
+    fn spawn(&self, script: Script, args: Vec<String>) -> JoinHandle<Ended> {
+        self.spawn_after(None, script, args)
+    }
+
+    /// Starts `script` once `previous` (the pair's up script) is done.
+    fn spawn_after(
+        &self,
+        previous: Option<JoinHandle<Ended>>,
+        script: Script,
+        args: Vec<String>,
+    ) -> JoinHandle<Ended> {
+        let path = self.cfg.dir.join(script.file_name());
+        let env = self.env.clone();
+        let timeout = self.cfg.timeout;
+        let reporter = self.reporter.clone();
+        tokio::spawn(async move {
+            if let Some(p) = previous {
+                let _ = p.await;
+            }
+            let started = Instant::now();
+            let ended = execute(&path, &args, &env, timeout).await;
+            report(&reporter, script, &path, &ended, started.elapsed());
+            ended
+        })
+    }
+}
+
+fn report(reporter: &Reporter, script: Script, path: &Path, ended: &Ended, took: Duration) {
+    let name = script.file_name();
+    match ended {
+        Ended::Missing => tracing::debug!(script = %path.display(), "no such script"),
+        Ended::Unrunnable(why) => {
+            tracing::warn!(script = %path.display(), %why, "cannot execute script");
+            reporter.emit(
+                "hook",
+                json!({"script": name, "path": path, "error": why}),
+                &format!("{name}: cannot execute {}: {why}", path.display()),
+            );
+        }
+        Ended::Exited(code) => reporter.emit(
+            "hook",
+            json!({"script": name, "path": path, "status": code,
+                   "seconds": took.as_secs_f64()}),
+            &format!(
+                "{name} finished, status {}",
+                code.map_or("signal".into(), |c| c.to_string())
+            ),
+        ),
+        Ended::Killed => {
+            tracing::warn!(script = %path.display(), "script ran too long: killed");
+            reporter.emit(
+                "hook",
+                json!({"script": name, "path": path, "killed": true,
+                       "seconds": took.as_secs_f64()}),
+                &format!("{name} ran too long and was killed"),
+            );
+        }
+    }
+}
+
+/// Runs one script the way pppd's `run_program` does: only if it is
+/// there, from `/`, in a session of its own, umask 077, with nothing but
+/// `env` (pppd sets no PATH either; Debian's scripts set their own).
+async fn execute(
+    path: &Path,
+    args: &[String],
+    env: &BTreeMap<&'static str, String>,
+    timeout: Duration,
+) -> Ended {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ended::Missing,
+        Err(e) => return Ended::Unrunnable(e.to_string()),
+    };
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Ended::Unrunnable("not an executable file".into());
+    }
+    let mut cmd = Command::new(path);
+    cmd.args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    carrier_hw::child::private_umask(cmd.as_std_mut());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Ended::Unrunnable(e.to_string()),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let out = child
+        .stdout
+        .take()
+        .map(|o| tokio::spawn(log_lines(o, name.clone())));
+    let err = child
+        .stderr
+        .take()
+        .map(|e| tokio::spawn(log_lines(e, name)));
+    let pid = child.id();
+    let ended = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => Ended::Exited(status.code()),
+        Ok(Err(e)) => Ended::Unrunnable(e.to_string()),
+        Err(_) => {
+            // The whole group: a shell's children (run-parts and what it
+            // runs) go too.
+            if let Some(pid) = pid {
+                let pg = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGTERM);
+                if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
+                    let _ = child.wait().await;
+                }
+            }
+            Ended::Killed
+        }
+    };
+    // Output left in the pipes after a kill is not waited for.
+    for t in [out, err].into_iter().flatten() {
+        let _ = tokio::time::timeout(Duration::from_millis(200), t).await;
+    }
+    ended
+}
+
+async fn log_lines(r: impl AsyncRead + Unpin, script: String) {
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "carrier::hooks", script = %script, "{line}");
+    }
+}

@@ -4,6 +4,7 @@
 //! tasks. [`session`] drives it over a serial line with tokio.
 
 pub mod access;
+pub mod demand;
 pub mod events;
 pub mod hdlc;
 pub mod hooks;

@@ -365,6 +365,22 @@ pub struct ModemArgs {
     /// one exists (pppd's `defaultroute6`).
     #[arg(long)]
     pub defaultroute6: bool,
+    /// pppd's `demand`: create the interface now (addresses
+    /// 10.64.64.64/10.112.112.112 until IPCP gives the real ones) and dial
+    /// when the host sends traffic through it; hang up on --idle and wait
+    /// again. Implies --persist.
+    #[arg(long)]
+    pub demand: bool,
+    /// What counts as activity for --demand and --idle, in a subset of
+    /// tcpdump's language (pppd's `active-filter`), e.g. `tcp port 443 or
+    /// icmp`. [default: everything but the host's own chatter: multicast,
+    /// broadcast, IGMP, IPv6 neighbour discovery and MLD]
+    #[arg(long, value_name = "EXPR")]
+    pub active_filter: Option<String>,
+    /// Datagrams held while a demand call comes up; beyond that the kernel
+    /// drops them. [default: 32]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub demand_queue: Option<u32>,
     /// With --usepeerdns: write the peer's DNS servers to FILE as a
     /// resolv.conf while IP is up (pppd: /etc/ppp/resolv.conf); removed
     /// when IP goes down.

@@ -67,6 +67,10 @@ pub struct SessionConfig {
     pub resolv_conf: Option<PathBuf>,
     /// pppd's /etc/ppp scripts, if the line has an IP interface.
     pub hooks: Option<HookSetup>,
+    /// Datagrams that were waiting for the link (the one that made a
+    /// demand link dial): each goes out once its family's NCP opens, in
+    /// order; those left when the link goes down are dropped and counted.
+    pub pending: Vec<Vec<u8>>,
 }
 
 /// What the scripts are told of the line (pppd's `devnam`, `baud_rate`
@@ -136,6 +140,9 @@ where
     // Octets of IP data frames (protocol field on), as pppd's BYTES_SENT
     // and BYTES_RCVD count them: the kernel's unit sees no control frames.
     let mut octets = Octets::default();
+    let mut pending = cfg.pending.clone();
+    // Datagrams to frame after this round's control frames.
+    let mut ready: Vec<(u16, Vec<u8>)> = Vec::new();
 
     let now = Instant::now().into_std();
     link.open(now);
@@ -204,6 +211,13 @@ where
                                 }
                                 h.ip_up(octets.sent, octets.rcvd);
                             }
+                            release(
+                                &mut pending,
+                                &mut link,
+                                crate::ppp::proto::IPV4,
+                                Some(*local),
+                                &mut ready,
+                            );
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot set up the IP interface");
@@ -252,6 +266,13 @@ where
                                 }
                                 h.ipv6_up(local.link_local(), peer.link_local());
                             }
+                            release(
+                                &mut pending,
+                                &mut link,
+                                crate::ppp::proto::IPV6,
+                                None,
+                                &mut ready,
+                            );
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot carry IPv6: closing IPv6CP");
@@ -292,6 +313,10 @@ where
         while let Some(f) = link.poll_transmit() {
             frame_out(&mut capture, &mut enc, f.protocol, &f.data, now, &mut wire);
         }
+        for (protocol, datagram) in ready.drain(..) {
+            octets.sent += 2 + datagram.len() as u64;
+            frame_out(&mut capture, &mut enc, protocol, &datagram, now, &mut wire);
+        }
         if !wire.is_empty() && !write_wire(line, &wire).await {
             link.lower_down(Instant::now().into_std());
             continue;
@@ -304,7 +329,7 @@ where
                 reason,
                 link: *link.stats(),
                 framing: *dec.stats(),
-                ip_dropped: ip.dropped(),
+                ip_dropped: ip.dropped() + pending.len() as u64,
             });
         }
 
@@ -390,6 +415,36 @@ where
             }
         }
     }
+}
+
+/// Moves the pending datagrams of one family (`protocol`) onto the link,
+/// now that its NCP is open.
+fn release(
+    pending: &mut Vec<Vec<u8>>,
+    link: &mut Link,
+    protocol: u16,
+    local: Option<std::net::Ipv4Addr>,
+    ready: &mut Vec<(u16, Vec<u8>)>,
+) {
+    let now = Instant::now().into_std();
+    pending.retain_mut(|d| {
+        if crate::ppp::datagram::classify(d).map(|(p, _)| p) != Some(protocol) {
+            return true;
+        }
+        // Sent from the interface's address before the call (a demand
+        // placeholder): from the address IPCP gave now, or the reply
+        // could never come back. (pppd sends it unchanged and relies on
+        // the kernel's ip_dynaddr for TCP's retransmissions.)
+        if let (Some(local), Some(h)) = (local, crate::ppp::datagram::ipv4_header(d)) {
+            if h.src != local && crate::ppp::datagram::rewrite_ipv4_source(d, local) {
+                tracing::info!(from = %h.src, to = %local, "queued datagram's source rewritten");
+            }
+        }
+        if let Some((p, dg)) = link.send_ip(d, now) {
+            ready.push((p, dg.to_vec()));
+        }
+        false
+    });
 }
 
 #[derive(Default)]

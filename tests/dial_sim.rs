@@ -60,6 +60,16 @@ impl Exchange {
         self.switch.locks()
     }
 
+    /// A profile whose link gets interface `ifname` with the default route
+    /// through it; `extra` is appended.
+    fn routed_profile(&self, numbers: &[&str], ifname: &str, extra: &str) -> PathBuf {
+        self.profile(
+            numbers,
+            account::PASSWORD,
+            &format!("ifname = \"{ifname}\"\ndefaultroute = true\n{extra}"),
+        )
+    }
+
     /// A profile file for this exchange; `extra` is appended as is.
     fn profile(&self, numbers: &[&str], password: &str, extra: &str) -> PathBuf {
         let pw = self.switch.dir().join("password");
@@ -422,11 +432,7 @@ fn hangup_by_signal_removes_the_tun_device() {
         return;
     };
     let x = Exchange::standard();
-    let profile = x.profile(
-        &[SERVER],
-        account::PASSWORD,
-        "ifname = \"cdial0\"\ndefaultroute = true",
-    );
+    let profile = x.routed_profile(&[SERVER], "cdial0", "");
     let mut c = Carrier::spawn_in(
         Some(ns.name()),
         &["dial", "--config", profile.to_str().unwrap()],
@@ -487,4 +493,139 @@ fn hangup_by_signal_removes_the_tun_device() {
     let links = String::from_utf8_lossy(&ns.run(&["ip", "link"]).stdout).into_owned();
     assert!(!links.contains("cdial0"), "{links}");
     assert_eq!(std::fs::read_dir(x.locks()).unwrap().count(), 0);
+}
+
+/// pppd's `demand`: the interface waits with placeholder addresses and no
+/// call; a ping through it makes the modem dial, and that first datagram
+/// reaches the far end once the link is up (the ping is answered); `idle`
+/// hangs up and the interface waits again, with the addresses IPCP gave;
+/// the next datagram dials again.
+#[test]
+fn demand_dials_on_traffic_hangs_up_when_idle_and_dials_again() {
+    let Some(ns) = Netns::new("demand") else {
+        return;
+    };
+    let x = Exchange::standard();
+    let profile = x.routed_profile(&[SERVER], "cdem0", "idle = 3");
+    let log = x.switch.dir().join("demand.log");
+    let mut c = Carrier::spawn_logged(
+        Some(ns.name()),
+        &[
+            "dial",
+            "--config",
+            profile.to_str().unwrap(),
+            "--demand",
+            "--holdoff",
+            "1",
+        ],
+        &log,
+    );
+    c.wait_event("demand-waiting", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("not waiting for traffic: {:?}", c.seen));
+    let addrs = String::from_utf8_lossy(&ns.run(&["ip", "-4", "addr", "show", "cdem0"]).stdout)
+        .into_owned();
+    assert!(addrs.contains("10.64.64.64 peer 10.112.112.112"), "{addrs}");
+    // Nothing dials while nothing is sent (the interface has no IPv6 to
+    // chatter with, and chatter would not count).
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        c.wait_event("dialing", Duration::ZERO).is_none(),
+        "{:?}",
+        c.seen
+    );
+
+    for round in 1..=2 {
+        // The first echo request is the one that dials; ping waits for it.
+        let ping = ns.run(&["ping", "-c", "1", "-W", "45", "10.64.1.10"]);
+        assert!(
+            ping.status.success(),
+            "round {round}: the first datagram was not carried: {}{}\n{}",
+            String::from_utf8_lossy(&ping.stdout),
+            String::from_utf8_lossy(&ping.stderr),
+            c.log_text()
+        );
+        wait_count(&mut c, "ipcp-up", round);
+        assert_eq!(c.events_named("demand-dial").count(), round, "{:?}", c.seen);
+        let up = c.events_named("ipcp-up").nth(round - 1).cloned().unwrap();
+        let local = up["local"].as_str().unwrap().to_string();
+        // Idle: the link goes down and the interface waits again, with the
+        // address IPCP gave.
+        let down = c
+            .wait_event_where("down", Duration::from_secs(30), |v| v["reason"] == "idle")
+            .unwrap_or_else(|| panic!("no idle hang-up: {:?}", c.seen));
+        assert_eq!(down["exit_code"], 12);
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        while c.events_named("demand-waiting").count() < round + 1 {
+            assert!(
+                std::time::Instant::now() < end,
+                "not waiting again: {:?}",
+                c.seen
+            );
+            c.wait_event("never", Duration::from_millis(200));
+        }
+        let addrs = String::from_utf8_lossy(&ns.run(&["ip", "-4", "addr", "show", "cdem0"]).stdout)
+            .into_owned();
+        assert!(addrs.contains(&local), "round {round}: {addrs}");
+        // An idle hang-up has no holdoff (pppd neither).
+        assert!(c.events_named("holdoff").next().is_none(), "{:?}", c.seen);
+    }
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+    let links = String::from_utf8_lossy(&ns.run(&["ip", "link"]).stdout).into_owned();
+    assert!(!links.contains("cdem0"), "{links}");
+}
+
+/// A demand call that cannot be placed (the number is busy) drops what
+/// was waiting for it, counted; after the holdoff the next datagram dials
+/// again, and `maxfail` failed calls in a row end carrier with the dial's
+/// exit code.
+#[test]
+fn a_failed_demand_call_drops_its_datagrams_and_maxfail_ends_it() {
+    let Some(ns) = Netns::new("demandbusy") else {
+        return;
+    };
+    let x = Exchange::standard();
+    let profile = x.routed_profile(&[BUSY], "cdbz0", "");
+    let mut c = Carrier::spawn_in(
+        Some(ns.name()),
+        &[
+            "dial",
+            "--config",
+            profile.to_str().unwrap(),
+            "--demand",
+            "--holdoff",
+            "1",
+            "--maxfail",
+            "2",
+        ],
+    );
+    for round in 1..=2 {
+        wait_count(&mut c, "demand-waiting", round);
+        let ping = ns.run(&["ping", "-c", "1", "-W", "1", "10.64.1.10"]);
+        assert!(!ping.status.success());
+        wait_count(&mut c, "demand-dropped", round);
+    }
+    let dropped = c.events_named("demand-dropped").next().unwrap().clone();
+    assert!(dropped["datagrams"].as_u64().unwrap() >= 1, "{dropped}");
+    assert_eq!(
+        c.run_to_end(Duration::from_secs(30)),
+        Some(21),
+        "{:?}",
+        c.seen
+    );
+    assert_eq!(c.events_named("demand-dial").count(), 2);
+    assert!(c.events_named("maxfail").next().is_some());
+}
+
+/// Reads events until `n` called `name` have been seen (30 s at most).
+fn wait_count(c: &mut Carrier, name: &str, n: usize) {
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    while c.events_named(name).count() < n {
+        assert!(
+            std::time::Instant::now() < end,
+            "fewer than {n} {name}: {:?}",
+            c.seen
+        );
+        c.wait_event("-", Duration::from_millis(200));
+    }
 }

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use carrier::demand::{self, DemandConfig};
 use carrier::events::Reporter;
 use carrier::modem::dial::{self, DialEvent, DialPlan};
 use carrier::modem::hangup::HangupOptions;
@@ -42,6 +43,8 @@ pub struct CallSetup {
     /// A null-modem line (pppd's `local`): no AT commands, no modem
     /// control lines, PPP at once.
     pub direct: bool,
+    /// pppd's `demand`: wait for traffic before each call.
+    pub demand: Option<DemandConfig>,
 }
 
 /// How one call ended.
@@ -52,29 +55,53 @@ enum CallEnd {
     Failed(u8),
 }
 
-/// Places calls until one ends for good; returns the exit status.
-pub async fn run<P, F>(
+/// Places calls until one ends for good; returns the exit status. The
+/// plane serves every call: a TUN made per call goes with its call, a
+/// demand one stays.
+pub async fn run<P: IpPlane>(
     setup: &CallSetup,
-    mut make_plane: F,
+    plane: &mut P,
     reporter: &Reporter,
     mut stop: watch::Receiver<bool>,
-) -> Result<u8, Fatal>
-where
-    P: IpPlane,
-    F: FnMut() -> P,
-{
+) -> Result<u8, Fatal> {
     let mut failures = 0u32;
     loop {
-        let mut plane = make_plane();
-        let end = place_call(setup, &mut plane, reporter, stop.clone()).await?;
-        drop(plane);
+        let mut this = setup.clone();
+        if let Some(d) = &setup.demand {
+            match demand::wait_for_traffic(plane, d, reporter, &mut stop).await {
+                Some(trigger) => this.session.pending = vec![trigger],
+                None => {
+                    reporter.link_event(&Event::Down {
+                        reason: DownReason::UserRequest,
+                    });
+                    return Ok(EXIT_SIGNAL);
+                }
+            }
+        }
+        let end = place_call(&this, plane, reporter, stop.clone()).await?;
         let (code, worked) = match &end {
             CallEnd::Session(o) => {
                 let code = finish(reporter, o);
-                (code, o.link.ip_up > 0)
+                (code, o.link.ip_up > 0 || o.link.ipv6_up > 0)
             }
             CallEnd::Failed(code) => (*code, false),
         };
+        if setup.demand.is_some() && !worked {
+            // What the host queued for this call will not be carried: the
+            // trigger too, if no session ever took it.
+            let trigger = match &end {
+                CallEnd::Failed(_) => this.session.pending.len() as u64,
+                CallEnd::Session(_) => 0,
+            };
+            let n = plane.discard_queued() + trigger;
+            if n > 0 {
+                reporter.emit(
+                    "demand-dropped",
+                    json!({"datagrams": n}),
+                    &format!("{n} queued datagram(s) dropped: the call failed"),
+                );
+            }
+        }
         let stopped = *stop.borrow_and_update();
         let user = matches!(&end, CallEnd::Session(o) if o.reason == DownReason::UserRequest);
         if !setup.persist || stopped || user {
@@ -89,10 +116,29 @@ where
             );
             return Ok(code);
         }
+        // pppd skips the holdoff after an idle hang-up: the link did its
+        // job and the next call waits for traffic anyway.
+        let idle = matches!(&end, CallEnd::Session(o) if o.reason == DownReason::Idle);
+        if idle && setup.demand.is_some() {
+            continue;
+        }
         reporter.emit(
             "holdoff",
             json!({"seconds": setup.holdoff.as_secs_f64()}),
-            &format!("redialing in {} s (persist)", setup.holdoff.as_secs()),
+            &format!(
+                "{} in {} s ({})",
+                if setup.demand.is_some() {
+                    "waiting for traffic again"
+                } else {
+                    "redialing"
+                },
+                setup.holdoff.as_secs(),
+                if setup.demand.is_some() {
+                    "demand"
+                } else {
+                    "persist"
+                }
+            ),
         );
         tokio::select! {
             _ = tokio::time::sleep(setup.holdoff) => {}
@@ -102,6 +148,12 @@ where
             Ok(()) = stop.changed() => {
                 reporter.link_event(&Event::Down { reason: DownReason::UserRequest });
                 return Ok(EXIT_SIGNAL);
+            }
+        }
+        if setup.demand.is_some() {
+            let n = plane.discard_queued();
+            if n > 0 {
+                tracing::info!(datagrams = n, "queued during the holdoff: dropped");
             }
         }
     }

@@ -122,6 +122,7 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         maxfail: 1,
         hangup: HangupOptions::default(),
         direct: false,
+        demand: None,
     };
 
     // Hang up once the probes are done, after `hold` seconds at the
@@ -140,11 +141,9 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     });
     let targets = [account::SERVICE, account::OUTSIDE];
     let probe_rep = reporter.clone();
-    let make_plane = move || {
-        ProbePlane::new(NoIp::default(), &targets, probe_rep.clone())
-            .notify_finished(probes_tx.clone())
-    };
-    let code = call::run(&setup, make_plane, &reporter, stop).await?;
+    let mut plane = ProbePlane::new(NoIp::default(), &targets, probe_rep.clone())
+        .notify_finished(probes_tx.clone());
+    let code = call::run(&setup, &mut plane, &reporter, stop).await?;
 
     let fence = &server.stats.fence;
     reporter.emit(

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::demand::DemandConfig;
 use carrier::events::{Format, Reporter};
 use carrier::modem::dial::{DialPlan, Number};
 use carrier::modem::hangup::HangupOptions;
 use carrier::net::tun::TunPlane;
 use carrier::net::NoIp;
+use carrier::ppp::activity::ActiveFilter;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::profile::{check_init_command, is_dialable, Profile};
 use carrier::secrets::{read_private, SecretsTable};
@@ -210,6 +212,20 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
             .unwrap_or(defaults.connect_timeout),
         ..defaults
     };
+    let demand = m.demand || p.demand.unwrap_or(false);
+    let filter = match m.active_filter.as_ref().or(p.active_filter.as_ref()) {
+        Some(text) => {
+            ActiveFilter::parse(text).map_err(|e| config_err(format!("--active-filter: {e}")))?
+        }
+        None => ActiveFilter::default(),
+    };
+    if demand && a.line.no_tun {
+        return Err(config_err(
+            "--demand needs an interface to watch: drop --no-tun",
+        ));
+    }
+    // The host's own chatter neither dials nor keeps a link from idling.
+    link.active_filter = Some(filter.clone());
     let resolv_conf = if link.ipcp.request_dns {
         m.resolv_conf.clone().or_else(|| p.resolv_conf.clone())
     } else {
@@ -232,11 +248,16 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
             resolv_conf,
             ..SessionConfig::default()
         },
-        persist: m.persist || p.persist.unwrap_or(false),
+        // pppd: demand implies persist.
+        persist: m.persist || p.persist.unwrap_or(false) || demand,
         holdoff: Duration::from_secs(m.holdoff.or(p.holdoff).unwrap_or(DEFAULT_HOLDOFF)),
         maxfail: m.maxfail.or(p.maxfail).unwrap_or(DEFAULT_MAXFAIL),
         hangup: HangupOptions::default(),
         direct: a.line.direct,
+        demand: demand.then(|| DemandConfig {
+            filter,
+            queue: m.demand_queue.unwrap_or(carrier::demand::DEFAULT_QUEUE),
+        }),
     };
     let ifname = if a.line.ifname == crate::DEFAULT_IFNAME {
         p.ifname.clone().unwrap_or_else(|| a.line.ifname.clone())
@@ -280,15 +301,37 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     );
     let stop = stop_on_signals()?;
     if a.line.no_tun {
-        call::run(&setup, NoIp::default, &reporter, stop).await
-    } else {
-        let make = || {
-            TunPlane::new(&ifname)
-                .default_route(defaultroute)
-                .default_route6(defaultroute6)
-        };
-        call::run(&setup, make, &reporter, stop).await
+        return call::run(&setup, &mut NoIp::default(), &reporter, stop).await;
     }
+    let plane = TunPlane::new(&ifname)
+        .default_route(defaultroute)
+        .default_route6(defaultroute6);
+    let mut plane = match &setup.demand {
+        None => plane,
+        Some(d) => {
+            let unit = ifname
+                .trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap_or(0);
+            let addrs = carrier::demand::placeholders(unit, 1500);
+            let plane = plane
+                .demand(&addrs, d.queue)
+                .map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
+            reporter.emit(
+                "ip-interface",
+                json!({"detail": "demand", "interface": plane.interface(),
+                       "local": addrs.local, "peer": addrs.peer}),
+                &format!(
+                    "interface {} {} peer {} waits for traffic (demand)",
+                    plane.interface().unwrap_or_default(),
+                    addrs.local,
+                    addrs.peer.unwrap_or(addrs.local)
+                ),
+            );
+            plane
+        }
+    };
+    call::run(&setup, &mut plane, &reporter, stop).await
 }
 
 #[cfg(test)]

@@ -51,6 +51,12 @@ pub trait IpPlane {
     async fn next_outbound(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// Datagrams this plane dropped (no interface, fenced off, ...).
     fn dropped(&self) -> u64;
+    /// Throws away what the host queued for a link that will not come
+    /// (a demand call that failed); returns how many, also counted in
+    /// [`IpPlane::dropped`].
+    fn discard_queued(&mut self) -> u64 {
+        0
+    }
     /// The kernel's name of the interface while IP is up, if there is one.
     fn interface(&self) -> Option<String> {
         None

@@ -26,6 +26,8 @@ pub struct TunPlane {
     /// pppd's `demand`: the device exists before the first call and
     /// outlives every call, so the host's routes and sockets stay.
     persistent: bool,
+    /// The default route was added (it lives as long as the device).
+    routed: bool,
 }
 
 impl std::fmt::Debug for TunPlane {
@@ -60,9 +62,23 @@ impl TunPlane {
     /// link is expected to get, and keeps it across calls. Datagrams the
     /// host sends to it wait for [`IpPlane::next_outbound`], which works
     /// while no call is up.
-    pub fn demand(mut self, link: &IpLink) -> io::Result<Self> {
+    ///
+    /// `queue` bounds what the kernel holds for the interface while a call
+    /// comes up (its transmit queue); beyond it the kernel drops and
+    /// counts (`ip -s link`).
+    pub fn demand(mut self, link: &IpLink, queue: u32) -> io::Result<Self> {
         self.persistent = true;
         self.create(link.mtu, Some(link))?;
+        if let Some(d) = &self.dev {
+            d.set_tx_queue_len(queue)?;
+            // pppd routes by default at startup in demand mode, so that
+            // traffic to anywhere can bring the link up.
+            if self.default_route {
+                let what = self.add_default_route(d, false);
+                self.routed = what == "; default route";
+                tracing::info!("{}", what.trim_start_matches("; "));
+            }
+        }
         self.v4 = Some(link.clone());
         Ok(self)
     }
@@ -105,7 +121,9 @@ impl TunPlane {
         if self.persistent || self.v4.is_some() || self.v6.is_some() {
             return;
         }
-        // The device goes away with its last descriptor (not persistent).
+        // The device goes away with its last descriptor (not persistent),
+        // and its routes with it.
+        self.routed = false;
         if self.dev.take().is_some() {
             tracing::info!(interface = %self.actual.as_deref().unwrap_or(&self.name), "interface removed");
         }
@@ -206,7 +224,17 @@ impl IpPlane for TunPlane {
         match &self.dev {
             // IPv6 came first, or demand mode: the device is there.
             Some(dev) => {
-                dev.set_network_address(link.local, 32u8, link.peer)?;
+                let same = self
+                    .v4
+                    .as_ref()
+                    .is_some_and(|w| w.local == link.local && w.peer == link.peer);
+                if !same {
+                    // The kernel drops the interface's routes with its last
+                    // address; the default route is put back below, as
+                    // pppd does (other routes are ip-up's to add).
+                    dev.set_network_address(link.local, 32u8, link.peer)?;
+                    self.routed = false;
+                }
                 dev.set_mtu(link.mtu)?;
             }
             None => self.create(link.mtu, Some(link))?,
@@ -221,8 +249,10 @@ impl IpPlane for TunPlane {
         };
         self.v4 = Some(link.clone());
         let dev = self.dev.as_ref().expect("created above");
-        let route = if self.default_route {
-            self.add_default_route(dev, false)
+        let route = if self.default_route && !self.routed {
+            let r = self.add_default_route(dev, false);
+            self.routed = self.persistent && r == "; default route";
+            r
         } else {
             String::new()
         };
@@ -303,6 +333,17 @@ impl IpPlane for TunPlane {
 
     fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    fn discard_queued(&mut self) -> u64 {
+        let Some(d) = &self.dev else { return 0 };
+        let mut buf = vec![0u8; 65536];
+        let mut n = 0;
+        while d.try_recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        self.dropped += n;
+        n
     }
 
     fn interface(&self) -> Option<String> {

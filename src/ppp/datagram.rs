@@ -65,9 +65,122 @@ pub fn classify(datagram: &[u8]) -> Option<(u16, &[u8])> {
     }
 }
 
+/// RFC 1624 eqn. 3: a one's-complement checksum after a 16-bit word of
+/// what it covers went from `old` to `new`.
+fn adjust(sum: u16, old: u16, new: u16) -> u16 {
+    let mut s = u32::from(!sum) + u32::from(!old) + u32::from(new);
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// Gives an IPv4 datagram a new source address, with its header checksum
+/// and the TCP or UDP checksum (whose pseudo-header holds the address)
+/// updated; ICMP has no pseudo-header. False, untouched, if it is not an
+/// honest IPv4 datagram. A later fragment has no transport header to fix.
+pub fn rewrite_ipv4_source(d: &mut [u8], new: Ipv4Addr) -> bool {
+    let Some(h) = ipv4_header(d) else {
+        return false;
+    };
+    let first_fragment = u16::from_be_bytes([d[6], d[7]]) & 0x1fff == 0;
+    let (old, new) = (h.src.octets(), new.octets());
+    let transport = match h.protocol {
+        6 if first_fragment && h.total_len >= h.header_len + 18 => Some(h.header_len + 16),
+        17 if first_fragment && h.total_len >= h.header_len + 8 => Some(h.header_len + 6),
+        _ => None,
+    };
+    for w in 0..2 {
+        let (o, n) = (
+            u16::from_be_bytes([old[2 * w], old[2 * w + 1]]),
+            u16::from_be_bytes([new[2 * w], new[2 * w + 1]]),
+        );
+        let hc = u16::from_be_bytes([d[10], d[11]]);
+        d[10..12].copy_from_slice(&adjust(hc, o, n).to_be_bytes());
+        if let Some(at) = transport {
+            let c = u16::from_be_bytes([d[at], d[at + 1]]);
+            // A UDP checksum of 0 means "none" (RFC 768): it stays so.
+            if !(h.protocol == 17 && c == 0) {
+                let mut c2 = adjust(c, o, n);
+                if h.protocol == 17 && c2 == 0 {
+                    c2 = 0xffff;
+                }
+                d[at..at + 2].copy_from_slice(&c2.to_be_bytes());
+            }
+        }
+    }
+    d[12..16].copy_from_slice(&new);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one's-complement sum of `data`, folded, not inverted.
+    fn sum(data: &[u8]) -> u32 {
+        let mut s: u32 = data
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+            .sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s
+    }
+
+    fn transport_ok(d: &[u8]) -> bool {
+        let h = ipv4_header(d).unwrap();
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&d[12..20]);
+        pseudo.extend_from_slice(&[0, h.protocol]);
+        pseudo.extend_from_slice(&((h.total_len - h.header_len) as u16).to_be_bytes());
+        let s = sum(&pseudo) + sum(&d[h.header_len..h.total_len]);
+        let mut s = s;
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s == 0xffff
+    }
+
+    fn with_checksums(proto: u8, l4_len: usize, at: usize) -> Vec<u8> {
+        let mut d = vec![0u8; 20 + l4_len];
+        d[0] = 0x45;
+        d[2..4].copy_from_slice(&((20 + l4_len) as u16).to_be_bytes());
+        d[8] = 64;
+        d[9] = proto;
+        d[12..16].copy_from_slice(&[10, 64, 64, 64]);
+        d[16..20].copy_from_slice(&[10, 64, 1, 10]);
+        for (i, b) in d[20..].iter_mut().enumerate() {
+            *b = (i * 37) as u8;
+        }
+        d[20 + at..22 + at].fill(0);
+        let hc = !(sum(&d[..20]) as u16);
+        d[10..12].copy_from_slice(&hc.to_be_bytes());
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&d[12..20]);
+        pseudo.extend_from_slice(&[0, proto]);
+        pseudo.extend_from_slice(&(l4_len as u16).to_be_bytes());
+        let mut s = sum(&pseudo) + sum(&d[20..]);
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        d[20 + at..22 + at].copy_from_slice(&(!(s as u16)).to_be_bytes());
+        d
+    }
+
+    #[test]
+    fn a_new_source_keeps_every_checksum_right() {
+        for (proto, len, at) in [(6u8, 40usize, 16usize), (17, 30, 6)] {
+            let mut d = with_checksums(proto, len, at);
+            assert!(transport_ok(&d));
+            assert!(rewrite_ipv4_source(&mut d, Ipv4Addr::new(10, 64, 0, 2)));
+            assert_eq!(&d[12..16], &[10, 64, 0, 2]);
+            assert_eq!(sum(&d[..20]), 0xffff, "header checksum");
+            assert!(transport_ok(&d), "protocol {proto}");
+        }
+        assert!(!rewrite_ipv4_source(&mut [0x60; 40], Ipv4Addr::LOCALHOST));
+    }
 
     fn v4(total: u16, ihl: u8) -> Vec<u8> {
         let mut p = vec![0u8; 28];

@@ -180,6 +180,9 @@ pub struct LinkConfig {
     /// pppd's `idle`: close the link after this long without an IP
     /// datagram either way, counted from the first NCP up.
     pub idle: Option<Duration>,
+    /// pppd's `active-filter`: only datagrams it passes keep `idle` from
+    /// closing the link; None: every datagram does.
+    pub active_filter: Option<super::activity::ActiveFilter>,
     /// As authenticator, hold the verdict on right credentials until the
     /// driver calls [`Link::authorize`]: who may use the link (a one-time
     /// inbound enablement, say) is decided before the peer hears Success
@@ -536,12 +539,12 @@ impl Link {
         match datagram::classify(datagram) {
             Some((proto::IPV4, d)) if self.ip_up => {
                 self.stats.ip_out += 1;
-                self.last_ip = Some(now);
+                self.activity(d, now);
                 Some((proto::IPV4, d))
             }
             Some((proto::IPV6, d)) if self.ipv6_up => {
                 self.stats.ipv6_out += 1;
-                self.last_ip = Some(now);
+                self.activity(d, now);
                 Some((proto::IPV6, d))
             }
             other => {
@@ -600,6 +603,19 @@ impl Link {
         ip
     }
 
+    /// A datagram either way restarts the idle time if it counts as
+    /// activity.
+    fn activity(&mut self, d: &[u8], now: Instant) {
+        if self
+            .cfg
+            .active_filter
+            .as_ref()
+            .map_or(true, |f| f.is_active(d))
+        {
+            self.last_ip = Some(now);
+        }
+    }
+
     /// A datagram under 0x0021 or 0x0057, delivered only if its NCP is
     /// Opened and its own header names the same family.
     fn receive_datagram<'a>(
@@ -627,7 +643,7 @@ impl Link {
                 } else {
                     self.stats.ipv6_in += 1;
                 }
-                self.last_ip = Some(now);
+                self.activity(d, now);
                 Some(d)
             }
             // An IPv6 packet dressed as IPv4 (or the reverse, or garbage)

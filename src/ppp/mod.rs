@@ -3,6 +3,7 @@
 //! Everything here is driven by [`link::Link`]: frames and timeouts go in,
 //! frames, deadlines and events come out (see DESIGN.md).
 
+pub mod activity;
 pub mod auth;
 pub mod chap;
 pub mod datagram;

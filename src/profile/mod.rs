@@ -138,6 +138,12 @@ pub struct Profile {
     pub lcp_echo_adaptive: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defaultroute: Option<bool>,
+    /// pppd's `demand`: dial when the host sends traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demand: Option<bool>,
+    /// pppd's `active-filter`, in carrier's subset of tcpdump's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_filter: Option<String>,
     /// pppd's `ipparam`: the last argument of ip-up and friends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipparam: Option<String>,

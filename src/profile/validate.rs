@@ -147,6 +147,11 @@ impl Profile {
                 }
             }
         }
+        if let Some(f) = &self.active_filter {
+            if let Err(m) = crate::ppp::activity::ActiveFilter::parse(f) {
+                return bad(vec![key("active-filter")], m);
+            }
+        }
         if let Some(spec) = self.ipv6.as_ref().and_then(|v| v.spec()) {
             if let Err(m) = crate::ppp::ipv6cp::parse_pair(spec) {
                 return bad(vec![key("ipv6")], m);

@@ -1,0 +1,457 @@
+//! What counts as activity on a link (pppd's `active-filter`): which
+//! datagrams may bring a demand-dialed link up and which keep `idle` from
+//! hanging it up.
+//!
+//! pppd takes a tcpdump expression compiled by libpcap. carrier reads a
+//! subset of that language, enough for the choices people make with it:
+//!
+//! ```text
+//! expr    := and ('or' and)*
+//! and     := unary ('and' unary)*
+//! unary   := 'not' unary | '(' expr ')' | prim
+//! prim    := 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmp6'
+//!          | ['src'|'dst'] 'port' N | ['src'|'dst'] 'host' ADDR
+//!          | 'net' ADDR/LEN | 'multicast' | 'broadcast' | 'chatter'
+//! ```
+//!
+//! `chatter` is what a host says by itself on any interface: IPv4
+//! multicast, broadcast and IGMP, IPv6 multicast (router solicitations,
+//! MLD reports, neighbour solicitations) and neighbour discovery. With no
+//! expression given, everything but chatter is activity.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::datagram;
+
+/// A compiled expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveFilter {
+    expr: Expr,
+    text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Prim(Prim),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dir {
+    Src,
+    Dst,
+    Either,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Prim {
+    Ip,
+    Ip6,
+    Proto(u8),
+    Port(Dir, u16),
+    Host(Dir, IpAddr),
+    Net(IpAddr, u8),
+    Multicast,
+    Broadcast,
+    Chatter,
+}
+
+/// The fields the primitives look at.
+struct View {
+    v6: bool,
+    src: IpAddr,
+    dst: IpAddr,
+    /// The upper-layer protocol, when the header chain leads to it.
+    proto: Option<u8>,
+    ports: Option<(u16, u16)>,
+    icmp6_type: Option<u8>,
+    /// A fragment other than the first: no upper-layer header to judge.
+    later_fragment: bool,
+    /// A TCP segment with FIN and no data: the end of a connection, which
+    /// pppd does not count as a reason to dial.
+    bare_fin: bool,
+}
+
+fn view(d: &[u8]) -> Option<View> {
+    match datagram::classify(d)? {
+        (super::proto::IPV4, d) => {
+            let h = datagram::ipv4_header(d)?;
+            let frag = u16::from_be_bytes([d[6], d[7]]) & 0x1fff;
+            let l4 = &d[h.header_len..h.total_len];
+            Some(upper(
+                false,
+                h.src.into(),
+                h.dst.into(),
+                h.protocol,
+                l4,
+                frag != 0,
+            ))
+        }
+        (_, d) => {
+            let addr = |at: usize| {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&d[at..at + 16]);
+                IpAddr::V6(Ipv6Addr::from(o))
+            };
+            let next = d[6];
+            // A Fragment header (44) straight after the fixed one: judge the
+            // first fragment by what follows, never a later one.
+            if next == 44 && d.len() >= 48 {
+                let off = u16::from_be_bytes([d[42], d[43]]) >> 3;
+                return Some(upper(true, addr(8), addr(24), d[40], &d[48..], off != 0));
+            }
+            Some(upper(true, addr(8), addr(24), next, &d[40..], false))
+        }
+    }
+}
+
+fn upper(v6: bool, src: IpAddr, dst: IpAddr, proto: u8, l4: &[u8], later: bool) -> View {
+    let ports = (!later && matches!(proto, 6 | 17) && l4.len() >= 4).then(|| {
+        (
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        )
+    });
+    let bare_fin = !later && proto == 6 && l4.len() >= 20 && {
+        let off = usize::from(l4[12] >> 4) * 4;
+        l4[13] & 0x01 != 0 && l4.len() <= off
+    };
+    View {
+        v6,
+        src,
+        dst,
+        proto: Some(proto),
+        ports,
+        icmp6_type: (v6 && proto == 58 && !later)
+            .then(|| l4.first().copied())
+            .flatten(),
+        later_fragment: later,
+        bare_fin,
+    }
+}
+
+fn in_net(a: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (a, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+fn is_chatter(v: &View) -> bool {
+    match v.dst {
+        IpAddr::V4(d) => d.is_multicast() || d.is_broadcast() || v.proto == Some(2),
+        IpAddr::V6(d) => {
+            d.is_multicast()
+                // Router/neighbour discovery and redirects (RFC 4861), MLD
+                // (RFC 2710, RFC 3810).
+                || matches!(v.icmp6_type, Some(130..=137 | 143))
+        }
+    }
+}
+
+impl Prim {
+    fn eval(&self, v: &View) -> bool {
+        let dir = |d: Dir, a: IpAddr| match d {
+            Dir::Src => v.src == a,
+            Dir::Dst => v.dst == a,
+            Dir::Either => v.src == a || v.dst == a,
+        };
+        match self {
+            Prim::Ip => !v.v6,
+            Prim::Ip6 => v.v6,
+            Prim::Proto(p) => v.proto == Some(*p) && !v.later_fragment,
+            Prim::Port(d, p) => v.ports.is_some_and(|(s, t)| match d {
+                Dir::Src => s == *p,
+                Dir::Dst => t == *p,
+                Dir::Either => s == *p || t == *p,
+            }),
+            Prim::Host(d, a) => dir(*d, *a),
+            Prim::Net(n, l) => in_net(v.src, *n, *l) || in_net(v.dst, *n, *l),
+            Prim::Multicast => match v.dst {
+                IpAddr::V4(d) => d.is_multicast(),
+                IpAddr::V6(d) => d.is_multicast(),
+            },
+            Prim::Broadcast => v.dst == IpAddr::V4(Ipv4Addr::BROADCAST),
+            Prim::Chatter => is_chatter(v),
+        }
+    }
+}
+
+impl Expr {
+    fn eval(&self, v: &View) -> bool {
+        match self {
+            Expr::Or(a, b) => a.eval(v) || b.eval(v),
+            Expr::And(a, b) => a.eval(v) && b.eval(v),
+            Expr::Not(a) => !a.eval(v),
+            Expr::Prim(p) => p.eval(v),
+        }
+    }
+}
+
+impl Default for ActiveFilter {
+    /// Everything but chatter.
+    fn default() -> Self {
+        ActiveFilter {
+            expr: Expr::Not(Box::new(Expr::Prim(Prim::Chatter))),
+            text: "not chatter".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ActiveFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl ActiveFilter {
+    /// Whether the datagram counts for `idle`. Garbage never does.
+    pub fn is_active(&self, datagram: &[u8]) -> bool {
+        view(datagram).is_some_and(|v| self.expr.eval(&v))
+    }
+
+    /// Whether the datagram may bring a demand link up: it counts, and it
+    /// is not a later fragment or a bare FIN (pppd's `active_packet`).
+    pub fn may_dial(&self, datagram: &[u8]) -> bool {
+        view(datagram).is_some_and(|v| !v.later_fragment && !v.bare_fin && self.expr.eval(&v))
+    }
+
+    pub fn parse(text: &str) -> Result<ActiveFilter, String> {
+        let words: Vec<String> = text
+            .replace('(', " ( ")
+            .replace(')', " ) ")
+            .split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if words.is_empty() {
+            return Err("empty filter".into());
+        }
+        let mut p = Parser { w: &words, at: 0 };
+        let expr = p.or()?;
+        if let Some(extra) = p.peek() {
+            return Err(format!("unexpected {extra:?}"));
+        }
+        Ok(ActiveFilter {
+            expr,
+            text: words.join(" "),
+        })
+    }
+}
+
+struct Parser<'a> {
+    w: &'a [String],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.w.get(self.at).map(String::as_str)
+    }
+
+    fn next(&mut self) -> Result<&str, String> {
+        let w = self.w.get(self.at).ok_or("the filter ends too early")?;
+        self.at += 1;
+        Ok(w)
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut e = self.and()?;
+        while matches!(self.peek(), Some("or" | "||")) {
+            self.at += 1;
+            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Ok(e)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        while matches!(self.peek(), Some("and" | "&&")) {
+            self.at += 1;
+            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+        }
+        Ok(e)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        match self.peek() {
+            Some("not" | "!") => {
+                self.at += 1;
+                Ok(Expr::Not(Box::new(self.unary()?)))
+            }
+            Some("(") => {
+                self.at += 1;
+                let e = self.or()?;
+                match self.next()? {
+                    ")" => Ok(e),
+                    w => Err(format!("expected \")\", found {w:?}")),
+                }
+            }
+            _ => Ok(Expr::Prim(self.prim()?)),
+        }
+    }
+
+    fn prim(&mut self) -> Result<Prim, String> {
+        let w = self.next()?.to_string();
+        let dir = match w.as_str() {
+            "src" => Some(Dir::Src),
+            "dst" => Some(Dir::Dst),
+            _ => None,
+        };
+        let w = if dir.is_some() {
+            self.next()?.to_string()
+        } else {
+            w
+        };
+        let d = dir.unwrap_or(Dir::Either);
+        Ok(match w.as_str() {
+            "ip" if dir.is_none() => Prim::Ip,
+            "ip6" if dir.is_none() => Prim::Ip6,
+            "tcp" if dir.is_none() => Prim::Proto(6),
+            "udp" if dir.is_none() => Prim::Proto(17),
+            "icmp" if dir.is_none() => Prim::Proto(1),
+            "icmp6" if dir.is_none() => Prim::Proto(58),
+            "multicast" if dir.is_none() => Prim::Multicast,
+            "broadcast" if dir.is_none() => Prim::Broadcast,
+            "chatter" if dir.is_none() => Prim::Chatter,
+            "port" => {
+                let n = self.next()?;
+                Prim::Port(d, n.parse().map_err(|_| format!("{n:?} is not a port"))?)
+            }
+            "host" => {
+                let a = self.next()?;
+                Prim::Host(
+                    d,
+                    a.parse().map_err(|_| format!("{a:?} is not an address"))?,
+                )
+            }
+            "net" if dir.is_none() => {
+                let n = self.next()?;
+                let (a, l) = n
+                    .split_once('/')
+                    .ok_or_else(|| format!("{n:?}: write net ADDR/LEN"))?;
+                let a: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an address"))?;
+                let l: u8 = l
+                    .parse()
+                    .map_err(|_| format!("{l:?} is not a prefix length"))?;
+                if l > if a.is_ipv4() { 32 } else { 128 } {
+                    return Err(format!("{n:?}: prefix too long"));
+                }
+                Prim::Net(a, l)
+            }
+            other => return Err(format!("{other:?} is not a filter word this reads")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(proto: u8, dst: [u8; 4], l4: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 20];
+        p[0] = 0x45;
+        p[8] = 64;
+        p[9] = proto;
+        p[12..16].copy_from_slice(&[10, 0, 0, 2]);
+        p[16..20].copy_from_slice(&dst);
+        p.extend_from_slice(l4);
+        let n = p.len() as u16;
+        p[2..4].copy_from_slice(&n.to_be_bytes());
+        p
+    }
+
+    fn tcp(dport: u16, flags: u8, data: usize) -> Vec<u8> {
+        let mut t = vec![0u8; 20 + data];
+        t[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = flags;
+        t
+    }
+
+    fn v6(next: u8, dst: Ipv6Addr, l4: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+        p[6] = next;
+        p[7] = 255;
+        p[8..24].copy_from_slice(&"fe80::1".parse::<Ipv6Addr>().unwrap().octets());
+        p[24..40].copy_from_slice(&dst.octets());
+        p.extend_from_slice(l4);
+        p
+    }
+
+    #[test]
+    fn by_default_the_hosts_own_chatter_does_not_count() {
+        let f = ActiveFilter::default();
+        let syn = v4(6, [10, 64, 1, 10], &tcp(443, 0x02, 0));
+        assert!(f.may_dial(&syn) && f.is_active(&syn));
+        // IPv6 router solicitation, MLD report, neighbour advertisement.
+        let rs = v6(58, "ff02::2".parse().unwrap(), &[133, 0, 0, 0, 0, 0, 0, 0]);
+        let mld = v6(58, "ff02::16".parse().unwrap(), &[143, 0, 0, 0]);
+        let na = v6(58, "fe80::2".parse().unwrap(), &[136, 0, 0, 0]);
+        let igmp = v4(2, [224, 0, 0, 22], &[0x22, 0, 0, 0]);
+        let bcast = v4(17, [255, 255, 255, 255], &[0, 68, 0, 67, 0, 8, 0, 0]);
+        for p in [&rs, &mld, &na, &igmp, &bcast] {
+            assert!(!f.may_dial(p) && !f.is_active(p), "{p:?}");
+        }
+        // A unicast ping6 does count.
+        let ping6 = v6(58, "fe80::2".parse().unwrap(), &[128, 0, 0, 0, 0, 1, 0, 1]);
+        assert!(f.may_dial(&ping6));
+        // Garbage never does.
+        assert!(!f.is_active(&[0x45, 0, 1]));
+    }
+
+    #[test]
+    fn a_bare_fin_and_a_later_fragment_do_not_dial_but_count_for_idle() {
+        let f = ActiveFilter::default();
+        let fin = v4(6, [10, 64, 1, 10], &tcp(443, 0x11, 0));
+        assert!(!f.may_dial(&fin) && f.is_active(&fin));
+        let fin_with_data = v4(6, [10, 64, 1, 10], &tcp(443, 0x11, 5));
+        assert!(f.may_dial(&fin_with_data));
+        let mut frag = v4(17, [10, 64, 1, 10], &[0; 16]);
+        frag[6..8].copy_from_slice(&100u16.to_be_bytes());
+        assert!(!f.may_dial(&frag));
+    }
+
+    #[test]
+    fn expressions_choose_by_protocol_port_and_address() {
+        let f = ActiveFilter::parse("tcp and dst port 443 or (udp and not port 53)").unwrap();
+        assert!(f.may_dial(&v4(6, [10, 64, 1, 10], &tcp(443, 0x02, 0))));
+        assert!(!f.may_dial(&v4(6, [10, 64, 1, 10], &tcp(22, 0x02, 0))));
+        let dns = v4(17, [10, 0, 0, 53], &[0x9c, 0x40, 0, 53, 0, 8, 0, 0]);
+        let ntp = v4(17, [10, 0, 0, 53], &[0, 123, 0, 123, 0, 8, 0, 0]);
+        assert!(!f.may_dial(&dns) && f.may_dial(&ntp));
+        let g = ActiveFilter::parse("dst host 10.64.1.10 or net 192.168.0.0/16").unwrap();
+        assert!(g.may_dial(&v4(1, [10, 64, 1, 10], &[8, 0, 0, 0])));
+        assert!(g.may_dial(&v4(1, [192, 168, 7, 1], &[8, 0, 0, 0])));
+        assert!(!g.may_dial(&v4(1, [10, 64, 1, 11], &[8, 0, 0, 0])));
+        assert!(ActiveFilter::parse("ip6 and not chatter").is_ok());
+    }
+
+    #[test]
+    fn bad_expressions_say_what_is_wrong() {
+        for (bad, says) in [
+            ("", "empty"),
+            ("tcp and", "ends too early"),
+            ("port x", "not a port"),
+            ("host 10.0.0", "not an address"),
+            ("net 10.0.0.0/40", "too long"),
+            ("(tcp", "ends too early"),
+            ("tcp udp", "unexpected"),
+            ("ether host 1", "not a filter word"),
+        ] {
+            let e = ActiveFilter::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
+}

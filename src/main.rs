@@ -120,6 +120,11 @@ pub struct EnableArgs {
     /// modem that delivers caller ID. [default: any caller]
     #[arg(long, value_name = "NUMBER")]
     pub allow_caller: Vec<String>,
+    /// Let the call carry IPv6 too (IPv6CP, link-local addresses): the
+    /// console's firewall then holds for IPv6 as for IPv4. [default: IPv4
+    /// only; all IPv6 from the link is dropped]
+    #[arg(long)]
+    pub ipv6: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

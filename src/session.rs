@@ -281,7 +281,16 @@ where
                                 serde_json::json!({"error": e.to_string(), "family": "ipv6"}),
                                 &format!("no IPv6 on the interface: {e}"),
                             );
-                            link.close_ipv6(Instant::now().into_std());
+                            if ip.must_be_up() {
+                                // A plane whose rules could not be put in
+                                // place carries nothing (the inbound call).
+                                link.close(
+                                    DownReason::NoNetworkProtocols,
+                                    Instant::now().into_std(),
+                                );
+                            } else {
+                                link.close_ipv6(Instant::now().into_std());
+                            }
                         }
                     }
                 }

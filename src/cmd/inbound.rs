@@ -86,7 +86,10 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                 partitions,
                 a.console_access,
                 a.auth,
-                a.allow_caller.clone(),
+                inb::call::Limits {
+                    allowed_callers: a.allow_caller.clone(),
+                    ipv6: a.ipv6,
+                },
             )
             .map_err(inbound_error)?;
             // The one time the secret is shown: for the customer to pass on.
@@ -95,7 +98,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                 json!({"user": e.user, "secret": e.secret.reveal(), "auth": e.auth,
                        "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
                        "partitions": e.partitions, "console_access": e.console_access,
-                       "allowed_callers": e.allowed_callers}),
+                       "allowed_callers": e.allowed_callers, "ipv6": e.ipv6}),
                 &format!(
                     "inbound service enabled for one call{}\n  user:   {}\n  secret: {}\n  (shown once; pass both to the service representative)",
                     callers_human(&e.allowed_callers, " from "),
@@ -146,10 +149,10 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                            "disabled_at": e.disabled_at, "user": e.user, "auth": e.auth,
                            "ppp_local": e.ppp_local, "ppp_remote": e.ppp_remote,
                            "partitions": e.partitions, "console_access": e.console_access,
-                           "allowed_callers": e.allowed_callers,
+                           "allowed_callers": e.allowed_callers, "ipv6": e.ipv6,
                            "call_pid": call.flatten(), "call": call.is_some()}),
                     &format!(
-                        "inbound service: {:?} (enabled at {}{}{}); caller {}{} gets {}, console {}, partitions: {}",
+                        "inbound service: {:?} (enabled at {}{}{}); caller {}{} gets {}{}, console {}, partitions: {}",
                         e.state,
                         e.enabled_at,
                         e.consumed_at.map(|t| format!(", used at {t}")).unwrap_or_default(),
@@ -157,6 +160,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                         e.user,
                         callers_human(&e.allowed_callers, " calling from "),
                         e.ppp_remote,
+                        if e.ipv6 { " and IPv6 link-local" } else { "" },
                         if e.console_access { "reachable on service ports" } else { "unreachable" },
                         if e.partitions.is_empty() {
                             "none".to_string()
@@ -194,6 +198,10 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         AuthKind::Chap => AuthProto::ChapMd5,
         AuthKind::Pap => AuthProto::Pap,
     }];
+    // IPv6CP only if the customer allowed it; then the firewall covers
+    // IPv6 as it covers IPv4.
+    link.ipv6 = e.ipv6.then(carrier::ppp::ipv6cp::Ipv6cpConfig::default);
+    link.ipv6cp_fsm = link.ipcp_fsm;
     link.ipcp.local = Some(e.ppp_local);
     link.ipcp.remote = Some(e.ppp_remote);
     link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];

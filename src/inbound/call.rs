@@ -21,6 +21,15 @@ use crate::session::AuthGate;
 /// prefixes ending in `*`) restricts the call to those caller IDs; empty
 /// allows any caller. Refused while an answerer runs on this state
 /// directory: it holds the earlier credentials.
+/// What else the customer allows or requires of the one call.
+#[derive(Clone, Debug, Default)]
+pub struct Limits {
+    /// Caller ID numbers the call may come from (empty: any).
+    pub allowed_callers: Vec<String>,
+    /// Whether the call may carry IPv6 beside IPv4.
+    pub ipv6: bool,
+}
+
 pub fn enable(
     store: &Store,
     ppp_local: Ipv4Addr,
@@ -28,9 +37,14 @@ pub fn enable(
     partitions: Vec<Partition>,
     console_access: bool,
     auth: AuthKind,
-    allowed_callers: Vec<String>,
+    limits: Limits,
 ) -> Result<Enablement, InboundError> {
+    let Limits {
+        allowed_callers,
+        ipv6,
+    } = limits;
     let mut e = Enablement::new(ppp_local, ppp_remote, partitions, console_access, auth)?;
+    e.ipv6 = ipv6;
     // Stored as compared, so that status shows what a call is held to.
     e.allowed_callers = screen::parse_list(&allowed_callers)
         .map_err(|err| InboundError::Invalid(format!("allowed caller {err}")))?
@@ -198,7 +212,10 @@ mod tests {
             Vec::new(),
             false,
             AuthKind::Chap,
-            vec!["+1 (555) 014-2".into(), "0171 *".into()],
+            Limits {
+                allowed_callers: vec!["+1 (555) 014-2".into(), "0171 *".into()],
+                ipv6: false,
+            },
         )
         .unwrap();
         assert_eq!(e.allowed_callers, ["15550142", "0171*"]);
@@ -213,7 +230,10 @@ mod tests {
             Vec::new(),
             false,
             AuthKind::Chap,
-            vec!["555-CALL".into()],
+            Limits {
+                allowed_callers: vec!["555-CALL".into()],
+                ipv6: false,
+            },
         )
         .unwrap_err();
         assert!(matches!(bad, InboundError::Invalid(_)), "{bad}");

@@ -5,22 +5,26 @@
 //! through it.
 //!
 //! * admit, a filter chain on prerouting at -150 (after conntrack, before
-//!   any routing decision or NAT): from the link, all IPv6 is dropped (the
-//!   call carries IPv4 only), so is any source but the caller's address,
-//!   and any destination but the console's PPP address and the aliases.
+//!   any routing decision or NAT): from the link, a family whose NCP is not
+//!   up is dropped whole (IPv6 always, unless the enablement allows it),
+//!   so is any source but the caller's address, and any destination but
+//!   the console's PPP address and the aliases (over IPv6: any but the
+//!   console's link-local address).
 //!   Dropped here, a datagram to an address nobody has never gets as far
 //!   as routing, which would answer it with an ICMP unreachable.
 //! * input, at priority -200 (before the customer's filter chains at 0):
 //!   from the link, the same family and source checks again; then replies
 //!   to the console's
 //!   own connections; then, with console access, TCP and UDP to the
-//!   service ports of the console's PPP address only (not its LAN or other
-//!   addresses); everything else from the link is dropped. A drop here
+//!   service ports of the console's PPP address (and, over IPv6, its
+//!   link-local address on the link) only, not its LAN or other
+//!   addresses; everything else from the link is dropped. A drop here
 //!   stands whatever other tables accept.
 //! * prerouting (dstnat - 10): each allowed partition's alias, from the
 //!   caller, is translated to the partition's real address.
-//! * forward (-200): from the link only the caller's traffic translated to
-//!   an allowed partition; to the link only replies; and on an interface
+//! * forward (-200): from the link only the caller's IPv4 traffic
+//!   translated to an allowed partition (partitions are not reached over
+//!   IPv6); to the link only replies; and on an interface
 //!   whose forwarding the call switched on, nothing else is forwarded.
 //! * postrouting (srcnat - 10): translated traffic leaves masqueraded, so
 //!   the partition answers the console, which returns it down the link.
@@ -28,7 +32,7 @@
 //! Every drop rule counts what it drops.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
@@ -96,8 +100,8 @@ fn oif(ifname: &str) -> Value {
     json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": ifname}})
 }
 
-fn ipv6() -> Value {
-    json!({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv6"}})
+fn family(f: &str) -> Value {
+    json!({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": f}})
 }
 
 fn established() -> Value {
@@ -110,6 +114,20 @@ fn dnatted() -> Value {
 
 fn ip(field: &str, op: &str, addr: Ipv4Addr) -> Value {
     json!({"match": {"op": op, "left": {"payload": {"protocol": "ip", "field": field}}, "right": addr.to_string()}})
+}
+
+fn ip6(field: &str, op: &str, addr: Ipv6Addr) -> Value {
+    json!({"match": {"op": op, "left": {"payload": {"protocol": "ip6", "field": field}}, "right": addr.to_string()}})
+}
+
+/// The caller's and the console's addresses, as far as the NCPs have
+/// opened: the rules are rebuilt as each comes up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Peers {
+    /// The caller's IPv4 address, once IPCP is up.
+    pub v4: Option<Ipv4Addr>,
+    /// (console, caller) link-local addresses, once IPv6CP is up.
+    pub v6: Option<(Ipv6Addr, Ipv6Addr)>,
 }
 
 fn drop_counted() -> [Value; 2] {
@@ -146,7 +164,7 @@ impl Batch {
 /// forwarding the call turned on for its partitions' replies. Applying it
 /// replaces any earlier copy of the same table (the batch deletes it
 /// first), and nothing else.
-pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement, switched_on: &[String]) -> Value {
+pub fn ruleset(ifname: &str, peers: &Peers, e: &Enablement, switched_on: &[String]) -> Value {
     let table = table_name(ifname);
     let mut b = Batch {
         cmds: vec![
@@ -163,22 +181,31 @@ pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement, switched_on: &[St
     b.chain("prerouting", "nat", "prerouting", -110);
     b.chain("postrouting", "nat", "postrouting", 90);
 
-    // Before anything is accepted: no IPv6 from the link, and no source
-    // but the caller's, for new flows and established ones alike.
+    // Before anything is accepted: no family whose NCP is not up, and no
+    // source but the caller's, for new flows and established ones alike.
     let mut to: Vec<Value> = vec![json!(e.ppp_local.to_string())];
     to.extend(e.partitions.iter().map(|p| json!(p.alias.to_string())));
-    b.drop("admit", vec![iif(ifname), ipv6()]);
-    b.drop("admit", vec![iif(ifname), ip("saddr", "!=", caller)]);
-    b.drop(
-        "admit",
-        vec![
-            iif(ifname),
-            json!({"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"set": to}}}),
-        ],
-    );
-    for chain in ["input", "forward"] {
-        b.drop(chain, vec![iif(ifname), ipv6()]);
-        b.drop(chain, vec![iif(ifname), ip("saddr", "!=", caller)]);
+    for chain in ["admit", "input", "forward"] {
+        match peers.v6 {
+            Some((_, caller)) => b.drop(chain, vec![iif(ifname), ip6("saddr", "!=", caller)]),
+            None => b.drop(chain, vec![iif(ifname), family("ipv6")]),
+        }
+        match peers.v4 {
+            Some(caller) => b.drop(chain, vec![iif(ifname), ip("saddr", "!=", caller)]),
+            None => b.drop(chain, vec![iif(ifname), family("ipv4")]),
+        }
+    }
+    if peers.v4.is_some() {
+        b.drop(
+            "admit",
+            vec![
+                iif(ifname),
+                json!({"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"set": to}}}),
+            ],
+        );
+    }
+    if let Some((console, _)) = peers.v6 {
+        b.drop("admit", vec![iif(ifname), ip6("daddr", "!=", console)]);
     }
 
     b.rule(
@@ -188,20 +215,30 @@ pub fn ruleset(ifname: &str, caller: Ipv4Addr, e: &Enablement, switched_on: &[St
     if e.console_access {
         let mut ports: Vec<Value> = SERVICE_PORTS.iter().map(|p| json!(p)).collect();
         ports.push(json!({"range": [SERVICE_RANGE.0, SERVICE_RANGE.1]}));
-        b.rule(
-            "input",
+        let service = |to: Value| {
             vec![
                 iif(ifname),
-                ip("daddr", "==", e.ppp_local),
+                to,
                 json!({"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": {"set": ["tcp", "udp"]}}}),
-                json!({"match": {"op": "==", "left": {"payload": {"protocol": "th", "field": "dport"}}, "right": {"set": ports}}}),
+                json!({"match": {"op": "==", "left": {"payload": {"protocol": "th", "field": "dport"}}, "right": {"set": ports.clone()}}}),
                 json!({"accept": null}),
-            ],
-        );
+            ]
+        };
+        if peers.v4.is_some() {
+            b.rule("input", service(ip("daddr", "==", e.ppp_local)));
+        }
+        if let Some((console, _)) = peers.v6 {
+            b.rule("input", service(ip6("daddr", "==", console)));
+        }
     }
     b.drop("input", vec![iif(ifname)]);
 
-    for p in &e.partitions {
+    for p in peers
+        .v4
+        .iter()
+        .flat_map(|c| e.partitions.iter().map(move |p| (*c, p)))
+    {
+        let (caller, p) = p;
         b.rule(
             "prerouting",
             vec![
@@ -361,13 +398,57 @@ mod tests {
     }
 
     fn rules(console: bool) -> String {
-        ruleset(
-            "carrier0",
-            Ipv4Addr::new(10, 99, 0, 2),
-            &enablement(console),
-            &["eth1".into()],
-        )
-        .to_string()
+        let peers = Peers {
+            v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
+            v6: None,
+        };
+        ruleset("carrier0", &peers, &enablement(console), &["eth1".into()]).to_string()
+    }
+
+    #[test]
+    fn ipv6_when_allowed_is_held_to_the_same_ports_and_the_link_local_pair() {
+        let (console, caller) = ("fe80::1".parse().unwrap(), "fe80::2".parse().unwrap());
+        let both = Peers {
+            v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
+            v6: Some((console, caller)),
+        };
+        let r = ruleset("carrier0", &both, &enablement(true), &[]).to_string();
+        for chain in ["admit", "input", "forward"] {
+            let exprs = chain_rules(&r, chain);
+            assert!(
+                exprs[0].contains(r#""protocol":"ip6""#)
+                    && exprs[0].contains(r#""op":"!=""#)
+                    && exprs[0].contains("fe80::2")
+                    && exprs[0].contains("drop"),
+                "{chain}: {exprs:?}"
+            );
+        }
+        let admit = chain_rules(&r, "admit");
+        assert!(admit
+            .iter()
+            .any(|e| e.contains("daddr") && e.contains("fe80::1") && e.contains("drop")));
+        let ports: Vec<String> = chain_rules(&r, "input")
+            .into_iter()
+            .filter(|e| e.contains("dport"))
+            .collect();
+        assert_eq!(ports.len(), 2, "{ports:?}");
+        assert!(ports[1].contains("fe80::1") && ports[1].contains("30009"));
+        // Nothing over IPv6 is translated or forwarded.
+        assert!(!chain_rules(&r, "forward")
+            .iter()
+            .any(|e| e.contains("ip6") && e.contains("accept")));
+        // IPv6 up first: all IPv4 from the link is dropped until IPCP.
+        let v6_only = Peers {
+            v4: None,
+            v6: Some((console, caller)),
+        };
+        let r = ruleset("carrier0", &v6_only, &enablement(false), &[]).to_string();
+        let input = chain_rules(&r, "input");
+        assert!(
+            input[1].contains("ipv4") && input[1].contains("drop"),
+            "{input:?}"
+        );
+        assert!(!r.contains("dnat") && !r.contains("dport"));
     }
 
     /// The rules of `chain`, each as its expression list in JSON.

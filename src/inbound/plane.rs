@@ -6,26 +6,31 @@
 //! so `up` fails and the session hangs up.
 //!
 //! Before anything reaches the kernel, a datagram from the link must come
-//! from the address IPCP gave the caller; the firewall checks it again.
+//! from the address IPCP gave the caller (or, if the enablement allows
+//! IPv6, the link-local address IPv6CP agreed on); the firewall checks it
+//! again.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::call;
-use super::firewall;
+use super::firewall::{self, Peers};
 use super::forwarding::{self, Sysctl};
 use super::state::{Enablement, Store};
 use crate::net::tun::TunPlane;
-use crate::net::{ipv4, IpLink, IpPlane};
+use crate::net::{ipv4, Ip6Link, IpLink, IpPlane};
 
 #[derive(Debug)]
 pub struct InboundPlane {
     tun: TunPlane,
     enablement: Enablement,
     store: Store,
-    caller: Option<Ipv4Addr>,
+    /// The caller's addresses as the NCPs open: the rules follow them.
+    peers: Peers,
     /// The kernel's name of the interface the rules were built for.
     ruled: Option<String>,
+    /// Interfaces whose forwarding the call switched on.
+    switched_on: Vec<String>,
     forwarding_was: Vec<Sysctl>,
     /// Datagrams from the link whose source was not the caller's address.
     dropped_source: u64,
@@ -39,21 +44,43 @@ impl InboundPlane {
             tun: TunPlane::new(ifname),
             enablement,
             store,
-            caller: None,
+            peers: Peers::default(),
             ruled: None,
+            switched_on: Vec::new(),
             forwarding_was: Vec::new(),
             dropped_source: 0,
             unrouted: Vec::new(),
         }
     }
 
-    fn install(&mut self, caller: Ipv4Addr) -> io::Result<()> {
+    /// (Re)builds the call's table for the families up now; it replaces
+    /// the earlier one in one batch, so there is no moment without rules.
+    fn rules(&mut self) -> io::Result<()> {
+        // A template such as `cin%d` is the kernel's to fill in: the rules
+        // must name the interface it made.
+        let ifname = self
+            .tun
+            .interface()
+            .ok_or_else(|| io::Error::other("no interface name"))?
+            .to_string();
+        firewall::apply(&firewall::ruleset(
+            &ifname,
+            &self.peers,
+            &self.enablement,
+            &self.switched_on,
+        ))
+        .map_err(io::Error::other)?;
+        self.ruled = Some(ifname);
+        Ok(())
+    }
+
+    /// IPCP is up: the aliases, the forwarding the partitions need, and
+    /// the rules, in that order, forwarding switched on only behind them.
+    fn install(&mut self) -> io::Result<()> {
         let dev = self
             .tun
             .device()
             .ok_or_else(|| io::Error::other("no interface"))?;
-        // A template such as `cin%d` is the kernel's to fill in: the rules
-        // must name the interface it made.
         let ifname = self
             .tun
             .interface()
@@ -86,16 +113,9 @@ impl InboundPlane {
                 }
             }
         }
-        let switched_on: Vec<String> = switch.iter().map(|(i, _)| i.clone()).collect();
+        self.switched_on = switch.iter().map(|(i, _)| i.clone()).collect();
         // The table first: forwarding is switched on only behind it.
-        firewall::apply(&firewall::ruleset(
-            &ifname,
-            caller,
-            &self.enablement,
-            &switched_on,
-        ))
-        .map_err(io::Error::other)?;
-        self.ruled = Some(ifname);
+        self.rules()?;
         let changes: Vec<Sysctl> = switch.into_iter().map(|(_, s)| s).collect();
         call::record_forwarding(&self.store, &changes).map_err(io::Error::other)?;
         for s in changes {
@@ -112,8 +132,8 @@ impl IpPlane for InboundPlane {
             .peer
             .ok_or_else(|| io::Error::other("the caller has no address"))?;
         let what = self.tun.up(link)?;
-        self.caller = Some(caller);
-        if let Err(e) = self.install(caller) {
+        self.peers.v4 = Some(caller);
+        if let Err(e) = self.install() {
             self.down();
             return Err(e);
         }
@@ -129,7 +149,7 @@ impl IpPlane for InboundPlane {
             format!("; no route to {}", self.unrouted.join(", "))
         };
         Ok(format!(
-            "{what}; partitions [{}]{unrouted}; console {}; IPv6 off",
+            "{what}; partitions [{}]{unrouted}; console {}; IPv6 {}",
             aliases.join(", "),
             if self.enablement.console_access {
                 format!(
@@ -138,8 +158,52 @@ impl IpPlane for InboundPlane {
                 )
             } else {
                 "unreachable".to_string()
+            },
+            if self.enablement.ipv6 {
+                "allowed (link-local, same ports)"
+            } else {
+                "off"
             }
         ))
+    }
+
+    fn up6(&mut self, link: &Ip6Link) -> io::Result<String> {
+        if !self.enablement.ipv6 {
+            return Err(io::Error::other("the enablement does not allow IPv6"));
+        }
+        // The interface (IPv6 still off on it), then the rules with the
+        // caller's link-local address, then IPv6 on.
+        self.tun.prepare(link.mtu)?;
+        self.peers.v6 = Some((link.local.link_local(), link.peer.link_local()));
+        let what = self.rules().and_then(|()| self.tun.up6(link));
+        match what {
+            Ok(what) => Ok(format!(
+                "{what}; console {}",
+                if self.enablement.console_access {
+                    "reachable on the service ports only"
+                } else {
+                    "unreachable"
+                }
+            )),
+            Err(e) => {
+                self.down6();
+                Err(e)
+            }
+        }
+    }
+
+    fn down6(&mut self) {
+        // IPv6 off on the interface first, then rules without it.
+        self.tun.down6();
+        if self.peers.v6.take().is_some() && self.ruled.is_some() {
+            if self.peers.v4.is_some() {
+                if let Err(e) = self.rules() {
+                    tracing::error!(error = %e, "could not rebuild the inbound firewall table");
+                }
+            } else {
+                self.down();
+            }
+        }
     }
 
     fn down(&mut self) {
@@ -157,16 +221,35 @@ impl IpPlane for InboundPlane {
                 tracing::error!(error = %e, "could not remove the inbound firewall table");
             }
         }
-        self.caller = None;
+        self.peers = Peers::default();
         self.unrouted.clear();
+        self.switched_on.clear();
+        self.tun.down6();
         self.tun.down();
     }
 
     fn deliver(&mut self, datagram: &[u8]) {
-        let src = ipv4::parse(datagram).map(|h| h.src);
-        if src.is_none() || src != self.caller {
+        let src: Option<IpAddr> = match datagram.first().map(|b| b >> 4) {
+            Some(4) => ipv4::parse(datagram).map(|h| h.src.into()),
+            Some(6) if datagram.len() >= 40 => {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&datagram[8..24]);
+                Some(Ipv6Addr::from(o).into())
+            }
+            _ => None,
+        };
+        let caller = match src {
+            Some(IpAddr::V4(_)) => self.peers.v4.map(IpAddr::from),
+            Some(IpAddr::V6(_)) => self.peers.v6.map(|(_, c)| IpAddr::from(c)),
+            None => None,
+        };
+        if src.is_none() || src != caller {
             self.dropped_source += 1;
-            tracing::debug!(?src, caller = ?self.caller, "datagram not from the caller's address dropped");
+            tracing::debug!(
+                ?src,
+                ?caller,
+                "datagram not from the caller's address dropped"
+            );
             return;
         }
         self.tun.deliver(datagram);

@@ -112,6 +112,11 @@ pub struct Enablement {
     /// existed have none.
     #[serde(default)]
     pub allowed_callers: Vec<String>,
+    /// The call may carry IPv6 too (IPv6CP, link-local only), under the
+    /// same firewall. Records written before this field existed: IPv4
+    /// only.
+    #[serde(default)]
+    pub ipv6: bool,
 }
 
 pub fn now() -> u64 {
@@ -170,6 +175,7 @@ impl Enablement {
             secret: StoredSecret(secret),
             forwarding_was: Vec::new(),
             allowed_callers: Vec::new(),
+            ipv6: false,
         })
     }
 

@@ -83,6 +83,15 @@ impl TunPlane {
         Ok(self)
     }
 
+    /// Creates the interface (IPv6 off, no address) if it is not there:
+    /// for rules that must name it before any family comes up on it.
+    pub fn prepare(&mut self, mtu: u16) -> io::Result<()> {
+        if self.dev.is_none() {
+            self.create(mtu, None)?;
+        }
+        Ok(())
+    }
+
     /// Datagrams read from the interface while nothing could carry them.
     pub fn count_dropped(&mut self, n: u64) {
         self.dropped += n;

@@ -10,9 +10,13 @@
 //! What the caller may reach, and nothing else: the console's PPP address
 //! on TCP/UDP ports 22, 23, 2125, 2300, 9090, 9735, 9940, 30000-30009
 //! (with `--console-access` only), and each allowed partition at its
-//! alias. Each test prints its figures to stderr and then fails with
-//! every hole it found, each named (PORT LIST, RST LEAK, LAN ADDRESS,
-//! IPV6, SPOOF, PARTITION, TWO CALLS, FORWARDING, LEFTOVERS, ORDERING).
+//! alias. With `inbound enable --ipv6` the same ports of the console's
+//! link-local address on the link, from the caller's link-local address
+//! only; without it, no IPv6CP and no IPv6 at all. Each test prints its
+//! figures to stderr and then fails with every hole it found, each named
+//! (PORT LIST, RST LEAK, LAN ADDRESS, IPV6, IPV6CP, IPV6 ADDRESS, IPV6
+//! DESTINATION, SPOOF, PARTITION, TWO CALLS, FORWARDING, LEFTOVERS,
+//! ORDERING).
 //!
 //! Needs root (namespaces, TUN, nftables); skips loudly elsewhere, and
 //! fails under CI=true. `CARRIER_ATTACK_IFNAME` overrides the console's
@@ -342,6 +346,21 @@ impl Lab {
         console_access: bool,
         auth: &str,
     ) -> (String, String) {
+        self.enable_with(state, local, remote, partition, console_access, auth, &[])
+    }
+
+    /// [`Lab::enable`] with more options (`--ipv6`).
+    #[allow(clippy::too_many_arguments)]
+    fn enable_with(
+        &self,
+        state: &Path,
+        local: &str,
+        remote: &str,
+        partition: &str,
+        console_access: bool,
+        auth: &str,
+        extra: &[&str],
+    ) -> (String, String) {
         let mut args = vec![
             "--events",
             "json",
@@ -361,6 +380,7 @@ impl Lab {
         if console_access {
             args.push("--console-access");
         }
+        args.extend(extra);
         let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
             .args(&args)
             .output()
@@ -475,6 +495,24 @@ fn snmp(ns: &Netns) -> BTreeMap<String, u64> {
     m
 }
 
+/// /proc/net/snmp6 of a namespace, as "Udp6InDatagrams" -> n.
+fn snmp6(ns: &Netns) -> BTreeMap<String, u64> {
+    String::from_utf8_lossy(&ns.run(&["cat", "/proc/net/snmp6"]).stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A namespace's IPv4 and IPv6 counters together.
+fn snmp46(ns: &Netns) -> BTreeMap<String, u64> {
+    let mut m = snmp(ns);
+    m.extend(snmp6(ns));
+    m
+}
+
 fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, key: &str) -> u64 {
     after
         .get(key)
@@ -572,7 +610,11 @@ fn pump_until_exit(h: &mut Hostile, c: &mut Carrier, timeout: Duration) -> Optio
 /// A caller authenticates with the right secret and gets IP; the console
 /// has set up its interface and firewall.
 fn call_up(lab: &Lab, state: &Path, user: &str, secret: &str, ifname: &str) -> Call {
-    let mut caller = Hostile::new(user, secret.as_bytes());
+    call_up_with(lab, state, Hostile::new(user, secret.as_bytes()), ifname)
+}
+
+/// [`call_up`] with a caller configured beforehand (IPv6CP, say).
+fn call_up_with(lab: &Lab, state: &Path, mut caller: Hostile, ifname: &str) -> Call {
     let mut console = lab.answer(state, caller.device_str(), ifname);
     console
         .wait_event("connect", Duration::from_secs(15))
@@ -1691,5 +1733,722 @@ fn wrong_secret_with_ncp_in_the_same_write_never_gets_ip() {
         let code = call.end();
         r.note(format!("console exit after SIGTERM: {code:?}"));
     }
+    r.finish();
+}
+
+// ---- IPv6 (inbound enable --ipv6) ----
+
+/// Listening on the console over IPv6 (and IPv4) beside the service
+/// ports and [`DECOYS`], never to be reached: the service range's edges,
+/// neighbours of the service ports and common services.
+const V6_DECOYS: [u16; 10] = [21, 25, 443, 2124, 2126, 29999, 30010, 9091, 5353, 65535];
+
+fn v6_field(v: &Value, key: &str) -> Ipv6Addr {
+    v[key]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no IPv6 address {key:?} in {v}"))
+}
+
+/// IPv6 the console sent since index `from` of the caller's `ipv6_in`:
+/// (answers, the kernel's own router solicitations and MLD reports).
+fn v6_since(h: &Hostile, from: usize) -> (Vec<String>, Vec<String>) {
+    let (own, answers): (Frames, Frames) = h.ipv6_in[from..]
+        .iter()
+        .partition(|(_, p)| hostile::ipv6_unsolicited(p));
+    let text = |v: Frames| v.iter().map(|(p, d)| describe(*p, d)).collect::<Vec<_>>();
+    (text(answers), text(own))
+}
+
+/// IPv4 frames among `got`, described.
+fn v4_frames(got: &[(u16, Vec<u8>)]) -> Vec<String> {
+    got.iter()
+        .filter(|(p, d)| *p == proto::IPV4 && d.first().is_some_and(|b| b >> 4 == 4))
+        .map(|(p, d)| describe(*p, d))
+        .collect()
+}
+
+/// What `keys` of two counter snapshots moved by, as text (empty if
+/// nothing did).
+fn moved(
+    who: &str,
+    after: &BTreeMap<String, u64>,
+    before: &BTreeMap<String, u64>,
+    keys: &[&str],
+) -> Vec<String> {
+    keys.iter()
+        .filter_map(|k| {
+            let d = delta(after, before, k);
+            (d > 0).then(|| format!("{who} {k} +{d}"))
+        })
+        .collect()
+}
+
+/// The console's link-local address from the caller's: the full TCP
+/// range, the UDP sample and ping; only `want` open, and only the V6
+/// listeners of those ports counting.
+fn console_ports6(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    listeners: &Listeners,
+    (me, console): (Ipv6Addr, Ipv6Addr),
+    want: &BTreeSet<u16>,
+) {
+    let ifname = call.ifname.clone();
+    let h = &mut call.caller;
+    let before = listeners.snapshot();
+    let counted = |l4: L4, probed: &BTreeSet<u16>| -> BTreeSet<u16> {
+        probed
+            .iter()
+            .filter(|&&p| {
+                listeners.count(Family::V6, l4, p)
+                    > before.get(&(Family::V6, l4, p)).copied().unwrap_or(0)
+            })
+            .copied()
+            .collect()
+    };
+    let (_, drop0) = link_counters(&lab.console, &ifname);
+    let t0 = Instant::now();
+    let all: Vec<u16> = (1..=65535).collect();
+    let s = h.tcp6_scan(me, console, &all);
+    r.scan("ipv6/tcp", &s, t0.elapsed());
+    let (_, drop1) = link_counters(&lab.console, &ifname);
+    r.check(drop1 == drop0, || {
+        format!(
+            "HARNESS (IPv6): {ifname} dropped {} answers of the scan (its TX queue overran): the scan's dropped count is not to be trusted",
+            drop1 - drop0
+        )
+    });
+    r.check(&s.open == want, || {
+        format!(
+            "PORT LIST (IPv6): TCP ports open on [{console}]: [{}], want exactly [{}]",
+            ports_text(&s.open),
+            ports_text(want)
+        )
+    });
+    r.check(s.closed.is_empty(), || {
+        format!(
+            "RST LEAK (IPv6): {} TCP ports of [{console}] answer RST instead of being dropped: [{}]",
+            s.closed.len(),
+            ports_text(&s.closed)
+        )
+    });
+    r.check(s.unreachable.is_empty(), || {
+        format!(
+            "ICMP LEAK (IPv6): ICMPv6 errors for TCP to [{console}]: [{}]",
+            ports_text(&s.unreachable)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let tcp_counted = counted(L4::Tcp, &s.probed);
+    r.check(tcp_counted == s.open, || {
+        format!(
+            "HARNESS (IPv6): the console's IPv6 listeners accepted on [{}] but the scan saw open [{}]",
+            ports_text(&tcp_counted),
+            ports_text(&s.open)
+        )
+    });
+
+    let t0 = Instant::now();
+    let u = h.udp6_probe(me, console, &udp_sample());
+    r.scan("ipv6/udp", &u, t0.elapsed());
+    let want_udp: BTreeSet<u16> = want.intersection(&u.probed).copied().collect();
+    r.check(u.open == want_udp, || {
+        format!(
+            "PORT LIST (IPv6): UDP ports answering on [{console}]: [{}], want exactly [{}]",
+            ports_text(&u.open),
+            ports_text(&want_udp)
+        )
+    });
+    r.check(u.closed.is_empty() && u.unreachable.is_empty(), || {
+        format!(
+            "ICMP LEAK (IPv6): UDP to [{console}] answered with ICMPv6 errors: [{}] [{}]",
+            ports_text(&u.closed),
+            ports_text(&u.unreachable)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let udp_counted = counted(L4::Udp, &u.probed);
+    r.check(udp_counted == u.open, || {
+        format!(
+            "HARNESS (IPv6): the console's IPv6 UDP sockets received on [{}] but the probe saw answers from [{}]",
+            ports_text(&udp_counted),
+            ports_text(&u.open)
+        )
+    });
+    let v4 = listeners.total(|k| k.0 == Family::V4)
+        - before
+            .iter()
+            .filter(|(k, _)| k.0 == Family::V4)
+            .map(|(_, n)| n)
+            .sum::<u64>();
+    r.check(v4 == 0, || {
+        format!("HARNESS (IPv6): the console's IPv4 listeners counted {v4} arrivals during the IPv6 scans")
+    });
+
+    let c0 = snmp6(&lab.console);
+    let n = h.ping6(me, console, 3);
+    let echos = delta(&snmp6(&lab.console), &c0, "Icmp6InEchos");
+    r.row(
+        "ipv6/icmp",
+        &format!("echo [{console}]"),
+        3,
+        n.into(),
+        &format!("console Icmp6InEchos +{echos}"),
+    );
+    r.check(n == 0 && echos == 0, || {
+        format!("PORT LIST (IPv6): ICMPv6 echo to [{console}] got past the firewall ({n}/3 replies, Icmp6InEchos +{echos}): only TCP/UDP service ports are allowed")
+    });
+}
+
+/// SYNs, datagrams and echo requests from IPv6 addresses that are not
+/// the caller's, to the console's open service ports: nothing comes
+/// back, nothing reaches even the console's interface.
+fn spoof6_phase(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    sources: &[Ipv6Addr],
+    console: Ipv6Addr,
+    listeners: &[&Listeners],
+) {
+    let ifname = call.ifname.clone();
+    let h = &mut call.caller;
+    let sport = h.fresh_port();
+    let ports = [22u16, 2300, 9090, 30009];
+    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
+    let (c0, l0) = (snmp46(&lab.console), snmp46(&lab.lpar1));
+    let (rx0, _) = link_counters(&lab.console, &ifname);
+    let from = h.ipv6_in.len();
+    let mut frames = Vec::new();
+    for (i, &src) in sources.iter().enumerate() {
+        for &port in &ports {
+            frames.push((proto::IPV6, hostile::tcp6_syn(src, sport, console, port)));
+            frames.push((
+                proto::IPV6,
+                hostile::udp6(src, sport, console, port, b"carrier-attack spoofed"),
+            ));
+        }
+        frames.push((
+            proto::IPV6,
+            hostile::icmp6_echo(src, console, 0x5e5e, i as u16 + 1),
+        ));
+    }
+    h.send_frames(&frames);
+    let got = h.pump(FINAL_WAIT);
+    std::thread::sleep(Duration::from_millis(100));
+    let (rx1, _) = link_counters(&lab.console, &ifname);
+    let (mut answers, _) = v6_since(h, from);
+    answers.extend(v4_frames(&got));
+    let counted: Vec<String> = listeners
+        .iter()
+        .zip(&before)
+        .filter_map(|(l, b)| {
+            let s = l.since(b);
+            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
+        })
+        .collect();
+    let keys = [
+        "Tcp.InSegs",
+        "Udp6InDatagrams",
+        "Udp6NoPorts",
+        "Icmp6InEchos",
+    ];
+    let mut arrived = moved("console", &snmp46(&lab.console), &c0, &keys);
+    arrived.extend(moved("lpar1", &snmp46(&lab.lpar1), &l0, &keys));
+    r.row(
+        "ipv6 spoofed",
+        &format!(
+            "from {} to [{console}]:{}",
+            sources
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            ports.map(|p| p.to_string()).join(",")
+        ),
+        frames.len(),
+        answers.len(),
+        &format!(
+            "{ifname} RX +{}{}",
+            rx1 - rx0,
+            if arrived.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", arrived.join(", "))
+            }
+        ),
+    );
+    r.check(answers.is_empty(), || {
+        format!("SPOOF (IPv6): answers came back for spoofed sources: {answers:?}")
+    });
+    r.check(counted.is_empty(), || {
+        format!("SPOOF (IPv6): listeners counted spoofed traffic: {counted:?}")
+    });
+    r.check(arrived.is_empty(), || {
+        format!("SPOOF (IPv6): spoofed packets got past the console's firewall: {arrived:?}")
+    });
+    r.check(rx1 == rx0, || {
+        format!(
+            "SPOOF (IPv6): {} spoofed packets reached {ifname} (the plane passes sources other than the caller's link-local address)",
+            rx1 - rx0
+        )
+    });
+}
+
+/// From the caller's own link-local address to everything but the
+/// console's: TCP, UDP and ICMPv6 echo each; nothing answers, not even
+/// with an ICMPv6 error, and nothing arrives anywhere.
+fn other_dst6_phase(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    me: Ipv6Addr,
+    targets: &[(Ipv6Addr, String)],
+    listeners: &[&Listeners],
+) {
+    let ifname = call.ifname.clone();
+    let h = &mut call.caller;
+    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
+    let (c0, l0) = (snmp46(&lab.console), snmp46(&lab.lpar1));
+    let (rx0, _) = link_counters(&lab.console, &ifname);
+    let mut all_answers = Vec::new();
+    for (i, (dst, why)) in targets.iter().enumerate() {
+        let sport = h.fresh_port();
+        let from = h.ipv6_in.len();
+        let frames = vec![
+            (proto::IPV6, hostile::tcp6_syn(me, sport, *dst, 22)),
+            (proto::IPV6, hostile::tcp6_syn(me, sport, *dst, 2300)),
+            (proto::IPV6, hostile::tcp6_syn(me, sport, *dst, LPAR_PORT)),
+            (
+                proto::IPV6,
+                hostile::udp6(me, sport, *dst, 22, b"carrier-attack"),
+            ),
+            (
+                proto::IPV6,
+                hostile::udp6(me, sport, *dst, 9090, b"carrier-attack"),
+            ),
+            (
+                proto::IPV6,
+                hostile::udp6(me, sport, *dst, LPAR_PORT, b"carrier-attack"),
+            ),
+            (
+                proto::IPV6,
+                hostile::icmp6_echo(me, *dst, 0x7e7e, i as u16 + 1),
+            ),
+        ];
+        h.send_frames(&frames);
+        let got = h.pump(Duration::from_millis(600));
+        let (mut answers, _) = v6_since(h, from);
+        answers.extend(v4_frames(&got));
+        r.row(
+            "ipv6 other dst",
+            &format!("[{dst}] ({why})"),
+            frames.len(),
+            answers.len(),
+            &answers.join("; "),
+        );
+        all_answers.extend(answers.into_iter().map(|a| format!("[{dst}]: {a}")));
+    }
+    let got = h.pump(FINAL_WAIT);
+    all_answers.extend(v4_frames(&got));
+    // Late answers (after their target's turn) are answers all the same.
+    std::thread::sleep(Duration::from_millis(100));
+    let (rx1, _) = link_counters(&lab.console, &ifname);
+    let counted: Vec<String> = listeners
+        .iter()
+        .zip(&before)
+        .filter_map(|(l, b)| {
+            let s = l.since(b);
+            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
+        })
+        .collect();
+    let keys = [
+        "Tcp.InSegs",
+        "Udp6InDatagrams",
+        "Udp6NoPorts",
+        "Icmp6InEchos",
+        "Icmp6OutDestUnreachs",
+        "Icmp6OutEchoReplies",
+        "Ip6OutNoRoutes",
+    ];
+    let mut arrived = moved("console", &snmp46(&lab.console), &c0, &keys);
+    arrived.extend(moved("lpar1", &snmp46(&lab.lpar1), &l0, &keys));
+    r.note(format!(
+        "IPv6 to other destinations: {ifname} RX +{} (the plane passes the caller's source; the firewall drops them){}",
+        rx1 - rx0,
+        if arrived.is_empty() {
+            "; no counter of the console or lpar1 moved".to_string()
+        } else {
+            format!("; {}", arrived.join(", "))
+        }
+    ));
+    r.check(all_answers.is_empty(), || {
+        format!("IPV6 DESTINATION: the console answered IPv6 to destinations other than its link-local address: {all_answers:?}")
+    });
+    r.check(counted.is_empty(), || {
+        format!("IPV6 DESTINATION: listeners counted IPv6 to other destinations: {counted:?}")
+    });
+    r.check(arrived.is_empty(), || {
+        format!(
+            "IPV6 DESTINATION: IPv6 to other destinations got past the console's firewall: {arrived:?}"
+        )
+    });
+}
+
+/// The caller's IPv6, framed as 0x0021: never delivered (the link drops
+/// a datagram whose header names another family than its frame).
+fn v6_in_v4_frames(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    (me, console): (Ipv6Addr, Ipv6Addr),
+    listeners: &Listeners,
+) {
+    let ifname = call.ifname.clone();
+    let h = &mut call.caller;
+    let sport = h.fresh_port();
+    let before = listeners.snapshot();
+    let (rx0, _) = link_counters(&lab.console, &ifname);
+    let from = h.ipv6_in.len();
+    let frames = vec![
+        (proto::IPV4, hostile::tcp6_syn(me, sport, console, 22)),
+        (
+            proto::IPV4,
+            hostile::udp6(me, sport, console, 2300, b"carrier-attack"),
+        ),
+        (proto::IPV4, hostile::icmp6_echo(me, console, 0x2121, 1)),
+    ];
+    h.send_frames(&frames);
+    let got = h.pump(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_millis(100));
+    let (rx1, _) = link_counters(&lab.console, &ifname);
+    let (mut answers, _) = v6_since(h, from);
+    answers.extend(v4_frames(&got));
+    let counted = listeners.since(&before);
+    r.row(
+        "ipv6 in 0x0021",
+        &format!("[{console}]:22,2300 + echo"),
+        frames.len(),
+        answers.len(),
+        &format!("{ifname} RX +{}", rx1 - rx0),
+    );
+    r.check(answers.is_empty() && counted.is_empty() && rx1 == rx0, || {
+        format!(
+            "IPV6: IPv6 inside 0x0021 frames was delivered: answers {answers:?}, listeners {counted:?}, {ifname} RX +{}",
+            rx1 - rx0
+        )
+    });
+}
+
+#[test]
+fn ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller() {
+    let _serial = one_at_a_time();
+    let Some(lab) = Lab::new("atk-v6") else {
+        return;
+    };
+    let mut r = Report::new("ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller");
+    let state = lab.state("state");
+    let (user, secret) = lab.enable_with(
+        &state,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        true,
+        "chap",
+        &["--ipv6"],
+    );
+    r.check(lab.status(&state)["ipv6"] == true, || {
+        format!(
+            "HARNESS: the enablement does not record --ipv6: {}",
+            lab.status(&state)
+        )
+    });
+    // The console's and lpar1's LAN get IPv6 addresses of their own: to
+    // be unreachable from the call like the link-local ones.
+    let pid = std::process::id() % 100000;
+    let (lan1_if, lan2_if, lpar1_if) = (format!("c1{pid}"), format!("c2{pid}"), format!("l1{pid}"));
+    let (lan1_v6, lpar1_v6): (Ipv6Addr, Ipv6Addr) = (
+        "fd00:51::1".parse().unwrap(),
+        "fd00:51::11".parse().unwrap(),
+    );
+    ok(
+        lab.console.run(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{lan1_v6}/64"),
+            "dev",
+            &lan1_if,
+            "nodad",
+        ]),
+        "console LAN IPv6 address",
+    );
+    ok(
+        lab.lpar1.run(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{lpar1_v6}/64"),
+            "dev",
+            &lpar1_if,
+            "nodad",
+        ]),
+        "lpar1 IPv6 address",
+    );
+    let mut ports: Vec<u16> = SERVICE_PORTS.to_vec();
+    ports.extend(DECOYS);
+    ports.extend(V6_DECOYS);
+    let cl = Listeners::start(lab.console.name(), &ports, &ports);
+    let l1 = lpar_listeners(&lab.lpar1);
+    let l2 = lpar_listeners(&lab.lpar2);
+
+    let mut cfg = hostile::client_config(&user, secret.as_bytes());
+    cfg.ipv6 = Some(carrier::ppp::ipv6cp::Ipv6cpConfig::default());
+    let mut call = call_up_with(&lab, &state, Hostile::with_config(cfg), &ifname_template());
+    let up6 = call
+        .caller
+        .pump_until(Duration::from_secs(15), |h| h.ipv6_up());
+    let ev = pump_for_event(
+        &mut call.caller,
+        &mut call.console,
+        "ipv6cp-up",
+        Duration::from_secs(5),
+    );
+    let iface6 = call
+        .console
+        .wait_event_where("ip-interface", Duration::from_secs(2), |v| {
+            v["family"] == "ipv6"
+        });
+    let ev = match (up6, ev, &iface6) {
+        (true, Some(ev), Some(i)) if i.get("error").is_none() => ev,
+        _ => panic!(
+            "IPv6 did not come up on the call: caller IPv6CP up {up6}, console ip-interface {iface6:?}; console events {:?}; caller events {:?}; Protocol-Rejects {:?}",
+            call.console.seen,
+            call.caller.events,
+            call.caller.protocol_rejects.iter().map(|(p, _)| format!("{p:#06x}")).collect::<Vec<_>>()
+        ),
+    };
+    let (console_ll, caller_ll) = (v6_field(&ev, "local_ll"), v6_field(&ev, "peer_ll"));
+    r.note(format!(
+        "call up on {} ({} -> {}), IPv6 [{caller_ll}] -> [{console_ll}] (ipv6cp-up local {}, peer {}); {}",
+        call.ifname,
+        call.remote,
+        call.local,
+        ev["local"],
+        ev["peer"],
+        iface6.as_ref().map(|v| v["detail"].to_string()).unwrap_or_default()
+    ));
+    r.note(format!("nft tables: {:?}", nft_tables(&lab.console)));
+    r.check(
+        call.caller.local6 == Some(caller_ll) && call.caller.peer6 == Some(console_ll),
+        || {
+            format!(
+                "HARNESS: the caller's IPv6CP agreed on ours {:?} / the console's {:?}, the console's ipv6cp-up on peer {caller_ll} / local {console_ll}",
+                call.caller.local6, call.caller.peer6
+            )
+        },
+    );
+    let lls = link_local(&lab.console, &call.ifname);
+    r.check(lls == [console_ll], || {
+        format!(
+            "IPV6 ADDRESS: {} holds link-local addresses {lls:?}, want only the one IPv6CP agreed on, {console_ll}",
+            call.ifname
+        )
+    });
+    let me = caller_ll;
+
+    // 1. The port list, over IPv6, from the caller's address.
+    console_ports6(
+        &mut r,
+        &lab,
+        &mut call,
+        &cl,
+        (me, console_ll),
+        &service_set(),
+    );
+    // 2. IPv4 still held as before, now that the table was rebuilt with
+    //    IPv6 in it.
+    console_ports(
+        &mut r,
+        &lab,
+        &mut call,
+        &cl,
+        &port_list(),
+        &service_set(),
+        " (IPv6 up)",
+    );
+    partition_reachable(
+        &mut r,
+        &mut call,
+        ip4("10.99.0.11"),
+        &lab.lpar1,
+        &l1,
+        "lpar1",
+    );
+    // 3. Other sources.
+    let sources: Vec<Ipv6Addr> = [
+        "fe80::bad:1",
+        "fe80::1",
+        "2001:db8::66",
+        "fd00:51::77",
+        "::1",
+        "::",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .chain([console_ll])
+    .filter(|a| *a != me)
+    .collect();
+    spoof6_phase(
+        &mut r,
+        &lab,
+        &mut call,
+        &sources,
+        console_ll,
+        &[&cl, &l1, &l2],
+    );
+    // 4. Other destinations.
+    let mut targets: Vec<(Ipv6Addr, String)> = vec![
+        ("ff02::1".parse().unwrap(), "all nodes".into()),
+        ("ff02::2".parse().unwrap(), "all routers".into()),
+        (
+            "fe80::dead:beef".parse().unwrap(),
+            "unassigned link-local".into(),
+        ),
+        (lan1_v6, format!("the console's on {lan1_if}")),
+        (lpar1_v6, "lpar1's, partitions not over IPv6".into()),
+        (
+            "2001:db8::1".parse().unwrap(),
+            "a global address nobody has".into(),
+        ),
+        ("::1".parse().unwrap(), "loopback".into()),
+        (me, "the caller's own".into()),
+    ];
+    for ifname in [&lan1_if, &lan2_if] {
+        for a in link_local(&lab.console, ifname) {
+            targets.push((a, format!("the console's link-local on {ifname}")));
+        }
+    }
+    for a in link_local(&lab.lpar1, &lpar1_if) {
+        targets.push((a, "lpar1's link-local".into()));
+    }
+    other_dst6_phase(&mut r, &lab, &mut call, me, &targets, &[&cl, &l1, &l2]);
+    // 5. The caller's IPv6 in the other family's frames.
+    v6_in_v4_frames(&mut r, &lab, &mut call, (me, console_ll), &cl);
+
+    let (_, own) = v6_since(&call.caller, 0);
+    let mut own_kinds = own.clone();
+    own_kinds.sort();
+    own_kinds.dedup();
+    r.note(format!(
+        "IPv6 packets of the console's own over the call (not answers): {} {own_kinds:?}",
+        own.len()
+    ));
+    let (_, txdrop) = link_counters(&lab.console, &call.ifname);
+    let mut strays = call.caller.strays.clone();
+    strays.sort();
+    strays.dedup();
+    strays.truncate(8);
+    r.note(format!(
+        "{} tx dropped: {txdrop}; caller strays: {} (e.g. {strays:?}); framing errors: {}",
+        call.ifname,
+        call.caller.strays.len(),
+        call.caller.bad_frames
+    ));
+    let code = call.end();
+    r.note(format!("console exit after SIGTERM: {code:?}"));
+    r.finish();
+}
+
+#[test]
+fn ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6() {
+    let _serial = one_at_a_time();
+    let Some(lab) = Lab::new("atk-nov6") else {
+        return;
+    };
+    let mut r = Report::new("ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6");
+    let state = lab.state("state");
+    let (user, secret) = lab.enable(
+        &state,
+        "10.99.0.1",
+        "10.99.0.2",
+        &format!("lpar1={LPAR1}"),
+        true,
+        "chap",
+    );
+    let cl = console_listeners(&lab);
+    let mut cfg = hostile::client_config(&user, secret.as_bytes());
+    cfg.ipv6 = Some(carrier::ppp::ipv6cp::Ipv6cpConfig::default());
+    let mut call = call_up_with(&lab, &state, Hostile::with_config(cfg), &ifname_template());
+    // Let the caller's IPv6CP ask a few times.
+    call.caller.pump(Duration::from_secs(3));
+    drain(&mut call.console);
+    let asked = call
+        .caller
+        .control_out
+        .iter()
+        .filter(|(p, _)| *p == proto::IPV6CP)
+        .count();
+    let rejected = call
+        .caller
+        .protocol_rejects
+        .iter()
+        .filter(|(p, _)| *p == proto::IPV6CP)
+        .count();
+    let answered = call
+        .caller
+        .control_in
+        .iter()
+        .filter(|(p, _)| *p == proto::IPV6CP)
+        .count();
+    let ups = call.console.events_named("ipv6cp-up").count();
+    let lls = link_local(&lab.console, &call.ifname);
+    r.row(
+        "ipv6cp",
+        "Configure-Requests to a console without --ipv6",
+        asked,
+        answered,
+        &format!(
+            "{rejected} Protocol-Rejects of 0x8057; console ipv6cp-up {ups}; {} link-local {lls:?}",
+            call.ifname
+        ),
+    );
+    r.check(asked > 0, || {
+        "HARNESS: the caller never sent an IPv6CP Configure-Request".to_string()
+    });
+    r.check(rejected > 0, || {
+        format!("IPV6CP: {asked} IPv6CP Configure-Requests and no Protocol-Reject of 0x8057")
+    });
+    r.check(answered == 0 && ups == 0 && !call.caller.ipv6_up(), || {
+        format!(
+            "IPV6CP: the console ran IPv6CP without --ipv6 in the enablement: {answered} IPv6CP packets to the caller, ipv6cp-up {ups}, caller IPv6 up {}",
+            call.caller.ipv6_up()
+        )
+    });
+    r.check(lls.is_empty(), || {
+        format!(
+            "IPV6: {} has link-local addresses {lls:?} on a call without IPv6",
+            call.ifname
+        )
+    });
+    ipv6_phase(&mut r, &lab, &mut call, &cl);
+    no_ipv6_out(&mut r, &call);
+    // The call carries IPv4 all the same.
+    let (me, console) = (call.remote, call.local);
+    let t0 = Instant::now();
+    let s = call.caller.tcp_scan(me, console, &[22, 80]);
+    r.scan("ipv4/tcp", &s, t0.elapsed());
+    r.check(s.open == [22].into(), || {
+        format!(
+            "PORT LIST: with IPv6CP rejected, {console}: {}, want exactly 22 of 22,80",
+            s.answers()
+        )
+    });
+    let code = call.end();
+    r.note(format!("console exit after SIGTERM: {code:?}"));
     r.finish();
 }

@@ -119,12 +119,24 @@ fn stats_after_hangup(c: &mut Carrier) -> Value {
 fn carrier_dials_pppd_with_ipv6_and_ping6_crosses_both_ways() {
     let Some((ns, pppd, mut c, v6)) = up(
         "local passive noccp novj debug require-pap name server 10.79.0.1:10.79.0.2 +ipv6",
-        &["dial", "--user", "alice", "--password", "s3cret", "--ipv6"],
+        &[
+            "dial",
+            "--user",
+            "alice",
+            "--password",
+            "s3cret",
+            "--ipv6",
+            "--defaultroute6",
+        ],
         "cv6a0",
     ) else {
         return;
     };
     pppd_agrees(&pppd, &v6);
+    // pppd's defaultroute6: a default IPv6 route through the link.
+    let routes = String::from_utf8_lossy(&ns.run(&["ip", "-6", "route", "show", "default"]).stdout)
+        .into_owned();
+    assert!(routes.contains("dev cv6a0"), "{routes}");
     assert!(
         c.wait_event("ipcp-up", Duration::from_secs(10)).is_some(),
         "IPv4 too"

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -78,6 +78,9 @@ pub struct Hostile {
     pub piggyback_write: Option<(usize, usize)>,
     pub local: Option<Ipv4Addr>,
     pub peer: Option<Ipv4Addr>,
+    /// The link-local addresses IPv6CP agreed on: (ours, the console's).
+    pub local6: Option<Ipv6Addr>,
+    pub peer6: Option<Ipv6Addr>,
     /// Frames whose header did not parse.
     pub bad_frames: u64,
     /// Replies no probe claimed, described, for the report.
@@ -96,7 +99,7 @@ pub struct Scan {
     pub unreachable: BTreeSet<u16>,
     pub dropped: BTreeSet<u16>,
     /// Other addresses answers came from.
-    pub answered_from: BTreeSet<Ipv4Addr>,
+    pub answered_from: BTreeSet<IpAddr>,
 }
 
 impl Scan {
@@ -229,6 +232,8 @@ impl Hostile {
             piggyback_write: None,
             local: None,
             peer: None,
+            local6: None,
+            peer6: None,
             bad_frames: 0,
             strays: Vec::new(),
             next_port: 40000,
@@ -251,6 +256,10 @@ impl Hostile {
 
     pub fn ip_up(&self) -> bool {
         self.link.is_ip_up()
+    }
+
+    pub fn ipv6_up(&self) -> bool {
+        self.link.is_ipv6_up()
     }
 
     /// Writes `frames` in the same write() as the next CHAP Response or
@@ -311,6 +320,10 @@ impl Hostile {
                 Event::IpUp { local, peer, .. } => {
                     self.local = Some(*local);
                     self.peer = *peer;
+                }
+                Event::Ipv6Up { local, peer } => {
+                    self.local6 = Some(local.link_local());
+                    self.peer6 = Some(peer.link_local());
                 }
                 _ => {}
             }
@@ -698,7 +711,7 @@ impl Hostile {
                     if u.dst == src && u.dport == sport && scan.probed.contains(&u.sport) {
                         scan.open.insert(u.sport);
                         if u.src != dst {
-                            scan.answered_from.insert(u.src);
+                            scan.answered_from.insert(u.src.into());
                         }
                         continue;
                     }
@@ -739,6 +752,190 @@ impl Hostile {
         for (protocol, p) in &got {
             match ipv4::echo_reply(p) {
                 Some((from, id, _)) if *protocol == proto::IPV4 && from == dst && id == ident => {
+                    replies += 1
+                }
+                _ => self.strays.push(describe(*protocol, p)),
+            }
+        }
+        replies
+    }
+
+    // ---- IPv6 probes (0x0057 frames) ----
+
+    pub fn send_ip6(&mut self, datagram: &[u8]) {
+        self.send_frame(proto::IPV6, datagram);
+    }
+
+    /// [`Hostile::tcp_scan`] over IPv6: SYNs as 0x0057 frames in bursts
+    /// of [`BURST`], a SYN-ACK acknowledged (the listener counts it) and
+    /// later reset.
+    pub fn tcp6_scan(&mut self, src: Ipv6Addr, dst: Ipv6Addr, ports: &[u16]) -> Scan {
+        let sport = self.fresh_port();
+        let mut scan = Scan::new(format!("tcp [{dst}] from [{src}]"), ports);
+        let mut resets = Vec::new();
+        let mut answering = false;
+        for chunk in ports.chunks(BURST) {
+            let frames: Vec<(u16, Vec<u8>)> = chunk
+                .iter()
+                .map(|&p| (proto::IPV6, tcp6_syn(src, sport, dst, p)))
+                .collect();
+            self.send_frames(&frames);
+            let idle = if answering {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_millis(15)
+            };
+            let end = Instant::now() + Duration::from_secs(3);
+            loop {
+                let got = self.pump_some(idle);
+                let quiet = got.is_empty();
+                self.classify_tcp6(&got, src, dst, sport, &mut scan, &mut resets);
+                let answered = chunk.iter().filter(|p| scan.answered(**p)).count();
+                answering = answered > 0;
+                if quiet || answered == chunk.len() || Instant::now() >= end {
+                    break;
+                }
+            }
+        }
+        let got = self.pump(FINAL_WAIT);
+        self.classify_tcp6(&got, src, dst, sport, &mut scan, &mut resets);
+        if !resets.is_empty() {
+            self.send_frames(&resets);
+            let got = self.pump(Duration::from_millis(200));
+            self.classify_tcp6(&got, src, dst, sport, &mut scan, &mut Vec::new());
+        }
+        scan.finish();
+        scan
+    }
+
+    fn classify_tcp6(
+        &mut self,
+        got: &[(u16, Vec<u8>)],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        sport: u16,
+        scan: &mut Scan,
+        resets: &mut Vec<(u16, Vec<u8>)>,
+    ) {
+        for (protocol, p) in got {
+            if *protocol != proto::IPV6 {
+                self.strays.push(describe(*protocol, p));
+                continue;
+            }
+            if let Some(t) = parse_tcp6_segment(p) {
+                if t.src == dst
+                    && t.dst == src
+                    && t.dport == sport
+                    && scan.probed.contains(&t.sport)
+                {
+                    let port = t.sport;
+                    let ours = t.ack == isn(port).wrapping_add(1);
+                    if t.flags & SYN_ACK == SYN_ACK && ours {
+                        if scan.open.insert(port) {
+                            let next = isn(port).wrapping_add(1);
+                            let ack =
+                                tcp6(src, sport, dst, port, next, t.seq.wrapping_add(1), TCP_ACK);
+                            self.send_ip6(&ack);
+                            resets
+                                .push((proto::IPV6, tcp6(src, sport, dst, port, next, 0, TCP_RST)));
+                        }
+                    } else if t.flags & TCP_RST != 0 && !scan.open.contains(&port) {
+                        scan.closed.insert(port);
+                    }
+                    continue;
+                }
+            }
+            if let Some(e) = parse_icmp6_error(p) {
+                if e.quoted_src == src
+                    && e.quoted_dst == dst
+                    && e.quoted_next == IPPROTO_TCP
+                    && e.quoted_sport == sport
+                    && scan.probed.contains(&e.quoted_dport)
+                {
+                    scan.unreachable.insert(e.quoted_dport);
+                    continue;
+                }
+            }
+            self.strays.push(describe(*protocol, p));
+        }
+    }
+
+    /// [`Hostile::udp_probe`] over IPv6.
+    pub fn udp6_probe(&mut self, src: Ipv6Addr, dst: Ipv6Addr, ports: &[u16]) -> Scan {
+        let sport = self.fresh_port();
+        let mut scan = Scan::new(format!("udp [{dst}] from [{src}]"), ports);
+        for chunk in ports.chunks(32) {
+            let frames: Vec<(u16, Vec<u8>)> = chunk
+                .iter()
+                .map(|&p| {
+                    (
+                        proto::IPV6,
+                        udp6(src, sport, dst, p, format!("carrier-attack {p}").as_bytes()),
+                    )
+                })
+                .collect();
+            self.send_frames(&frames);
+            let got = self.pump_idle(Duration::from_millis(400), Duration::from_millis(30));
+            self.classify_udp6(&got, src, dst, sport, &mut scan);
+        }
+        let got = self.pump(FINAL_WAIT);
+        self.classify_udp6(&got, src, dst, sport, &mut scan);
+        scan.finish();
+        scan
+    }
+
+    fn classify_udp6(
+        &mut self,
+        got: &[(u16, Vec<u8>)],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        sport: u16,
+        scan: &mut Scan,
+    ) {
+        for (protocol, p) in got {
+            if *protocol == proto::IPV6 {
+                if let Some(u) = parse_udp6(p) {
+                    if u.dst == src && u.dport == sport && scan.probed.contains(&u.sport) {
+                        scan.open.insert(u.sport);
+                        if u.src != dst {
+                            scan.answered_from.insert(u.src.into());
+                        }
+                        continue;
+                    }
+                }
+                if let Some(e) = parse_icmp6_error(p) {
+                    if e.quoted_src == src
+                        && e.quoted_dst == dst
+                        && e.quoted_next == IPPROTO_UDP
+                        && e.quoted_sport == sport
+                        && scan.probed.contains(&e.quoted_dport)
+                    {
+                        // Destination unreachable, port unreachable.
+                        if e.kind == 1 && e.code == 4 {
+                            scan.closed.insert(e.quoted_dport);
+                        } else {
+                            scan.unreachable.insert(e.quoted_dport);
+                        }
+                        continue;
+                    }
+                }
+            }
+            self.strays.push(describe(*protocol, p));
+        }
+    }
+
+    /// `count` ICMPv6 echo requests to `dst`; how many replies came back.
+    pub fn ping6(&mut self, src: Ipv6Addr, dst: Ipv6Addr, count: u16) -> u16 {
+        let ident = self.fresh_ident();
+        let frames: Vec<(u16, Vec<u8>)> = (1..=count)
+            .map(|seq| (proto::IPV6, icmp6_echo(src, dst, ident, seq)))
+            .collect();
+        self.send_frames(&frames);
+        let got = self.pump(Duration::from_millis(1500));
+        let mut replies = 0;
+        for (protocol, p) in &got {
+            match parse_icmp6_echo_reply(p) {
+                Some((_, to, id)) if *protocol == proto::IPV6 && to == src && id == ident => {
                     replies += 1
                 }
                 _ => self.strays.push(describe(*protocol, p)),
@@ -903,6 +1100,132 @@ pub fn icmp6_echo(src: Ipv6Addr, dst: Ipv6Addr, ident: u16, seq: u16) -> Vec<u8>
     let c = ipv4::checksum_from(pseudo6(src, dst, IPPROTO_ICMPV6, m.len()), &m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     ipv6_packet(src, dst, IPPROTO_ICMPV6, 64, &m)
+}
+
+/// An IPv6 UDP datagram, checksum right.
+pub fn udp6(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut u = vec![0u8; 8];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    u.extend_from_slice(payload);
+    // Mandatory over IPv6 (RFC 8200 §8.1): zero is sent as all ones.
+    let c = match ipv4::checksum_from(pseudo6(src, dst, IPPROTO_UDP, len), &u) {
+        0 => 0xffff,
+        c => c,
+    };
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ipv6_packet(src, dst, IPPROTO_UDP, 64, &u)
+}
+
+fn v6_addrs(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
+    if p.len() < 40 || p[0] >> 4 != 6 {
+        return None;
+    }
+    Some((
+        Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?),
+        Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?),
+    ))
+}
+
+/// An IPv6 TCP segment (no extension headers), with its ack field.
+#[derive(Clone, Copy, Debug)]
+pub struct Tcp6 {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+pub fn parse_tcp6_segment(p: &[u8]) -> Option<Tcp6> {
+    let (src, dst) = v6_addrs(p)?;
+    if p.len() < 60 || p[6] != IPPROTO_TCP {
+        return None;
+    }
+    let t = &p[40..];
+    let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+    Some(Tcp6 {
+        src,
+        dst,
+        sport: u16::from_be_bytes([t[0], t[1]]),
+        dport: u16::from_be_bytes([t[2], t[3]]),
+        seq: be32(4),
+        ack: be32(8),
+        flags: t[13],
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct Udp6 {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub payload: Vec<u8>,
+}
+
+pub fn parse_udp6(p: &[u8]) -> Option<Udp6> {
+    let (src, dst) = v6_addrs(p)?;
+    if p.len() < 48 || p[6] != IPPROTO_UDP {
+        return None;
+    }
+    let u = &p[40..];
+    Some(Udp6 {
+        src,
+        dst,
+        sport: u16::from_be_bytes([u[0], u[1]]),
+        dport: u16::from_be_bytes([u[2], u[3]]),
+        payload: u[8..].to_vec(),
+    })
+}
+
+/// An ICMPv6 error (types 1-4) and the packet it quotes.
+#[derive(Clone, Copy, Debug)]
+pub struct Icmp6Error {
+    pub from: Ipv6Addr,
+    pub kind: u8,
+    pub code: u8,
+    pub quoted_src: Ipv6Addr,
+    pub quoted_dst: Ipv6Addr,
+    pub quoted_next: u8,
+    pub quoted_sport: u16,
+    pub quoted_dport: u16,
+}
+
+pub fn parse_icmp6_error(p: &[u8]) -> Option<Icmp6Error> {
+    let (from, _) = v6_addrs(p)?;
+    if p[6] != IPPROTO_ICMPV6 || p.len() < 40 + 8 + 40 + 4 {
+        return None;
+    }
+    let icmp = &p[40..];
+    if !(1..=4).contains(&icmp[0]) {
+        return None;
+    }
+    let inner = &icmp[8..];
+    let (quoted_src, quoted_dst) = v6_addrs(inner)?;
+    Some(Icmp6Error {
+        from,
+        kind: icmp[0],
+        code: icmp[1],
+        quoted_src,
+        quoted_dst,
+        quoted_next: inner[6],
+        quoted_sport: u16::from_be_bytes([inner[40], inner[41]]),
+        quoted_dport: u16::from_be_bytes([inner[42], inner[43]]),
+    })
+}
+
+/// An ICMPv6 echo reply: (from, to, identifier).
+pub fn parse_icmp6_echo_reply(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u16)> {
+    let (src, dst) = v6_addrs(p)?;
+    if p[6] != IPPROTO_ICMPV6 || p.len() < 48 || p[40] != 129 {
+        return None;
+    }
+    Some((src, dst, u16::from_be_bytes([p[44], p[45]])))
 }
 
 // ---- parsing replies ----

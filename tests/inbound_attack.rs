@@ -35,9 +35,9 @@ use std::time::{Duration, Instant};
 use carrier::ppp::proto;
 use serde_json::Value;
 use support::carrier::{Carrier, Netns};
-use support::hostile::{self, describe, ports_text, Hostile, Scan, FINAL_WAIT};
+use support::hostile::{self, describe, ports_text, Hostile, Ip, Scan, FINAL_WAIT};
 use support::hosts::{ok, veth};
-use support::listen::{Family, Listeners, L4};
+use support::listen::{Counts, Family, Listeners, L4};
 
 /// One attack at a time, whatever the harness's thread count: a scan
 /// classifies "dropped" by silence, and two full scans sharing two cores
@@ -332,30 +332,36 @@ impl Lab {
         })
     }
 
+    /// The hosts and a test's report (None: no root, skipped).
+    fn with_report(tag: &str, name: &'static str) -> Option<(Lab, Report)> {
+        let lab = Lab::new(tag)?;
+        Some((lab, Report::new(name)))
+    }
+
     fn state(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    /// `carrier inbound enable`, returning (user, secret).
+    /// The usual enablement: the console 10.99.0.1, the caller
+    /// 10.99.0.2, lpar1 allowed; `extra` options (`--ipv6`).
+    fn enable_lpar1(
+        &self,
+        state: &Path,
+        console_access: bool,
+        auth: &str,
+        extra: &[&str],
+    ) -> (String, String) {
+        let lpar1 = format!("lpar1={LPAR1}");
+        let link = ("10.99.0.1", "10.99.0.2");
+        self.enable(state, link, &lpar1, console_access, auth, extra)
+    }
+
+    /// `carrier inbound enable` for the link's (console, caller)
+    /// addresses, with `extra` options (`--ipv6`); returns (user, secret).
     fn enable(
         &self,
         state: &Path,
-        local: &str,
-        remote: &str,
-        partition: &str,
-        console_access: bool,
-        auth: &str,
-    ) -> (String, String) {
-        self.enable_with(state, local, remote, partition, console_access, auth, &[])
-    }
-
-    /// [`Lab::enable`] with more options (`--ipv6`).
-    #[allow(clippy::too_many_arguments)]
-    fn enable_with(
-        &self,
-        state: &Path,
-        local: &str,
-        remote: &str,
+        (local, remote): (&str, &str),
         partition: &str,
         console_access: bool,
         auth: &str,
@@ -613,6 +619,13 @@ fn call_up(lab: &Lab, state: &Path, user: &str, secret: &str, ifname: &str) -> C
     call_up_with(lab, state, Hostile::new(user, secret.as_bytes()), ifname)
 }
 
+/// [`call_up`] with a caller that also asks for IPv6CP.
+fn call_up_v6(lab: &Lab, state: &Path, user: &str, secret: &str) -> Call {
+    let mut cfg = hostile::client_config(user, secret.as_bytes());
+    cfg.ipv6 = Some(carrier::ppp::ipv6cp::Ipv6cpConfig::default());
+    call_up_with(lab, state, Hostile::with_config(cfg), &ifname_template())
+}
+
 /// [`call_up`] with a caller configured beforehand (IPv6CP, say).
 fn call_up_with(lab: &Lab, state: &Path, mut caller: Hostile, ifname: &str) -> Call {
     let mut console = lab.answer(state, caller.device_str(), ifname);
@@ -670,7 +683,167 @@ impl Call {
     }
 }
 
+/// The call's last figures: the console's TX drops on its interface, the
+/// caller's strays (replies no probe claimed) and framing errors.
+fn call_figures(r: &mut Report, lab: &Lab, call: &Call) {
+    let (_, txdrop) = link_counters(&lab.console, &call.ifname);
+    let mut strays = call.caller.strays.clone();
+    strays.sort();
+    strays.dedup();
+    strays.truncate(8);
+    r.note(format!(
+        "{} tx dropped: {txdrop}; caller strays: {} (e.g. {strays:?}); framing errors: {}",
+        call.ifname,
+        call.caller.strays.len(),
+        call.caller.bad_frames
+    ));
+}
+
+/// [`Call::end`], its exit code noted.
+fn hang_up(r: &mut Report, call: &mut Call) {
+    let code = call.end();
+    r.note(format!("console exit after SIGTERM: {code:?}"));
+}
+
 // ---- the probes ----
+
+/// How the report and the holes name what differs between the families.
+trait Af: Ip {
+    /// The listeners' family.
+    const FAMILY: Family;
+    /// (the report's family column, ICMP's name, the console's listeners
+    /// of the family and what UDP answered with, in holes).
+    const WORDS: [&'static str; 4];
+}
+
+impl Af for Ipv4Addr {
+    const FAMILY: Family = Family::V4;
+    const WORDS: [&'static str; 4] = [
+        "ipv4",
+        "ICMP",
+        "listeners",
+        "ICMP errors (closed, not dropped)",
+    ];
+}
+
+impl Af for Ipv6Addr {
+    const FAMILY: Family = Family::V6;
+    const WORDS: [&'static str; 4] = ["ipv6", "ICMPv6", "IPv6 listeners", "ICMPv6 errors"];
+}
+
+/// The console's own address `console` from `me`, over `A`: TCP
+/// `tcp_ports` and the UDP sample; only `want` open, and the listeners
+/// of `A` accepted exactly the connections the scan completed. Over
+/// IPv6 also: the UDP sockets received exactly what answered, and the
+/// IPv4 listeners nothing.
+#[allow(clippy::too_many_arguments)]
+fn console_scans<A: Af>(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    listeners: &Listeners,
+    (me, console): (A, A),
+    tcp_ports: &[u16],
+    want: &BTreeSet<u16>,
+    who: &str,
+) {
+    let [name, icmp, their_listeners, udp_errors] = A::WORDS;
+    let h = &mut call.caller;
+    let before = listeners.snapshot();
+    let counted = |l4: L4, probed: &BTreeSet<u16>| -> BTreeSet<u16> {
+        probed
+            .iter()
+            .filter(|&&p| {
+                listeners.count(A::FAMILY, l4, p)
+                    > before.get(&(A::FAMILY, l4, p)).copied().unwrap_or(0)
+            })
+            .copied()
+            .collect()
+    };
+    let ifname = call.ifname.clone();
+    let c = console.label();
+    let (_, drop0) = link_counters(&lab.console, &ifname);
+    let t0 = Instant::now();
+    let s = h.tcp_scan(me, console, tcp_ports);
+    r.scan(&format!("{}/tcp", name), &s, t0.elapsed());
+    let (_, drop1) = link_counters(&lab.console, &ifname);
+    r.check(drop1 == drop0, || {
+        format!(
+            "HARNESS{who}: {ifname} dropped {} answers of the scan (its TX queue overran): the scan's dropped count is not to be trusted",
+            drop1 - drop0
+        )
+    });
+    // Exactly the ports of `want` the scan probed are open.
+    let port_list = |r: &mut Report, s: &Scan, what: &str| {
+        let want: BTreeSet<u16> = want.intersection(&s.probed).copied().collect();
+        r.check(s.open == want, || {
+            format!(
+                "PORT LIST{who}: {what} on {c}: [{}], want exactly [{}]",
+                ports_text(&s.open),
+                ports_text(&want)
+            )
+        });
+    };
+    port_list(r, &s, "TCP ports open");
+    r.check(s.closed.is_empty(), || {
+        format!(
+            "RST LEAK{who}: {} TCP ports of {c} answer RST instead of being dropped: [{}]",
+            s.closed.len(),
+            ports_text(&s.closed)
+        )
+    });
+    r.check(s.unreachable.is_empty(), || {
+        format!(
+            "ICMP LEAK{who}: {} errors for TCP to {c}: [{}]",
+            icmp,
+            ports_text(&s.unreachable)
+        )
+    });
+    // The listeners saw exactly the connections the scan completed.
+    std::thread::sleep(Duration::from_millis(100));
+    let tcp_counted = counted(L4::Tcp, &s.probed);
+    r.check(tcp_counted == s.open, || {
+        format!(
+            "HARNESS{who}: the console's {} accepted on [{}] but the scan saw open [{}]",
+            their_listeners,
+            ports_text(&tcp_counted),
+            ports_text(&s.open)
+        )
+    });
+
+    let t0 = Instant::now();
+    let u = h.udp_probe(me, console, &udp_sample());
+    r.scan(&format!("{}/udp", name), &u, t0.elapsed());
+    port_list(r, &u, "UDP ports answering");
+    r.check(u.closed.is_empty() && u.unreachable.is_empty(), || {
+        format!(
+            "ICMP LEAK{who}: UDP to {c} answered with {}: [{}] [{}]",
+            udp_errors,
+            ports_text(&u.closed),
+            ports_text(&u.unreachable)
+        )
+    });
+    if A::FAMILY == Family::V6 {
+        std::thread::sleep(Duration::from_millis(100));
+        let udp_counted = counted(L4::Udp, &u.probed);
+        r.check(udp_counted == u.open, || {
+            format!(
+                "HARNESS{who}: the console's IPv6 UDP sockets received on [{}] but the probe saw answers from [{}]",
+                ports_text(&udp_counted),
+                ports_text(&u.open)
+            )
+        });
+        let v4 = listeners.total(|k| k.0 == Family::V4)
+            - before
+                .iter()
+                .filter(|(k, _)| k.0 == Family::V4)
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        r.check(v4 == 0, || {
+            format!("HARNESS{who}: the console's IPv4 listeners counted {v4} arrivals during the IPv6 scans")
+        });
+    }
+}
 
 /// The console's own address: the full TCP range or `tcp_ports`, the UDP
 /// sample, ping; only `want` open.
@@ -684,80 +857,8 @@ fn console_ports(
     who: &str,
 ) {
     let (me, console) = (call.remote, call.local);
-    let h = &mut call.caller;
-    let before = listeners.snapshot();
-    let ifname = call.ifname.clone();
-    let (_, drop0) = link_counters(&lab.console, &ifname);
-    let t0 = Instant::now();
-    let s = h.tcp_scan(me, console, tcp_ports);
-    r.scan("ipv4/tcp", &s, t0.elapsed());
-    let (_, drop1) = link_counters(&lab.console, &ifname);
-    r.check(drop1 == drop0, || {
-        format!(
-            "HARNESS{who}: {ifname} dropped {} answers of the scan (its TX queue overran): the scan's dropped count is not to be trusted",
-            drop1 - drop0
-        )
-    });
-    let want_tcp: BTreeSet<u16> = want.intersection(&s.probed).copied().collect();
-    r.check(s.open == want_tcp, || {
-        format!(
-            "PORT LIST{who}: TCP ports open on {console}: [{}], want exactly [{}]",
-            ports_text(&s.open),
-            ports_text(&want_tcp)
-        )
-    });
-    r.check(s.closed.is_empty(), || {
-        format!(
-            "RST LEAK{who}: {} TCP ports of {console} answer RST instead of being dropped: [{}]",
-            s.closed.len(),
-            ports_text(&s.closed)
-        )
-    });
-    r.check(s.unreachable.is_empty(), || {
-        format!(
-            "ICMP LEAK{who}: ICMP errors for TCP to {console}: [{}]",
-            ports_text(&s.unreachable)
-        )
-    });
-    // The listeners saw exactly the connections the scan completed.
-    std::thread::sleep(Duration::from_millis(100));
-    let counted: BTreeSet<u16> = s
-        .probed
-        .iter()
-        .filter(|&&p| {
-            listeners.count(Family::V4, L4::Tcp, p)
-                > before.get(&(Family::V4, L4::Tcp, p)).copied().unwrap_or(0)
-        })
-        .copied()
-        .collect();
-    r.check(counted == s.open, || {
-        format!(
-            "HARNESS{who}: the console's listeners accepted on [{}] but the scan saw open [{}]",
-            ports_text(&counted),
-            ports_text(&s.open)
-        )
-    });
-
-    let sample = udp_sample();
-    let t0 = Instant::now();
-    let u = h.udp_probe(me, console, &sample);
-    r.scan("ipv4/udp", &u, t0.elapsed());
-    let want_udp: BTreeSet<u16> = want.intersection(&u.probed).copied().collect();
-    r.check(u.open == want_udp, || {
-        format!(
-            "PORT LIST{who}: UDP ports answering on {console}: [{}], want exactly [{}]",
-            ports_text(&u.open),
-            ports_text(&want_udp)
-        )
-    });
-    r.check(u.closed.is_empty() && u.unreachable.is_empty(), || {
-        format!(
-            "ICMP LEAK{who}: UDP to {console} answered with ICMP errors (closed, not dropped): [{}] [{}]",
-            ports_text(&u.closed),
-            ports_text(&u.unreachable)
-        )
-    });
-    let n = h.ping(me, console, 3);
+    console_scans(r, lab, call, listeners, (me, console), tcp_ports, want, who);
+    let n = call.caller.ping(me, console, 3);
     r.row("ipv4/icmp", &format!("echo {console}"), 3, n.into(), "");
     r.check(n == 0, || {
         format!("PORT LIST{who}: the console answers ping on {console} ({n}/3): only TCP/UDP service ports are allowed")
@@ -854,6 +955,12 @@ fn partition_reachable(
     });
 }
 
+/// [`partition_reachable`] for lpar1 at its alias in the usual
+/// enablement, 10.99.0.11.
+fn lpar1_reachable(r: &mut Report, lab: &Lab, call: &mut Call, l1: &Listeners) {
+    partition_reachable(r, call, ip4("10.99.0.11"), &lab.lpar1, l1, "lpar1");
+}
+
 /// TCP and UDP to `dst`:7777 get no answer of any kind.
 fn unreachable_target(r: &mut Report, call: &mut Call, dst: Ipv4Addr, why: &str) {
     let me = call.remote;
@@ -909,7 +1016,7 @@ fn ipv6_phase(r: &mut Report, lab: &Lab, call: &mut Call, listeners: &Listeners)
         for port in [22, 2300] {
             probes.push((
                 format!("tcp6 syn [{dst}]:{port}"),
-                hostile::tcp6_syn(me, sport, *dst, port),
+                hostile::tcp_syn(me, sport, *dst, port),
             ));
         }
     }
@@ -929,15 +1036,15 @@ fn ipv6_phase(r: &mut Report, lab: &Lab, call: &mut Call, listeners: &Listeners)
     let syn_acks: Vec<(u16, Ipv6Addr, u16, u32)> = h.ipv6_in[in0..]
         .iter()
         .filter_map(|(p, d)| {
-            let (src, dst, from, to, seq, flags) = hostile::parse_tcp6(d)?;
-            (flags & hostile::SYN_ACK == hostile::SYN_ACK && dst == me && to == sport)
-                .then_some((*p, src, from, seq))
+            let t = hostile::parse_tcp6(d)?;
+            (t.flags & hostile::SYN_ACK == hostile::SYN_ACK && t.dst == me && t.dport == sport)
+                .then_some((*p, t.src, t.sport, t.seq))
         })
         .collect();
     let mut resets = Vec::new();
     for (p, src, from, seq) in syn_acks {
         let next = hostile::isn(from).wrapping_add(1);
-        let ack = hostile::tcp6(
+        let ack = hostile::tcp(
             me,
             sport,
             src,
@@ -947,10 +1054,7 @@ fn ipv6_phase(r: &mut Report, lab: &Lab, call: &mut Call, listeners: &Listeners)
             hostile::ACK,
         );
         h.send_frame(p, &ack);
-        resets.push((
-            p,
-            hostile::tcp6(me, sport, src, from, next, 0, hostile::RST),
-        ));
+        resets.push((p, hostile::tcp(me, sport, src, from, next, 0, hostile::RST)));
     }
     got.extend(h.pump(FINAL_WAIT));
     h.send_frames(&resets);
@@ -964,11 +1068,7 @@ fn ipv6_phase(r: &mut Report, lab: &Lab, call: &mut Call, listeners: &Listeners)
         .filter(|(p, _)| *p == proto::IPV6)
         .count();
     let v6_counted = listeners.total(|k| k.0 == Family::V6) - v6_before;
-    let other: Vec<String> = got
-        .iter()
-        .filter(|(p, d)| *p == proto::IPV4 && d.first().is_some_and(|b| b >> 4 == 4))
-        .map(|(p, d)| describe(*p, d))
-        .collect();
+    let other = v4_frames(&got);
     r.row(
         "ipv6",
         &format!("{} probes x (0x0057, 0x0021)", probes.len()),
@@ -1035,6 +1135,77 @@ fn no_ipv6_out(r: &mut Report, call: &Call) {
     });
 }
 
+/// `items`, comma-separated.
+fn joined<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What each of `listeners` counted since `before` (their snapshots),
+/// one text per namespace that counted anything.
+fn counted_since(listeners: &[&Listeners], before: &[Counts]) -> Vec<String> {
+    listeners
+        .iter()
+        .zip(before)
+        .filter_map(|(l, b)| {
+            let s = l.since(b);
+            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
+        })
+        .collect()
+}
+
+fn snapshots(listeners: &[&Listeners]) -> Vec<Counts> {
+    listeners.iter().map(|l| l.snapshot()).collect()
+}
+
+/// A SYN and a datagram from each of `sources` to each of `targets`,
+/// then (with `echo`: its destination and identifier) an echo request
+/// from that source.
+fn spoof_frames<A: Ip>(
+    sources: &[A],
+    targets: &[(A, u16)],
+    sport: u16,
+    echo: Option<(A, u16)>,
+) -> Vec<(u16, Vec<u8>)> {
+    let mut frames = Vec::new();
+    for (i, &src) in sources.iter().enumerate() {
+        for &(dst, port) in targets {
+            frames.push((A::FRAME, hostile::tcp_syn(src, sport, dst, port)));
+            frames.push((
+                A::FRAME,
+                hostile::udp(src, sport, dst, port, b"carrier-attack spoofed"),
+            ));
+        }
+        if let Some((dst, ident)) = echo {
+            frames.push((A::FRAME, A::echo(src, dst, ident, i as u16 + 1)));
+        }
+    }
+    frames
+}
+
+/// Nothing came back for spoofed sources, nothing was counted, nothing
+/// arrived.
+fn spoof_checks(
+    r: &mut Report,
+    who: &str,
+    answers: &[String],
+    counted: &[String],
+    arrived: &[String],
+) {
+    r.check(answers.is_empty(), || {
+        format!("SPOOF{who}: answers came back for spoofed sources: {answers:?}")
+    });
+    r.check(counted.is_empty(), || {
+        format!("SPOOF{who}: listeners counted spoofed traffic: {counted:?}")
+    });
+    r.check(arrived.is_empty(), || {
+        format!("SPOOF{who}: spoofed packets got past the console's firewall: {arrived:?}")
+    });
+}
+
 /// SYNs and datagrams from addresses that are not the caller's: nothing
 /// comes back, nothing arrives anywhere.
 fn spoof_phase(
@@ -1047,41 +1218,21 @@ fn spoof_phase(
 ) {
     let h = &mut call.caller;
     let sport = h.fresh_port();
-    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
+    let before = snapshots(listeners);
     let hosts = [
         ("console", &lab.console),
         ("lpar1", &lab.lpar1),
         ("lpar2", &lab.lpar2),
     ];
     let s0: Vec<_> = hosts.iter().map(|(_, ns)| snmp(ns)).collect();
-    let mut frames = Vec::new();
-    for &src in sources {
-        for &(dst, port) in targets {
-            frames.push((proto::IPV4, hostile::tcp4_syn(src, sport, dst, port)));
-            frames.push((
-                proto::IPV4,
-                hostile::udp4(src, sport, dst, port, b"carrier-attack spoofed"),
-            ));
-        }
-    }
+    let frames = spoof_frames(sources, targets, sport, None);
     h.send_frames(&frames);
     let got = h.pump(FINAL_WAIT);
     std::thread::sleep(Duration::from_millis(100));
     let s1: Vec<_> = hosts.iter().map(|(_, ns)| snmp(ns)).collect();
     // IPv4 answers; IPv6 is the IPv6 phase's business.
-    let answers: Vec<String> = got
-        .iter()
-        .filter(|(p, d)| *p == proto::IPV4 && d.first().is_some_and(|b| b >> 4 == 4))
-        .map(|(p, d)| describe(*p, d))
-        .collect();
-    let counted: Vec<String> = listeners
-        .iter()
-        .zip(&before)
-        .filter_map(|(l, b)| {
-            let s = l.since(b);
-            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
-        })
-        .collect();
+    let answers = v4_frames(&got);
+    let counted = counted_since(listeners, &before);
     let mut arrived = Vec::new();
     for (i, (name, _)) in hosts.iter().enumerate() {
         let keys: &[&str] = if *name == "console" {
@@ -1089,46 +1240,31 @@ fn spoof_phase(
         } else {
             &["Ip.InReceives"]
         };
-        for k in keys {
-            let d = delta(&s1[i], &s0[i], k);
-            if d > 0 {
-                arrived.push(format!("{name} {k} +{d}"));
-            }
-        }
+        arrived.extend(moved(name, &s1[i], &s0[i], keys));
     }
     r.row(
         "ipv4 spoofed",
         &format!(
             "from {} to {}",
-            sources
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            targets
-                .iter()
-                .map(|(a, p)| format!("{a}:{p}"))
-                .collect::<Vec<_>>()
-                .join(",")
+            joined(sources),
+            joined(targets.iter().map(|(a, p)| format!("{a}:{p}")))
         ),
         frames.len(),
         answers.len(),
         &arrived.join(", "),
     );
-    r.check(answers.is_empty(), || {
-        format!("SPOOF: answers came back for spoofed sources: {answers:?}")
-    });
-    r.check(counted.is_empty(), || {
-        format!("SPOOF: listeners counted spoofed traffic: {counted:?}")
-    });
-    r.check(arrived.is_empty(), || {
-        format!("SPOOF: spoofed packets got past the console's firewall: {arrived:?}")
-    });
+    spoof_checks(r, "", &answers, &counted, &arrived);
 }
 
 fn console_listeners(lab: &Lab) -> Listeners {
+    console_listeners_with(lab, &[])
+}
+
+/// TCP and UDP listeners on the service ports, [`DECOYS`] and `more`.
+fn console_listeners_with(lab: &Lab, more: &[u16]) -> Listeners {
     let mut ports: Vec<u16> = SERVICE_PORTS.to_vec();
     ports.extend(DECOYS);
+    ports.extend(more);
     Listeners::start(lab.console.name(), &ports, &ports)
 }
 
@@ -1138,17 +1274,11 @@ fn lpar_listeners(ns: &Netns) -> Listeners {
 
 /// Tests 1 and 2: one call, every probe.
 fn one_call(name: &'static str, tag: &str, console_access: bool) {
-    let Some(lab) = Lab::new(tag) else { return };
-    let mut r = Report::new(name);
+    let Some((lab, mut r)) = Lab::with_report(tag, name) else {
+        return;
+    };
     let state = lab.state("state");
-    let (user, secret) = lab.enable(
-        &state,
-        "10.99.0.1",
-        "10.99.0.2",
-        &format!("lpar1={LPAR1}"),
-        console_access,
-        "chap",
-    );
+    let (user, secret) = lab.enable_lpar1(&state, console_access, "chap", &[]);
     let cl = console_listeners(&lab);
     let l1 = lpar_listeners(&lab.lpar1);
     let l2 = lpar_listeners(&lab.lpar2);
@@ -1171,14 +1301,7 @@ fn one_call(name: &'static str, tag: &str, console_access: bool) {
     console_lan(&mut r, &mut call, "");
 
     let lpar2_0 = snmp(&lab.lpar2);
-    partition_reachable(
-        &mut r,
-        &mut call,
-        ip4("10.99.0.11"),
-        &lab.lpar1,
-        &l1,
-        "lpar1",
-    );
+    lpar1_reachable(&mut r, &lab, &mut call, &l1);
     unreachable_target(
         &mut r,
         &mut call,
@@ -1208,19 +1331,8 @@ fn one_call(name: &'static str, tag: &str, console_access: bool) {
         &[&cl, &l1, &l2],
     );
     no_ipv6_out(&mut r, &call);
-    let (_, txdrop) = link_counters(&lab.console, &call.ifname);
-    let mut strays = call.caller.strays.clone();
-    strays.sort();
-    strays.dedup();
-    strays.truncate(8);
-    r.note(format!(
-        "{} tx dropped: {txdrop}; caller strays: {} (e.g. {strays:?}); framing errors: {}",
-        call.ifname,
-        call.caller.strays.len(),
-        call.caller.bad_frames
-    ));
-    let code = call.end();
-    r.note(format!("console exit after SIGTERM: {code:?}"));
+    call_figures(&mut r, &lab, &call);
+    hang_up(&mut r, &mut call);
     r.finish();
 }
 
@@ -1247,26 +1359,26 @@ fn console_access_off_reaches_nothing_on_the_console() {
 #[test]
 fn two_calls_at_once_keep_their_own_rules() {
     let _serial = one_at_a_time();
-    let Some(lab) = Lab::new("atk-two") else {
+    let Some((lab, mut r)) = Lab::with_report("atk-two", "two_calls_at_once_keep_their_own_rules")
+    else {
         return;
     };
-    let mut r = Report::new("two_calls_at_once_keep_their_own_rules");
     let (sa, sb) = (lab.state("a"), lab.state("b"));
     let (ua, pa) = lab.enable(
         &sa,
-        "10.99.0.1",
-        "10.99.0.2",
+        ("10.99.0.1", "10.99.0.2"),
         &format!("lpar1={LPAR1}"),
         true,
         "chap",
+        &[],
     );
     let (ub, pb) = lab.enable(
         &sb,
-        "10.98.0.1",
-        "10.98.0.2",
+        ("10.98.0.1", "10.98.0.2"),
         &format!("lpar2={LPAR2}"),
         true,
         "chap",
+        &[],
     );
     let cl = console_listeners(&lab);
     let l1 = lpar_listeners(&lab.lpar1);
@@ -1371,19 +1483,14 @@ fn two_calls_at_once_keep_their_own_rules() {
 #[test]
 fn kill_9_mid_call_then_restart_restores_everything() {
     let _serial = one_at_a_time();
-    let Some(lab) = Lab::new("atk-kill") else {
+    let Some((lab, mut r)) = Lab::with_report(
+        "atk-kill",
+        "kill_9_mid_call_then_restart_restores_everything",
+    ) else {
         return;
     };
-    let mut r = Report::new("kill_9_mid_call_then_restart_restores_everything");
     let state = lab.state("state");
-    let (user, secret) = lab.enable(
-        &state,
-        "10.99.0.1",
-        "10.99.0.2",
-        &format!("lpar1={LPAR1}"),
-        true,
-        "chap",
-    );
+    let (user, secret) = lab.enable_lpar1(&state, true, "chap", &[]);
     // The customer's own setting on its other LAN, to be kept.
     let lan2 = format!("c2{}", std::process::id() % 100000);
     ok(
@@ -1405,14 +1512,7 @@ fn kill_9_mid_call_then_restart_restores_everything() {
     r.check(global == "0", || {
         format!("FORWARDING: net.ipv4.ip_forward is {global} during the call: forwarding was turned on globally, not on the call's interfaces only")
     });
-    partition_reachable(
-        &mut r,
-        &mut call,
-        ip4("10.99.0.11"),
-        &lab.lpar1,
-        &l1,
-        "lpar1",
-    );
+    lpar1_reachable(&mut r, &lab, &mut call, &l1);
     r.note(format!(
         "during the call: nft tables {:?}",
         nft_tables(&lab.console)
@@ -1484,12 +1584,12 @@ fn premature_frames(me: Ipv4Addr, console: Ipv4Addr, alias: Ipv4Addr) -> Vec<(u1
         ipcp(2, 2, console),
         (
             proto::IPV4,
-            hostile::udp4(me, 41999, alias, LPAR_PORT, b"premature"),
+            hostile::udp(me, 41999, alias, LPAR_PORT, b"premature"),
         ),
-        (proto::IPV4, hostile::tcp4_syn(me, 41999, alias, LPAR_PORT)),
+        (proto::IPV4, hostile::tcp_syn(me, 41999, alias, LPAR_PORT)),
         (
             proto::IPV4,
-            hostile::udp4(me, 41999, console, 2300, b"premature"),
+            hostile::udp(me, 41999, console, 2300, b"premature"),
         ),
     ]
 }
@@ -1521,7 +1621,7 @@ fn wrong_secret_attack(
     console
         .wait_event("connect", Duration::from_secs(15))
         .unwrap_or_else(|| panic!("console did not open its line: {:?}", console.seen));
-    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
+    let before = snapshots(listeners);
     let (c0, l0) = (snmp(&lab.console), snmp(&lab.lpar1));
     h.piggyback_on_auth(premature_frames(me, console_ip, alias));
     h.start();
@@ -1533,10 +1633,10 @@ fn wrong_secret_attack(
     );
     // Right after the one write: more IP.
     h.send_frames(&[
-        (proto::IPV4, hostile::tcp4_syn(me, 42001, alias, LPAR_PORT)),
+        (proto::IPV4, hostile::tcp_syn(me, 42001, alias, LPAR_PORT)),
         (
             proto::IPV4,
-            hostile::udp4(me, 42001, alias, LPAR_PORT, b"right after"),
+            hostile::udp(me, 42001, alias, LPAR_PORT, b"right after"),
         ),
     ]);
     let code = pump_until_exit(&mut h, &mut console, Duration::from_secs(20));
@@ -1546,14 +1646,7 @@ fn wrong_secret_attack(
     let (asked, took) = h.piggyback_write.unwrap();
     let ipcp = console_ipcp(&h);
     let ip_answers: Vec<String> = got.iter().map(|(p, d)| describe(*p, d)).collect();
-    let counted: Vec<String> = listeners
-        .iter()
-        .zip(&before)
-        .filter_map(|(l, b)| {
-            let s = l.since(b);
-            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
-        })
-        .collect();
+    let counted = counted_since(listeners, &before);
     let deltas = [
         delta(&c1, &c0, "Udp.InDatagrams"),
         delta(&c1, &c0, "Tcp.InSegs"),
@@ -1606,31 +1699,19 @@ fn wrong_secret_attack(
 #[test]
 fn wrong_secret_with_ncp_in_the_same_write_never_gets_ip() {
     let _serial = one_at_a_time();
-    let Some(lab) = Lab::new("atk-order") else {
+    let Some((lab, mut r)) = Lab::with_report(
+        "atk-order",
+        "wrong_secret_with_ncp_in_the_same_write_never_gets_ip",
+    ) else {
         return;
     };
-    let mut r = Report::new("wrong_secret_with_ncp_in_the_same_write_never_gets_ip");
     let cl = console_listeners(&lab);
     let l1 = lpar_listeners(&lab.lpar1);
     let chap = lab.state("chap");
-    let (user, secret) = lab.enable(
-        &chap,
-        "10.99.0.1",
-        "10.99.0.2",
-        &format!("lpar1={LPAR1}"),
-        true,
-        "chap",
-    );
+    let (user, secret) = lab.enable_lpar1(&chap, true, "chap", &[]);
     wrong_secret_attack(&mut r, &lab, &chap, &user, "CHAP", &[&cl, &l1]);
     let pap = lab.state("pap");
-    let (pap_user, _) = lab.enable(
-        &pap,
-        "10.99.0.1",
-        "10.99.0.2",
-        &format!("lpar1={LPAR1}"),
-        true,
-        "pap",
-    );
+    let (pap_user, _) = lab.enable_lpar1(&pap, true, "pap", &[]);
     wrong_secret_attack(&mut r, &lab, &pap, &pap_user, "PAP", &[&cl, &l1]);
 
     // The right secret, the same premature frames in the same write: they
@@ -1642,14 +1723,7 @@ fn wrong_secret_with_ncp_in_the_same_write_never_gets_ip() {
     let (user, secret) = if lab.status(&chap)["state"] == "enabled" {
         (user, secret)
     } else {
-        lab.enable(
-            &chap,
-            "10.99.0.1",
-            "10.99.0.2",
-            &format!("lpar1={LPAR1}"),
-            true,
-            "chap",
-        )
+        lab.enable_lpar1(&chap, true, "chap", &[])
     };
     let mut h = Hostile::new(&user, secret.as_bytes());
     let mut console = lab.answer(&chap, h.device_str(), &ifname_template());
@@ -1730,8 +1804,7 @@ fn wrong_secret_with_ncp_in_the_same_write_never_gets_ip() {
                 s.answers()
             )
         });
-        let code = call.end();
-        r.note(format!("console exit after SIGTERM: {code:?}"));
+        hang_up(&mut r, &mut call);
     }
     r.finish();
 }
@@ -1742,6 +1815,15 @@ fn wrong_secret_with_ncp_in_the_same_write_never_gets_ip() {
 /// ports and [`DECOYS`], never to be reached: the service range's edges,
 /// neighbours of the service ports and common services.
 const V6_DECOYS: [u16; 10] = [21, 25, 443, 2124, 2126, 29999, 30010, 9091, 5353, 65535];
+
+/// `addr`/64 on `dev` of `ns`, without duplicate address detection.
+fn add_v6(ns: &Netns, addr: Ipv6Addr, dev: &str, what: &str) {
+    let addr = format!("{addr}/64");
+    ok(
+        ns.run(&["ip", "-6", "addr", "add", &addr, "dev", dev, "nodad"]),
+        what,
+    );
+}
 
 fn v6_field(v: &Value, key: &str) -> Ipv6Addr {
     v[key]
@@ -1795,100 +1877,11 @@ fn console_ports6(
     (me, console): (Ipv6Addr, Ipv6Addr),
     want: &BTreeSet<u16>,
 ) {
-    let ifname = call.ifname.clone();
-    let h = &mut call.caller;
-    let before = listeners.snapshot();
-    let counted = |l4: L4, probed: &BTreeSet<u16>| -> BTreeSet<u16> {
-        probed
-            .iter()
-            .filter(|&&p| {
-                listeners.count(Family::V6, l4, p)
-                    > before.get(&(Family::V6, l4, p)).copied().unwrap_or(0)
-            })
-            .copied()
-            .collect()
-    };
-    let (_, drop0) = link_counters(&lab.console, &ifname);
-    let t0 = Instant::now();
     let all: Vec<u16> = (1..=65535).collect();
-    let s = h.tcp6_scan(me, console, &all);
-    r.scan("ipv6/tcp", &s, t0.elapsed());
-    let (_, drop1) = link_counters(&lab.console, &ifname);
-    r.check(drop1 == drop0, || {
-        format!(
-            "HARNESS (IPv6): {ifname} dropped {} answers of the scan (its TX queue overran): the scan's dropped count is not to be trusted",
-            drop1 - drop0
-        )
-    });
-    r.check(&s.open == want, || {
-        format!(
-            "PORT LIST (IPv6): TCP ports open on [{console}]: [{}], want exactly [{}]",
-            ports_text(&s.open),
-            ports_text(want)
-        )
-    });
-    r.check(s.closed.is_empty(), || {
-        format!(
-            "RST LEAK (IPv6): {} TCP ports of [{console}] answer RST instead of being dropped: [{}]",
-            s.closed.len(),
-            ports_text(&s.closed)
-        )
-    });
-    r.check(s.unreachable.is_empty(), || {
-        format!(
-            "ICMP LEAK (IPv6): ICMPv6 errors for TCP to [{console}]: [{}]",
-            ports_text(&s.unreachable)
-        )
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    let tcp_counted = counted(L4::Tcp, &s.probed);
-    r.check(tcp_counted == s.open, || {
-        format!(
-            "HARNESS (IPv6): the console's IPv6 listeners accepted on [{}] but the scan saw open [{}]",
-            ports_text(&tcp_counted),
-            ports_text(&s.open)
-        )
-    });
-
-    let t0 = Instant::now();
-    let u = h.udp6_probe(me, console, &udp_sample());
-    r.scan("ipv6/udp", &u, t0.elapsed());
-    let want_udp: BTreeSet<u16> = want.intersection(&u.probed).copied().collect();
-    r.check(u.open == want_udp, || {
-        format!(
-            "PORT LIST (IPv6): UDP ports answering on [{console}]: [{}], want exactly [{}]",
-            ports_text(&u.open),
-            ports_text(&want_udp)
-        )
-    });
-    r.check(u.closed.is_empty() && u.unreachable.is_empty(), || {
-        format!(
-            "ICMP LEAK (IPv6): UDP to [{console}] answered with ICMPv6 errors: [{}] [{}]",
-            ports_text(&u.closed),
-            ports_text(&u.unreachable)
-        )
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    let udp_counted = counted(L4::Udp, &u.probed);
-    r.check(udp_counted == u.open, || {
-        format!(
-            "HARNESS (IPv6): the console's IPv6 UDP sockets received on [{}] but the probe saw answers from [{}]",
-            ports_text(&udp_counted),
-            ports_text(&u.open)
-        )
-    });
-    let v4 = listeners.total(|k| k.0 == Family::V4)
-        - before
-            .iter()
-            .filter(|(k, _)| k.0 == Family::V4)
-            .map(|(_, n)| n)
-            .sum::<u64>();
-    r.check(v4 == 0, || {
-        format!("HARNESS (IPv6): the console's IPv4 listeners counted {v4} arrivals during the IPv6 scans")
-    });
-
+    let who = " (IPv6)";
+    console_scans(r, lab, call, listeners, (me, console), &all, want, who);
     let c0 = snmp6(&lab.console);
-    let n = h.ping6(me, console, 3);
+    let n = call.caller.ping(me, console, 3);
     let echos = delta(&snmp6(&lab.console), &c0, "Icmp6InEchos");
     r.row(
         "ipv6/icmp",
@@ -1898,8 +1891,65 @@ fn console_ports6(
         &format!("console Icmp6InEchos +{echos}"),
     );
     r.check(n == 0 && echos == 0, || {
-        format!("PORT LIST (IPv6): ICMPv6 echo to [{console}] got past the firewall ({n}/3 replies, Icmp6InEchos +{echos}): only TCP/UDP service ports are allowed")
+        format!("PORT LIST{who}: ICMPv6 echo to [{console}] got past the firewall ({n}/3 replies, Icmp6InEchos +{echos}): only TCP/UDP service ports are allowed")
     });
+}
+
+/// What a phase compares against afterwards: the listeners' counts, the
+/// console's and lpar1's counters (both families), the console's RX
+/// packets on the call's interface, and how much IPv6 the caller had
+/// received.
+struct Before {
+    ifname: String,
+    listeners: Vec<Counts>,
+    console: BTreeMap<String, u64>,
+    lpar1: BTreeMap<String, u64>,
+    rx: u64,
+}
+
+/// The counters a spoofed or misdirected IPv6 probe must not move.
+const V6_KEYS: [&str; 4] = [
+    "Tcp.InSegs",
+    "Udp6InDatagrams",
+    "Udp6NoPorts",
+    "Icmp6InEchos",
+];
+
+impl Before {
+    fn take(lab: &Lab, ifname: &str, listeners: &[&Listeners]) -> Before {
+        Before {
+            ifname: ifname.to_string(),
+            listeners: snapshots(listeners),
+            console: snmp46(&lab.console),
+            lpar1: snmp46(&lab.lpar1),
+            rx: link_counters(&lab.console, ifname).0,
+        }
+    }
+
+    /// How many packets the call's interface received since.
+    fn rx_since(&self, lab: &Lab) -> u64 {
+        link_counters(&lab.console, &self.ifname).0 - self.rx
+    }
+
+    /// What `listeners` (those taken) counted since.
+    fn counted(&self, listeners: &[&Listeners]) -> Vec<String> {
+        counted_since(listeners, &self.listeners)
+    }
+
+    /// The console's and lpar1's `keys` that moved since.
+    fn arrived(&self, lab: &Lab, keys: &[&str]) -> Vec<String> {
+        let mut arrived = moved("console", &snmp46(&lab.console), &self.console, keys);
+        arrived.extend(moved("lpar1", &snmp46(&lab.lpar1), &self.lpar1, keys));
+        arrived
+    }
+}
+
+/// What the console sent since index `from` of the caller's `ipv6_in`,
+/// not of its own, and the IPv4 among `got`: answers, described.
+fn answers_since(h: &Hostile, from: usize, got: &[(u16, Vec<u8>)]) -> Vec<String> {
+    let (mut answers, _) = v6_since(h, from);
+    answers.extend(v4_frames(got));
+    answers
 }
 
 /// SYNs, datagrams and echo requests from IPv6 addresses that are not
@@ -1917,62 +1967,24 @@ fn spoof6_phase(
     let h = &mut call.caller;
     let sport = h.fresh_port();
     let ports = [22u16, 2300, 9090, 30009];
-    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
-    let (c0, l0) = (snmp46(&lab.console), snmp46(&lab.lpar1));
-    let (rx0, _) = link_counters(&lab.console, &ifname);
+    let before = Before::take(lab, &ifname, listeners);
     let from = h.ipv6_in.len();
-    let mut frames = Vec::new();
-    for (i, &src) in sources.iter().enumerate() {
-        for &port in &ports {
-            frames.push((proto::IPV6, hostile::tcp6_syn(src, sport, console, port)));
-            frames.push((
-                proto::IPV6,
-                hostile::udp6(src, sport, console, port, b"carrier-attack spoofed"),
-            ));
-        }
-        frames.push((
-            proto::IPV6,
-            hostile::icmp6_echo(src, console, 0x5e5e, i as u16 + 1),
-        ));
-    }
+    let targets = ports.map(|p| (console, p));
+    let frames = spoof_frames(sources, &targets, sport, Some((console, 0x5e5e)));
     h.send_frames(&frames);
     let got = h.pump(FINAL_WAIT);
     std::thread::sleep(Duration::from_millis(100));
-    let (rx1, _) = link_counters(&lab.console, &ifname);
-    let (mut answers, _) = v6_since(h, from);
-    answers.extend(v4_frames(&got));
-    let counted: Vec<String> = listeners
-        .iter()
-        .zip(&before)
-        .filter_map(|(l, b)| {
-            let s = l.since(b);
-            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
-        })
-        .collect();
-    let keys = [
-        "Tcp.InSegs",
-        "Udp6InDatagrams",
-        "Udp6NoPorts",
-        "Icmp6InEchos",
-    ];
-    let mut arrived = moved("console", &snmp46(&lab.console), &c0, &keys);
-    arrived.extend(moved("lpar1", &snmp46(&lab.lpar1), &l0, &keys));
+    let rx = before.rx_since(lab);
+    let answers = answers_since(h, from, &got);
+    let counted = before.counted(listeners);
+    let arrived = before.arrived(lab, &V6_KEYS);
     r.row(
         "ipv6 spoofed",
-        &format!(
-            "from {} to [{console}]:{}",
-            sources
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            ports.map(|p| p.to_string()).join(",")
-        ),
+        &format!("from {} to [{console}]:{}", joined(sources), joined(ports)),
         frames.len(),
         answers.len(),
         &format!(
-            "{ifname} RX +{}{}",
-            rx1 - rx0,
+            "{ifname} RX +{rx}{}",
             if arrived.is_empty() {
                 String::new()
             } else {
@@ -1980,19 +1992,10 @@ fn spoof6_phase(
             }
         ),
     );
-    r.check(answers.is_empty(), || {
-        format!("SPOOF (IPv6): answers came back for spoofed sources: {answers:?}")
-    });
-    r.check(counted.is_empty(), || {
-        format!("SPOOF (IPv6): listeners counted spoofed traffic: {counted:?}")
-    });
-    r.check(arrived.is_empty(), || {
-        format!("SPOOF (IPv6): spoofed packets got past the console's firewall: {arrived:?}")
-    });
-    r.check(rx1 == rx0, || {
+    spoof_checks(r, " (IPv6)", &answers, &counted, &arrived);
+    r.check(rx == 0, || {
         format!(
-            "SPOOF (IPv6): {} spoofed packets reached {ifname} (the plane passes sources other than the caller's link-local address)",
-            rx1 - rx0
+            "SPOOF (IPv6): {rx} spoofed packets reached {ifname} (the plane passes sources other than the caller's link-local address)"
         )
     });
 }
@@ -2010,38 +2013,23 @@ fn other_dst6_phase(
 ) {
     let ifname = call.ifname.clone();
     let h = &mut call.caller;
-    let before: Vec<_> = listeners.iter().map(|l| l.snapshot()).collect();
-    let (c0, l0) = (snmp46(&lab.console), snmp46(&lab.lpar1));
-    let (rx0, _) = link_counters(&lab.console, &ifname);
+    let before = Before::take(lab, &ifname, listeners);
     let mut all_answers = Vec::new();
     for (i, (dst, why)) in targets.iter().enumerate() {
         let sport = h.fresh_port();
         let from = h.ipv6_in.len();
-        let frames = vec![
-            (proto::IPV6, hostile::tcp6_syn(me, sport, *dst, 22)),
-            (proto::IPV6, hostile::tcp6_syn(me, sport, *dst, 2300)),
-            (proto::IPV6, hostile::tcp6_syn(me, sport, *dst, LPAR_PORT)),
-            (
-                proto::IPV6,
-                hostile::udp6(me, sport, *dst, 22, b"carrier-attack"),
-            ),
-            (
-                proto::IPV6,
-                hostile::udp6(me, sport, *dst, 9090, b"carrier-attack"),
-            ),
-            (
-                proto::IPV6,
-                hostile::udp6(me, sport, *dst, LPAR_PORT, b"carrier-attack"),
-            ),
-            (
-                proto::IPV6,
-                hostile::icmp6_echo(me, *dst, 0x7e7e, i as u16 + 1),
-            ),
-        ];
+        let frame = |p: Vec<u8>| (proto::IPV6, p);
+        let mut frames: Vec<_> = [22, 2300, LPAR_PORT]
+            .map(|port| frame(hostile::tcp_syn(me, sport, *dst, port)))
+            .into();
+        frames.extend(
+            [22, 9090, LPAR_PORT]
+                .map(|port| frame(hostile::udp(me, sport, *dst, port, b"carrier-attack"))),
+        );
+        frames.push(frame(hostile::icmp6_echo(me, *dst, 0x7e7e, i as u16 + 1)));
         h.send_frames(&frames);
         let got = h.pump(Duration::from_millis(600));
-        let (mut answers, _) = v6_since(h, from);
-        answers.extend(v4_frames(&got));
+        let answers = answers_since(h, from, &got);
         r.row(
             "ipv6 other dst",
             &format!("[{dst}] ({why})"),
@@ -2055,29 +2043,17 @@ fn other_dst6_phase(
     all_answers.extend(v4_frames(&got));
     // Late answers (after their target's turn) are answers all the same.
     std::thread::sleep(Duration::from_millis(100));
-    let (rx1, _) = link_counters(&lab.console, &ifname);
-    let counted: Vec<String> = listeners
-        .iter()
-        .zip(&before)
-        .filter_map(|(l, b)| {
-            let s = l.since(b);
-            (!s.is_empty()).then(|| format!("{}: {s}", l.ns))
-        })
-        .collect();
-    let keys = [
-        "Tcp.InSegs",
-        "Udp6InDatagrams",
-        "Udp6NoPorts",
-        "Icmp6InEchos",
+    let rx = before.rx_since(lab);
+    let counted = before.counted(listeners);
+    let mut keys = V6_KEYS.to_vec();
+    keys.extend([
         "Icmp6OutDestUnreachs",
         "Icmp6OutEchoReplies",
         "Ip6OutNoRoutes",
-    ];
-    let mut arrived = moved("console", &snmp46(&lab.console), &c0, &keys);
-    arrived.extend(moved("lpar1", &snmp46(&lab.lpar1), &l0, &keys));
+    ]);
+    let arrived = before.arrived(lab, &keys);
     r.note(format!(
-        "IPv6 to other destinations: {ifname} RX +{} (the plane passes the caller's source; the firewall drops them){}",
-        rx1 - rx0,
+        "IPv6 to other destinations: {ifname} RX +{rx} (the plane passes the caller's source; the firewall drops them){}",
         if arrived.is_empty() {
             "; no counter of the console or lpar1 moved".to_string()
         } else {
@@ -2113,10 +2089,10 @@ fn v6_in_v4_frames(
     let (rx0, _) = link_counters(&lab.console, &ifname);
     let from = h.ipv6_in.len();
     let frames = vec![
-        (proto::IPV4, hostile::tcp6_syn(me, sport, console, 22)),
+        (proto::IPV4, hostile::tcp_syn(me, sport, console, 22)),
         (
             proto::IPV4,
-            hostile::udp6(me, sport, console, 2300, b"carrier-attack"),
+            hostile::udp(me, sport, console, 2300, b"carrier-attack"),
         ),
         (proto::IPV4, hostile::icmp6_echo(me, console, 0x2121, 1)),
     ];
@@ -2124,8 +2100,7 @@ fn v6_in_v4_frames(
     let got = h.pump(Duration::from_secs(1));
     std::thread::sleep(Duration::from_millis(100));
     let (rx1, _) = link_counters(&lab.console, &ifname);
-    let (mut answers, _) = v6_since(h, from);
-    answers.extend(v4_frames(&got));
+    let answers = answers_since(h, from, &got);
     let counted = listeners.since(&before);
     r.row(
         "ipv6 in 0x0021",
@@ -2145,20 +2120,14 @@ fn v6_in_v4_frames(
 #[test]
 fn ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller() {
     let _serial = one_at_a_time();
-    let Some(lab) = Lab::new("atk-v6") else {
+    let Some((lab, mut r)) = Lab::with_report(
+        "atk-v6",
+        "ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller",
+    ) else {
         return;
     };
-    let mut r = Report::new("ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller");
     let state = lab.state("state");
-    let (user, secret) = lab.enable_with(
-        &state,
-        "10.99.0.1",
-        "10.99.0.2",
-        &format!("lpar1={LPAR1}"),
-        true,
-        "chap",
-        &["--ipv6"],
-    );
+    let (user, secret) = lab.enable_lpar1(&state, true, "chap", &["--ipv6"]);
     r.check(lab.status(&state)["ipv6"] == true, || {
         format!(
             "HARNESS: the enablement does not record --ipv6: {}",
@@ -2173,42 +2142,13 @@ fn ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller() {
         "fd00:51::1".parse().unwrap(),
         "fd00:51::11".parse().unwrap(),
     );
-    ok(
-        lab.console.run(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{lan1_v6}/64"),
-            "dev",
-            &lan1_if,
-            "nodad",
-        ]),
-        "console LAN IPv6 address",
-    );
-    ok(
-        lab.lpar1.run(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{lpar1_v6}/64"),
-            "dev",
-            &lpar1_if,
-            "nodad",
-        ]),
-        "lpar1 IPv6 address",
-    );
-    let mut ports: Vec<u16> = SERVICE_PORTS.to_vec();
-    ports.extend(DECOYS);
-    ports.extend(V6_DECOYS);
-    let cl = Listeners::start(lab.console.name(), &ports, &ports);
+    add_v6(&lab.console, lan1_v6, &lan1_if, "console LAN IPv6 address");
+    add_v6(&lab.lpar1, lpar1_v6, &lpar1_if, "lpar1 IPv6 address");
+    let cl = console_listeners_with(&lab, &V6_DECOYS);
     let l1 = lpar_listeners(&lab.lpar1);
     let l2 = lpar_listeners(&lab.lpar2);
 
-    let mut cfg = hostile::client_config(&user, secret.as_bytes());
-    cfg.ipv6 = Some(carrier::ppp::ipv6cp::Ipv6cpConfig::default());
-    let mut call = call_up_with(&lab, &state, Hostile::with_config(cfg), &ifname_template());
+    let mut call = call_up_v6(&lab, &state, &user, &secret);
     let up6 = call
         .caller
         .pump_until(Duration::from_secs(15), |h| h.ipv6_up());
@@ -2281,14 +2221,7 @@ fn ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller() {
         &service_set(),
         " (IPv6 up)",
     );
-    partition_reachable(
-        &mut r,
-        &mut call,
-        ip4("10.99.0.11"),
-        &lab.lpar1,
-        &l1,
-        "lpar1",
-    );
+    lpar1_reachable(&mut r, &lab, &mut call, &l1);
     // 3. Other sources.
     let sources: Vec<Ipv6Addr> = [
         "fe80::bad:1",
@@ -2348,63 +2281,32 @@ fn ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller() {
         "IPv6 packets of the console's own over the call (not answers): {} {own_kinds:?}",
         own.len()
     ));
-    let (_, txdrop) = link_counters(&lab.console, &call.ifname);
-    let mut strays = call.caller.strays.clone();
-    strays.sort();
-    strays.dedup();
-    strays.truncate(8);
-    r.note(format!(
-        "{} tx dropped: {txdrop}; caller strays: {} (e.g. {strays:?}); framing errors: {}",
-        call.ifname,
-        call.caller.strays.len(),
-        call.caller.bad_frames
-    ));
-    let code = call.end();
-    r.note(format!("console exit after SIGTERM: {code:?}"));
+    call_figures(&mut r, &lab, &call);
+    hang_up(&mut r, &mut call);
     r.finish();
 }
 
 #[test]
 fn ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6() {
     let _serial = one_at_a_time();
-    let Some(lab) = Lab::new("atk-nov6") else {
+    let Some((lab, mut r)) = Lab::with_report(
+        "atk-nov6",
+        "ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6",
+    ) else {
         return;
     };
-    let mut r = Report::new("ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6");
     let state = lab.state("state");
-    let (user, secret) = lab.enable(
-        &state,
-        "10.99.0.1",
-        "10.99.0.2",
-        &format!("lpar1={LPAR1}"),
-        true,
-        "chap",
-    );
+    let (user, secret) = lab.enable_lpar1(&state, true, "chap", &[]);
     let cl = console_listeners(&lab);
-    let mut cfg = hostile::client_config(&user, secret.as_bytes());
-    cfg.ipv6 = Some(carrier::ppp::ipv6cp::Ipv6cpConfig::default());
-    let mut call = call_up_with(&lab, &state, Hostile::with_config(cfg), &ifname_template());
+    let mut call = call_up_v6(&lab, &state, &user, &secret);
     // Let the caller's IPv6CP ask a few times.
     call.caller.pump(Duration::from_secs(3));
     drain(&mut call.console);
-    let asked = call
-        .caller
-        .control_out
-        .iter()
-        .filter(|(p, _)| *p == proto::IPV6CP)
-        .count();
-    let rejected = call
-        .caller
-        .protocol_rejects
-        .iter()
-        .filter(|(p, _)| *p == proto::IPV6CP)
-        .count();
-    let answered = call
-        .caller
-        .control_in
-        .iter()
-        .filter(|(p, _)| *p == proto::IPV6CP)
-        .count();
+    let ipv6cp =
+        |frames: &[(u16, Vec<u8>)]| frames.iter().filter(|(p, _)| *p == proto::IPV6CP).count();
+    let asked = ipv6cp(&call.caller.control_out);
+    let rejected = ipv6cp(&call.caller.protocol_rejects);
+    let answered = ipv6cp(&call.caller.control_in);
     let ups = call.console.events_named("ipv6cp-up").count();
     let lls = link_local(&lab.console, &call.ifname);
     r.row(
@@ -2448,7 +2350,6 @@ fn ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6() {
             s.answers()
         )
     });
-    let code = call.end();
-    r.note(format!("console exit after SIGTERM: {code:?}"));
+    hang_up(&mut r, &mut call);
     r.finish();
 }

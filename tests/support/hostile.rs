@@ -557,18 +557,19 @@ impl Hostile {
         (wire.len(), n)
     }
 
-    pub fn send_ip(&mut self, datagram: &[u8]) {
-        self.send_frame(proto::IPV4, datagram);
+    /// Any datagram of family `A`, in its own frame (0x0021 or 0x0057).
+    pub fn send_ip<A: Ip>(&mut self, datagram: &[u8]) {
+        self.send_frame(A::FRAME, datagram);
     }
 
-    // ---- probes ----
+    // ---- probes (either family: `A` is Ipv4Addr or Ipv6Addr) ----
 
     /// SYNs to every port in `ports` of `dst`, from `src`, in bursts of
-    /// [`BURST`]; a SYN-ACK is answered with an ACK (so the listener
-    /// accepts and counts the connection) and later a RST.
-    pub fn tcp_scan(&mut self, src: Ipv4Addr, dst: Ipv4Addr, ports: &[u16]) -> Scan {
+    /// [`BURST`], in `A`'s frames; a SYN-ACK is answered with an ACK (so
+    /// the listener accepts and counts the connection) and later a RST.
+    pub fn tcp_scan<A: Ip>(&mut self, src: A, dst: A, ports: &[u16]) -> Scan {
         let sport = self.fresh_port();
-        let mut scan = Scan::new(format!("tcp {dst} from {src}"), ports);
+        let mut scan = Scan::new(format!("tcp {} from {}", dst.label(), src.label()), ports);
         let mut resets = Vec::new();
         // While the target answers, each burst waits for its answers (the
         // console's TUN queue holds 500: overrun it and answers are lost);
@@ -577,7 +578,7 @@ impl Hostile {
         for chunk in ports.chunks(BURST) {
             let frames: Vec<(u16, Vec<u8>)> = chunk
                 .iter()
-                .map(|&p| (proto::IPV4, tcp4(src, sport, dst, p, isn(p), 0, TCP_SYN)))
+                .map(|&p| (A::FRAME, tcp_syn(src, sport, dst, p)))
                 .collect();
             self.send_frames(&frames);
             let idle = if answering {
@@ -608,46 +609,35 @@ impl Hostile {
         scan
     }
 
-    fn classify_tcp(
+    fn classify_tcp<A: Ip>(
         &mut self,
         got: &[(u16, Vec<u8>)],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: A,
+        dst: A,
         sport: u16,
         scan: &mut Scan,
         resets: &mut Vec<(u16, Vec<u8>)>,
     ) {
         for (protocol, p) in got {
-            if *protocol != proto::IPV4 {
+            if *protocol != A::FRAME {
                 self.strays.push(describe(*protocol, p));
                 continue;
             }
-            if let Some(t) = parse_tcp4(p) {
+            if let Some(t) = A::parse_tcp(p) {
                 if t.src == dst
                     && t.dst == src
                     && t.dport == sport
                     && scan.probed.contains(&t.sport)
                 {
                     let port = t.sport;
-                    let ours = t.ack == isn(port).wrapping_add(1);
-                    if t.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK && ours {
+                    let next = isn(port).wrapping_add(1);
+                    if t.flags & SYN_ACK == SYN_ACK && t.ack == next {
                         if scan.open.insert(port) {
-                            let ack = tcp4(
-                                src,
-                                sport,
-                                dst,
-                                port,
-                                isn(port).wrapping_add(1),
-                                t.seq.wrapping_add(1),
-                                TCP_ACK,
-                            );
-                            self.send_ip(&ack);
-                            resets.push((
-                                proto::IPV4,
-                                tcp4(src, sport, dst, port, isn(port).wrapping_add(1), 0, TCP_RST),
-                            ));
+                            let ack = tcp(src, sport, dst, port, next, t.seq.wrapping_add(1), ACK);
+                            self.send_ip::<A>(&ack);
+                            resets.push((A::FRAME, tcp(src, sport, dst, port, next, 0, RST)));
                         }
-                    } else if t.flags & TCP_RST != 0 && !scan.open.contains(&port) {
+                    } else if t.flags & RST != 0 && !scan.open.contains(&port) {
                         scan.closed.insert(port);
                     }
                     // FIN or data from a port already open: the listener
@@ -655,13 +645,8 @@ impl Hostile {
                     continue;
                 }
             }
-            if let Some(e) = parse_icmp4_error(p) {
-                if e.quoted.src == src
-                    && e.quoted.dst == dst
-                    && e.quoted.protocol == IPPROTO_TCP
-                    && e.quoted_sport == sport
-                    && scan.probed.contains(&e.quoted_dport)
-                {
+            if let Some(e) = A::parse_icmp_error(p) {
+                if e.quotes(src, dst, IPPROTO_TCP, sport) && scan.probed.contains(&e.quoted_dport) {
                     scan.unreachable.insert(e.quoted_dport);
                     continue;
                 }
@@ -671,16 +656,16 @@ impl Hostile {
     }
 
     /// A datagram to every port in `ports` of `dst`, in bursts of 32.
-    pub fn udp_probe(&mut self, src: Ipv4Addr, dst: Ipv4Addr, ports: &[u16]) -> Scan {
+    pub fn udp_probe<A: Ip>(&mut self, src: A, dst: A, ports: &[u16]) -> Scan {
         let sport = self.fresh_port();
-        let mut scan = Scan::new(format!("udp {dst} from {src}"), ports);
+        let mut scan = Scan::new(format!("udp {} from {}", dst.label(), src.label()), ports);
         for chunk in ports.chunks(32) {
             let frames: Vec<(u16, Vec<u8>)> = chunk
                 .iter()
                 .map(|&p| {
                     (
-                        proto::IPV4,
-                        udp4(src, sport, dst, p, format!("carrier-attack {p}").as_bytes()),
+                        A::FRAME,
+                        udp(src, sport, dst, p, format!("carrier-attack {p}").as_bytes()),
                     )
                 })
                 .collect();
@@ -694,17 +679,17 @@ impl Hostile {
         scan
     }
 
-    fn classify_udp(
+    fn classify_udp<A: Ip>(
         &mut self,
         got: &[(u16, Vec<u8>)],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: A,
+        dst: A,
         sport: u16,
         scan: &mut Scan,
     ) {
         for (protocol, p) in got {
-            if *protocol == proto::IPV4 {
-                if let Some(u) = parse_udp4(p) {
+            if *protocol == A::FRAME {
+                if let Some(u) = A::parse_udp(p) {
                     // A wildcard-bound echo answers from the address it
                     // routes by, not always the one probed: the ports
                     // (ours fresh for each probe) say whose answer it is.
@@ -716,14 +701,11 @@ impl Hostile {
                         continue;
                     }
                 }
-                if let Some(e) = parse_icmp4_error(p) {
-                    if e.quoted.src == src
-                        && e.quoted.dst == dst
-                        && e.quoted.protocol == IPPROTO_UDP
-                        && e.quoted_sport == sport
+                if let Some(e) = A::parse_icmp_error(p) {
+                    if e.quotes(src, dst, IPPROTO_UDP, sport)
                         && scan.probed.contains(&e.quoted_dport)
                     {
-                        if e.kind == 3 && e.code == 3 {
+                        if (e.kind, e.code) == A::PORT_UNREACHABLE {
                             scan.closed.insert(e.quoted_dport);
                         } else {
                             scan.unreachable.insert(e.quoted_dport);
@@ -736,208 +718,19 @@ impl Hostile {
         }
     }
 
-    /// `count` ICMP echo requests to `dst`; how many replies came back.
-    pub fn ping(&mut self, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
+    /// `count` ICMP (or ICMPv6) echo requests to `dst`; how many replies
+    /// came back.
+    pub fn ping<A: Ip>(&mut self, src: A, dst: A, count: u16) -> u16 {
         let ident = self.fresh_ident();
         let frames: Vec<(u16, Vec<u8>)> = (1..=count)
-            .map(|seq| {
-                let mut buf = [0u8; 128];
-                let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
-                (proto::IPV4, buf[..n].to_vec())
-            })
+            .map(|seq| (A::FRAME, A::echo(src, dst, ident, seq)))
             .collect();
         self.send_frames(&frames);
         let got = self.pump(Duration::from_millis(1500));
         let mut replies = 0;
         for (protocol, p) in &got {
-            match ipv4::echo_reply(p) {
-                Some((from, id, _)) if *protocol == proto::IPV4 && from == dst && id == ident => {
-                    replies += 1
-                }
-                _ => self.strays.push(describe(*protocol, p)),
-            }
-        }
-        replies
-    }
-
-    // ---- IPv6 probes (0x0057 frames) ----
-
-    pub fn send_ip6(&mut self, datagram: &[u8]) {
-        self.send_frame(proto::IPV6, datagram);
-    }
-
-    /// [`Hostile::tcp_scan`] over IPv6: SYNs as 0x0057 frames in bursts
-    /// of [`BURST`], a SYN-ACK acknowledged (the listener counts it) and
-    /// later reset.
-    pub fn tcp6_scan(&mut self, src: Ipv6Addr, dst: Ipv6Addr, ports: &[u16]) -> Scan {
-        let sport = self.fresh_port();
-        let mut scan = Scan::new(format!("tcp [{dst}] from [{src}]"), ports);
-        let mut resets = Vec::new();
-        let mut answering = false;
-        for chunk in ports.chunks(BURST) {
-            let frames: Vec<(u16, Vec<u8>)> = chunk
-                .iter()
-                .map(|&p| (proto::IPV6, tcp6_syn(src, sport, dst, p)))
-                .collect();
-            self.send_frames(&frames);
-            let idle = if answering {
-                Duration::from_millis(300)
-            } else {
-                Duration::from_millis(15)
-            };
-            let end = Instant::now() + Duration::from_secs(3);
-            loop {
-                let got = self.pump_some(idle);
-                let quiet = got.is_empty();
-                self.classify_tcp6(&got, src, dst, sport, &mut scan, &mut resets);
-                let answered = chunk.iter().filter(|p| scan.answered(**p)).count();
-                answering = answered > 0;
-                if quiet || answered == chunk.len() || Instant::now() >= end {
-                    break;
-                }
-            }
-        }
-        let got = self.pump(FINAL_WAIT);
-        self.classify_tcp6(&got, src, dst, sport, &mut scan, &mut resets);
-        if !resets.is_empty() {
-            self.send_frames(&resets);
-            let got = self.pump(Duration::from_millis(200));
-            self.classify_tcp6(&got, src, dst, sport, &mut scan, &mut Vec::new());
-        }
-        scan.finish();
-        scan
-    }
-
-    fn classify_tcp6(
-        &mut self,
-        got: &[(u16, Vec<u8>)],
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        sport: u16,
-        scan: &mut Scan,
-        resets: &mut Vec<(u16, Vec<u8>)>,
-    ) {
-        for (protocol, p) in got {
-            if *protocol != proto::IPV6 {
-                self.strays.push(describe(*protocol, p));
-                continue;
-            }
-            if let Some(t) = parse_tcp6_segment(p) {
-                if t.src == dst
-                    && t.dst == src
-                    && t.dport == sport
-                    && scan.probed.contains(&t.sport)
-                {
-                    let port = t.sport;
-                    let ours = t.ack == isn(port).wrapping_add(1);
-                    if t.flags & SYN_ACK == SYN_ACK && ours {
-                        if scan.open.insert(port) {
-                            let next = isn(port).wrapping_add(1);
-                            let ack =
-                                tcp6(src, sport, dst, port, next, t.seq.wrapping_add(1), TCP_ACK);
-                            self.send_ip6(&ack);
-                            resets
-                                .push((proto::IPV6, tcp6(src, sport, dst, port, next, 0, TCP_RST)));
-                        }
-                    } else if t.flags & TCP_RST != 0 && !scan.open.contains(&port) {
-                        scan.closed.insert(port);
-                    }
-                    continue;
-                }
-            }
-            if let Some(e) = parse_icmp6_error(p) {
-                if e.quoted_src == src
-                    && e.quoted_dst == dst
-                    && e.quoted_next == IPPROTO_TCP
-                    && e.quoted_sport == sport
-                    && scan.probed.contains(&e.quoted_dport)
-                {
-                    scan.unreachable.insert(e.quoted_dport);
-                    continue;
-                }
-            }
-            self.strays.push(describe(*protocol, p));
-        }
-    }
-
-    /// [`Hostile::udp_probe`] over IPv6.
-    pub fn udp6_probe(&mut self, src: Ipv6Addr, dst: Ipv6Addr, ports: &[u16]) -> Scan {
-        let sport = self.fresh_port();
-        let mut scan = Scan::new(format!("udp [{dst}] from [{src}]"), ports);
-        for chunk in ports.chunks(32) {
-            let frames: Vec<(u16, Vec<u8>)> = chunk
-                .iter()
-                .map(|&p| {
-                    (
-                        proto::IPV6,
-                        udp6(src, sport, dst, p, format!("carrier-attack {p}").as_bytes()),
-                    )
-                })
-                .collect();
-            self.send_frames(&frames);
-            let got = self.pump_idle(Duration::from_millis(400), Duration::from_millis(30));
-            self.classify_udp6(&got, src, dst, sport, &mut scan);
-        }
-        let got = self.pump(FINAL_WAIT);
-        self.classify_udp6(&got, src, dst, sport, &mut scan);
-        scan.finish();
-        scan
-    }
-
-    fn classify_udp6(
-        &mut self,
-        got: &[(u16, Vec<u8>)],
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        sport: u16,
-        scan: &mut Scan,
-    ) {
-        for (protocol, p) in got {
-            if *protocol == proto::IPV6 {
-                if let Some(u) = parse_udp6(p) {
-                    if u.dst == src && u.dport == sport && scan.probed.contains(&u.sport) {
-                        scan.open.insert(u.sport);
-                        if u.src != dst {
-                            scan.answered_from.insert(u.src.into());
-                        }
-                        continue;
-                    }
-                }
-                if let Some(e) = parse_icmp6_error(p) {
-                    if e.quoted_src == src
-                        && e.quoted_dst == dst
-                        && e.quoted_next == IPPROTO_UDP
-                        && e.quoted_sport == sport
-                        && scan.probed.contains(&e.quoted_dport)
-                    {
-                        // Destination unreachable, port unreachable.
-                        if e.kind == 1 && e.code == 4 {
-                            scan.closed.insert(e.quoted_dport);
-                        } else {
-                            scan.unreachable.insert(e.quoted_dport);
-                        }
-                        continue;
-                    }
-                }
-            }
-            self.strays.push(describe(*protocol, p));
-        }
-    }
-
-    /// `count` ICMPv6 echo requests to `dst`; how many replies came back.
-    pub fn ping6(&mut self, src: Ipv6Addr, dst: Ipv6Addr, count: u16) -> u16 {
-        let ident = self.fresh_ident();
-        let frames: Vec<(u16, Vec<u8>)> = (1..=count)
-            .map(|seq| (proto::IPV6, icmp6_echo(src, dst, ident, seq)))
-            .collect();
-        self.send_frames(&frames);
-        let got = self.pump(Duration::from_millis(1500));
-        let mut replies = 0;
-        for (protocol, p) in &got {
-            match parse_icmp6_echo_reply(p) {
-                Some((_, to, id)) if *protocol == proto::IPV6 && to == src && id == ident => {
-                    replies += 1
-                }
+            match A::echo_reply(p, src, dst) {
+                Some(id) if *protocol == A::FRAME && id == ident => replies += 1,
                 _ => self.strays.push(describe(*protocol, p)),
             }
         }
@@ -959,6 +752,110 @@ pub fn isn(port: u16) -> u32 {
 }
 
 // ---- packets ----
+
+/// What IPv4 and IPv6 probes differ in: the frame they travel in, the
+/// IP header, the checksum's pseudo-header, ICMP, and how a scan names
+/// an address. Implemented by [`Ipv4Addr`] and [`Ipv6Addr`].
+pub trait Ip: Copy + Eq + std::fmt::Display + Into<IpAddr> {
+    /// The PPP protocol of its frames (0x0021, 0x0057).
+    const FRAME: u16;
+    /// ICMP's port unreachable: (type, code).
+    const PORT_UNREACHABLE: (u8, u8);
+    /// The address in a scan's name (IPv6 bracketed).
+    fn label(self) -> String;
+    /// The pseudo-header's sum, for TCP and UDP checksums.
+    fn pseudo(src: Self, dst: Self, protocol: u8, len: usize) -> u32;
+    /// A datagram around `payload`; `id` is IPv4's identification.
+    fn packet(src: Self, dst: Self, protocol: u8, payload: &[u8], id: u16) -> Vec<u8>;
+    /// An echo request, checksums right.
+    fn echo(src: Self, dst: Self, ident: u16, seq: u16) -> Vec<u8>;
+    /// The identifier of `p` if it is an echo reply to a request from
+    /// `src` to `dst`.
+    fn echo_reply(p: &[u8], src: Self, dst: Self) -> Option<u16>;
+    fn parse_tcp(p: &[u8]) -> Option<Tcp<Self>>;
+    fn parse_udp(p: &[u8]) -> Option<Udp<Self>>;
+    fn parse_icmp_error(p: &[u8]) -> Option<IcmpError<Self>>;
+}
+
+impl Ip for Ipv4Addr {
+    const FRAME: u16 = proto::IPV4;
+    const PORT_UNREACHABLE: (u8, u8) = (3, 3);
+
+    fn label(self) -> String {
+        self.to_string()
+    }
+
+    fn pseudo(src: Self, dst: Self, protocol: u8, len: usize) -> u32 {
+        sum16(&src.octets()) + sum16(&dst.octets()) + u32::from(protocol) + len as u32
+    }
+
+    fn packet(src: Self, dst: Self, protocol: u8, payload: &[u8], id: u16) -> Vec<u8> {
+        let mut p = ipv4_header(src, dst, protocol, payload.len(), id);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn echo(src: Self, dst: Self, ident: u16, seq: u16) -> Vec<u8> {
+        icmp4_echo(src, dst, ident, seq)
+    }
+
+    fn echo_reply(p: &[u8], _src: Self, dst: Self) -> Option<u16> {
+        ipv4::echo_reply(p).and_then(|(from, id, _)| (from == dst).then_some(id))
+    }
+
+    fn parse_tcp(p: &[u8]) -> Option<Tcp<Self>> {
+        parse_tcp4(p)
+    }
+
+    fn parse_udp(p: &[u8]) -> Option<Udp<Self>> {
+        parse_udp4(p)
+    }
+
+    fn parse_icmp_error(p: &[u8]) -> Option<IcmpError<Self>> {
+        parse_icmp4_error(p)
+    }
+}
+
+impl Ip for Ipv6Addr {
+    const FRAME: u16 = proto::IPV6;
+    // Destination unreachable, port unreachable.
+    const PORT_UNREACHABLE: (u8, u8) = (1, 4);
+
+    fn label(self) -> String {
+        format!("[{self}]")
+    }
+
+    fn pseudo(src: Self, dst: Self, next: u8, len: usize) -> u32 {
+        sum16(&src.octets())
+            + sum16(&dst.octets())
+            + sum16(&(len as u32).to_be_bytes())
+            + u32::from(next)
+    }
+
+    fn packet(src: Self, dst: Self, next: u8, payload: &[u8], _id: u16) -> Vec<u8> {
+        ipv6_packet(src, dst, next, 64, payload)
+    }
+
+    fn echo(src: Self, dst: Self, ident: u16, seq: u16) -> Vec<u8> {
+        icmp6_echo(src, dst, ident, seq)
+    }
+
+    fn echo_reply(p: &[u8], src: Self, _dst: Self) -> Option<u16> {
+        parse_icmp6_echo_reply(p).and_then(|(_, to, id)| (to == src).then_some(id))
+    }
+
+    fn parse_tcp(p: &[u8]) -> Option<Tcp<Self>> {
+        parse_tcp6(p)
+    }
+
+    fn parse_udp(p: &[u8]) -> Option<Udp<Self>> {
+        parse_udp6(p)
+    }
+
+    fn parse_icmp_error(p: &[u8]) -> Option<IcmpError<Self>> {
+        parse_icmp6_error(p)
+    }
+}
 
 fn sum16(data: &[u8]) -> u32 {
     let mut sum = 0u32;
@@ -988,76 +885,6 @@ fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: usize, id: u
     h
 }
 
-fn pseudo4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u32 {
-    sum16(&src.octets()) + sum16(&dst.octets()) + u32::from(protocol) + len as u32
-}
-
-fn pseudo6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, len: usize) -> u32 {
-    sum16(&src.octets())
-        + sum16(&dst.octets())
-        + sum16(&(len as u32).to_be_bytes())
-        + u32::from(next)
-}
-
-fn tcp_segment(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&seq.to_be_bytes());
-    t[8..12].copy_from_slice(&ack.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = flags;
-    t[14..16].copy_from_slice(&65535u16.to_be_bytes());
-    t
-}
-
-/// An IPv4 TCP segment without options or data, checksums right.
-pub fn tcp4(
-    src: Ipv4Addr,
-    sport: u16,
-    dst: Ipv4Addr,
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-) -> Vec<u8> {
-    let mut t = tcp_segment(sport, dport, seq, ack, flags);
-    let c = ipv4::checksum_from(pseudo4(src, dst, IPPROTO_TCP, t.len()), &t);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    let mut p = ipv4_header(src, dst, IPPROTO_TCP, t.len(), (seq as u16) ^ dport);
-    p.extend_from_slice(&t);
-    p
-}
-
-pub fn tcp4_syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
-    tcp4(src, sport, dst, dport, isn(dport), 0, TCP_SYN)
-}
-
-/// An IPv4 UDP datagram, checksums right.
-pub fn udp4(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let len = 8 + payload.len();
-    let mut u = vec![0u8; 8];
-    u[0..2].copy_from_slice(&sport.to_be_bytes());
-    u[2..4].copy_from_slice(&dport.to_be_bytes());
-    u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
-    u.extend_from_slice(payload);
-    let c = match ipv4::checksum_from(pseudo4(src, dst, IPPROTO_UDP, len), &u) {
-        0 => 0xffff,
-        c => c,
-    };
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    let mut p = ipv4_header(src, dst, IPPROTO_UDP, len, dport);
-    p.extend_from_slice(&u);
-    p
-}
-
-/// An ICMP echo request.
-pub fn icmp4_echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16) -> Vec<u8> {
-    let mut buf = [0u8; 128];
-    let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
-    buf[..n].to_vec()
-}
-
 fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hop: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = vec![0u8; 40];
     p[0] = 0x60;
@@ -1070,25 +897,56 @@ fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hop: u8, payload: &[u8]) 
     p
 }
 
-/// An IPv6 TCP SYN, checksum right.
-pub fn tcp6_syn(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16) -> Vec<u8> {
-    tcp6(src, sport, dst, dport, isn(dport), 0, TCP_SYN)
-}
-
-/// An IPv6 TCP segment without options or data, checksum right.
-pub fn tcp6(
-    src: Ipv6Addr,
+/// A TCP segment without options or data, checksums right.
+pub fn tcp<A: Ip>(
+    src: A,
     sport: u16,
-    dst: Ipv6Addr,
+    dst: A,
     dport: u16,
     seq: u32,
     ack: u32,
     flags: u8,
 ) -> Vec<u8> {
-    let mut t = tcp_segment(sport, dport, seq, ack, flags);
-    let c = ipv4::checksum_from(pseudo6(src, dst, IPPROTO_TCP, t.len()), &t);
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    let c = ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_TCP, t.len()), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
-    ipv6_packet(src, dst, IPPROTO_TCP, 64, &t)
+    A::packet(src, dst, IPPROTO_TCP, &t, (seq as u16) ^ dport)
+}
+
+/// The SYN of the probe to `dport`.
+pub fn tcp_syn<A: Ip>(src: A, sport: u16, dst: A, dport: u16) -> Vec<u8> {
+    tcp(src, sport, dst, dport, isn(dport), 0, TCP_SYN)
+}
+
+/// A UDP datagram, checksums right (a zero checksum is sent as all
+/// ones: mandatory over IPv6, RFC 8200 §8.1).
+pub fn udp<A: Ip>(src: A, sport: u16, dst: A, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut u = vec![0u8; 8];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    u.extend_from_slice(payload);
+    let c = match ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_UDP, len), &u) {
+        0 => 0xffff,
+        c => c,
+    };
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    A::packet(src, dst, IPPROTO_UDP, &u, dport)
+}
+
+/// An ICMP echo request.
+pub fn icmp4_echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16) -> Vec<u8> {
+    let mut buf = [0u8; 128];
+    let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
+    buf[..n].to_vec()
 }
 
 /// An ICMPv6 echo request, checksum right.
@@ -1097,165 +955,22 @@ pub fn icmp6_echo(src: Ipv6Addr, dst: Ipv6Addr, ident: u16, seq: u16) -> Vec<u8>
     m.extend_from_slice(&ident.to_be_bytes());
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(b"carrier-attack-v6");
-    let c = ipv4::checksum_from(pseudo6(src, dst, IPPROTO_ICMPV6, m.len()), &m);
+    let c = ipv4::checksum_from(Ipv6Addr::pseudo(src, dst, IPPROTO_ICMPV6, m.len()), &m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     ipv6_packet(src, dst, IPPROTO_ICMPV6, 64, &m)
 }
 
-/// An IPv6 UDP datagram, checksum right.
-pub fn udp6(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let len = 8 + payload.len();
-    let mut u = vec![0u8; 8];
-    u[0..2].copy_from_slice(&sport.to_be_bytes());
-    u[2..4].copy_from_slice(&dport.to_be_bytes());
-    u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
-    u.extend_from_slice(payload);
-    // Mandatory over IPv6 (RFC 8200 §8.1): zero is sent as all ones.
-    let c = match ipv4::checksum_from(pseudo6(src, dst, IPPROTO_UDP, len), &u) {
-        0 => 0xffff,
-        c => c,
-    };
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    ipv6_packet(src, dst, IPPROTO_UDP, 64, &u)
-}
-
-fn v6_addrs(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
-    if p.len() < 40 || p[0] >> 4 != 6 {
-        return None;
-    }
-    Some((
-        Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?),
-        Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?),
-    ))
-}
-
-/// An IPv6 TCP segment (no extension headers), with its ack field.
-#[derive(Clone, Copy, Debug)]
-pub struct Tcp6 {
-    pub src: Ipv6Addr,
-    pub dst: Ipv6Addr,
-    pub sport: u16,
-    pub dport: u16,
-    pub seq: u32,
-    pub ack: u32,
-    pub flags: u8,
-}
-
-pub fn parse_tcp6_segment(p: &[u8]) -> Option<Tcp6> {
-    let (src, dst) = v6_addrs(p)?;
-    if p.len() < 60 || p[6] != IPPROTO_TCP {
-        return None;
-    }
-    let t = &p[40..];
-    let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
-    Some(Tcp6 {
-        src,
-        dst,
-        sport: u16::from_be_bytes([t[0], t[1]]),
-        dport: u16::from_be_bytes([t[2], t[3]]),
-        seq: be32(4),
-        ack: be32(8),
-        flags: t[13],
-    })
-}
-
-#[derive(Clone, Debug)]
-pub struct Udp6 {
-    pub src: Ipv6Addr,
-    pub dst: Ipv6Addr,
-    pub sport: u16,
-    pub dport: u16,
-    pub payload: Vec<u8>,
-}
-
-pub fn parse_udp6(p: &[u8]) -> Option<Udp6> {
-    let (src, dst) = v6_addrs(p)?;
-    if p.len() < 48 || p[6] != IPPROTO_UDP {
-        return None;
-    }
-    let u = &p[40..];
-    Some(Udp6 {
-        src,
-        dst,
-        sport: u16::from_be_bytes([u[0], u[1]]),
-        dport: u16::from_be_bytes([u[2], u[3]]),
-        payload: u[8..].to_vec(),
-    })
-}
-
-/// An ICMPv6 error (types 1-4) and the packet it quotes.
-#[derive(Clone, Copy, Debug)]
-pub struct Icmp6Error {
-    pub from: Ipv6Addr,
-    pub kind: u8,
-    pub code: u8,
-    pub quoted_src: Ipv6Addr,
-    pub quoted_dst: Ipv6Addr,
-    pub quoted_next: u8,
-    pub quoted_sport: u16,
-    pub quoted_dport: u16,
-}
-
-pub fn parse_icmp6_error(p: &[u8]) -> Option<Icmp6Error> {
-    let (from, _) = v6_addrs(p)?;
-    if p[6] != IPPROTO_ICMPV6 || p.len() < 40 + 8 + 40 + 4 {
-        return None;
-    }
-    let icmp = &p[40..];
-    if !(1..=4).contains(&icmp[0]) {
-        return None;
-    }
-    let inner = &icmp[8..];
-    let (quoted_src, quoted_dst) = v6_addrs(inner)?;
-    Some(Icmp6Error {
-        from,
-        kind: icmp[0],
-        code: icmp[1],
-        quoted_src,
-        quoted_dst,
-        quoted_next: inner[6],
-        quoted_sport: u16::from_be_bytes([inner[40], inner[41]]),
-        quoted_dport: u16::from_be_bytes([inner[42], inner[43]]),
-    })
-}
-
-/// An ICMPv6 echo reply: (from, to, identifier).
-pub fn parse_icmp6_echo_reply(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u16)> {
-    let (src, dst) = v6_addrs(p)?;
-    if p[6] != IPPROTO_ICMPV6 || p.len() < 48 || p[40] != 129 {
-        return None;
-    }
-    Some((src, dst, u16::from_be_bytes([p[44], p[45]])))
-}
-
 // ---- parsing replies ----
-
-/// An IPv6 TCP segment: (src, dst, sport, dport, seq, flags).
-pub fn parse_tcp6(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u16, u16, u32, u8)> {
-    if p.len() < 60 || p[0] >> 4 != 6 || p[6] != IPPROTO_TCP {
-        return None;
-    }
-    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?);
-    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?);
-    let t = &p[40..];
-    Some((
-        src,
-        dst,
-        u16::from_be_bytes([t[0], t[1]]),
-        u16::from_be_bytes([t[2], t[3]]),
-        u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
-        t[13],
-    ))
-}
 
 pub const SYN_ACK: u8 = TCP_SYN | TCP_ACK;
 pub const ACK: u8 = TCP_ACK;
 pub const RST: u8 = TCP_RST;
 
+/// A TCP segment's header.
 #[derive(Clone, Copy, Debug)]
-pub struct Tcp {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+pub struct Tcp<A = Ipv4Addr> {
+    pub src: A,
+    pub dst: A,
     pub sport: u16,
     pub dport: u16,
     pub seq: u32,
@@ -1263,58 +978,86 @@ pub struct Tcp {
     pub flags: u8,
 }
 
-pub fn parse_tcp4(p: &[u8]) -> Option<Tcp> {
-    let h = ipv4::parse(p)?;
-    if h.protocol != IPPROTO_TCP || h.total_len < h.header_len + 20 {
-        return None;
+impl<A> Tcp<A> {
+    /// `t` is the TCP header, at least 20 octets.
+    fn from_header(src: A, dst: A, t: &[u8]) -> Tcp<A> {
+        let be16 = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
+        let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+        Tcp {
+            src,
+            dst,
+            sport: be16(0),
+            dport: be16(2),
+            seq: be32(4),
+            ack: be32(8),
+            flags: t[13],
+        }
     }
-    let t = &p[h.header_len..h.total_len];
-    let be16 = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
-    let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
-    Some(Tcp {
-        src: h.src,
-        dst: h.dst,
-        sport: be16(0),
-        dport: be16(2),
-        seq: be32(4),
-        ack: be32(8),
-        flags: t[13],
-    })
 }
 
 #[derive(Clone, Debug)]
-pub struct Udp {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+pub struct Udp<A = Ipv4Addr> {
+    pub src: A,
+    pub dst: A,
     pub sport: u16,
     pub dport: u16,
     pub payload: Vec<u8>,
 }
 
-pub fn parse_udp4(p: &[u8]) -> Option<Udp> {
-    let h = ipv4::parse(p)?;
-    if h.protocol != IPPROTO_UDP || h.total_len < h.header_len + 8 {
-        return None;
+impl<A> Udp<A> {
+    /// `u` is the UDP header and what follows, at least 8 octets.
+    fn from_datagram(src: A, dst: A, u: &[u8]) -> Udp<A> {
+        Udp {
+            src,
+            dst,
+            sport: u16::from_be_bytes([u[0], u[1]]),
+            dport: u16::from_be_bytes([u[2], u[3]]),
+            payload: u[8..].to_vec(),
+        }
     }
-    let u = &p[h.header_len..h.total_len];
-    Some(Udp {
-        src: h.src,
-        dst: h.dst,
-        sport: u16::from_be_bytes([u[0], u[1]]),
-        dport: u16::from_be_bytes([u[2], u[3]]),
-        payload: u[8..].to_vec(),
-    })
 }
 
-/// An ICMP error and the header of the datagram it quotes.
+/// An ICMP (or ICMPv6) error and the header of the datagram it quotes.
 #[derive(Clone, Copy, Debug)]
-pub struct IcmpError {
-    pub from: Ipv4Addr,
+pub struct IcmpError<A = Ipv4Addr> {
+    pub from: A,
     pub kind: u8,
     pub code: u8,
-    pub quoted: ipv4::Header,
+    pub quoted_src: A,
+    pub quoted_dst: A,
+    /// The quoted datagram's protocol (next header).
+    pub quoted_protocol: u8,
     pub quoted_sport: u16,
     pub quoted_dport: u16,
+}
+
+impl<A: Ip> IcmpError<A> {
+    /// Whether it quotes a datagram of `protocol` from `src`:`sport` to
+    /// `dst`.
+    fn quotes(&self, src: A, dst: A, protocol: u8, sport: u16) -> bool {
+        self.quoted_src == src
+            && self.quoted_dst == dst
+            && self.quoted_protocol == protocol
+            && self.quoted_sport == sport
+    }
+}
+
+/// An IPv4 datagram of `protocol` with at least `min` octets of
+/// payload: (source, destination, payload).
+fn ipv4_payload(p: &[u8], protocol: u8, min: usize) -> Option<(Ipv4Addr, Ipv4Addr, &[u8])> {
+    let h = ipv4::parse(p)?;
+    (h.protocol == protocol && h.total_len >= h.header_len + min)
+        .then(|| (h.src, h.dst, &p[h.header_len..h.total_len]))
+}
+
+pub fn parse_tcp4(p: &[u8]) -> Option<Tcp> {
+    let (src, dst, t) = ipv4_payload(p, IPPROTO_TCP, 20)?;
+    Some(Tcp::from_header(src, dst, t))
+}
+
+pub fn parse_udp4(p: &[u8]) -> Option<Udp> {
+    let (src, dst, u) = ipv4_payload(p, IPPROTO_UDP, 8)?;
+    Some(Udp::from_datagram(src, dst, u))
 }
 
 pub fn parse_icmp4_error(p: &[u8]) -> Option<IcmpError> {
@@ -1332,23 +1075,79 @@ pub fn parse_icmp4_error(p: &[u8]) -> Option<IcmpError> {
     if inner[0] >> 4 != 4 || ihl < 20 || inner.len() < ihl + 4 {
         return None;
     }
-    let quoted = ipv4::Header {
-        src: Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]),
-        dst: Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]),
-        protocol: inner[9],
-        header_len: ihl,
-        total_len: usize::from(u16::from_be_bytes([inner[2], inner[3]])),
-    };
     Some(IcmpError {
         from: h.src,
         kind: icmp[0],
         code: icmp[1],
-        quoted,
+        quoted_src: Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]),
+        quoted_dst: Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]),
+        quoted_protocol: inner[9],
         quoted_sport: u16::from_be_bytes([inner[ihl], inner[ihl + 1]]),
         quoted_dport: u16::from_be_bytes([inner[ihl + 2], inner[ihl + 3]]),
     })
 }
 
+/// An IPv6 header's (source, destination).
+fn v6_addrs(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
+    if p.len() < 40 || p[0] >> 4 != 6 {
+        return None;
+    }
+    Some((
+        Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?),
+        Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?),
+    ))
+}
+
+/// An IPv6 packet (no extension headers) of `next` with at least `min`
+/// octets of payload: (source, destination, payload).
+fn ipv6_payload(p: &[u8], next: u8, min: usize) -> Option<(Ipv6Addr, Ipv6Addr, &[u8])> {
+    let (src, dst) = v6_addrs(p)?;
+    (p.len() >= 40 + min && p[6] == next).then(|| (src, dst, &p[40..]))
+}
+
+/// An IPv6 TCP segment (no extension headers).
+pub fn parse_tcp6(p: &[u8]) -> Option<Tcp<Ipv6Addr>> {
+    let (src, dst, t) = ipv6_payload(p, IPPROTO_TCP, 20)?;
+    Some(Tcp::from_header(src, dst, t))
+}
+
+pub fn parse_udp6(p: &[u8]) -> Option<Udp<Ipv6Addr>> {
+    let (src, dst, u) = ipv6_payload(p, IPPROTO_UDP, 8)?;
+    Some(Udp::from_datagram(src, dst, u))
+}
+
+/// An ICMPv6 error (types 1-4) and the packet it quotes.
+pub fn parse_icmp6_error(p: &[u8]) -> Option<IcmpError<Ipv6Addr>> {
+    let (from, _) = v6_addrs(p)?;
+    if p[6] != IPPROTO_ICMPV6 || p.len() < 40 + 8 + 40 + 4 {
+        return None;
+    }
+    let icmp = &p[40..];
+    if !(1..=4).contains(&icmp[0]) {
+        return None;
+    }
+    let inner = &icmp[8..];
+    let (quoted_src, quoted_dst) = v6_addrs(inner)?;
+    Some(IcmpError {
+        from,
+        kind: icmp[0],
+        code: icmp[1],
+        quoted_src,
+        quoted_dst,
+        quoted_protocol: inner[6],
+        quoted_sport: u16::from_be_bytes([inner[40], inner[41]]),
+        quoted_dport: u16::from_be_bytes([inner[42], inner[43]]),
+    })
+}
+
+/// An ICMPv6 echo reply: (from, to, identifier).
+pub fn parse_icmp6_echo_reply(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u16)> {
+    let (src, dst) = v6_addrs(p)?;
+    if p[6] != IPPROTO_ICMPV6 || p.len() < 48 || p[40] != 129 {
+        return None;
+    }
+    Some((src, dst, u16::from_be_bytes([p[44], p[45]])))
+}
 /// A received frame in a line, for reports.
 pub fn describe(protocol: u16, p: &[u8]) -> String {
     let v = p.first().map(|b| b >> 4);
@@ -1377,7 +1176,7 @@ pub fn describe(protocol: u16, p: &[u8]) -> String {
             if let Some(e) = parse_icmp4_error(p) {
                 return format!(
                     "icmp {} > {} type {} code {} quoting {} > {}:{}",
-                    e.from, h.dst, e.kind, e.code, e.quoted.src, e.quoted.dst, e.quoted_dport
+                    e.from, h.dst, e.kind, e.code, e.quoted_src, e.quoted_dst, e.quoted_dport
                 );
             }
             format!("ipv4 {} > {} proto {}", h.src, h.dst, h.protocol)

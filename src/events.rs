@@ -130,7 +130,12 @@ impl Reporter {
                 // characters reach the terminal.
                 &format!("{} failed: {}", protocol.name(), printable(message)),
             ),
-            Event::IpUp { local, peer, dns } => {
+            Event::IpUp {
+                local,
+                peer,
+                dns,
+                vj,
+            } => {
                 let dns_h = if dns.is_empty() {
                     String::new()
                 } else {
@@ -138,10 +143,20 @@ impl Reporter {
                     format!(" DNS {}", d.join(" "))
                 };
                 let peer_h = peer.map(|p| format!(" peer {p}")).unwrap_or_default();
+                let vj_h = match (vj.tx, vj.rx) {
+                    (None, None) => String::new(),
+                    (tx, rx) => format!(
+                        " VJ{}{}",
+                        tx.map(|t| format!(" out {} slots", u16::from(t.max_slot) + 1))
+                            .unwrap_or_default(),
+                        rx.map(|r| format!(" in {} slots", u16::from(r.max_slot) + 1))
+                            .unwrap_or_default()
+                    ),
+                };
                 self.emit(
                     "ipcp-up",
-                    json!({"local": local, "peer": peer, "dns": dns}),
-                    &format!("IP {local}{peer_h}{dns_h}"),
+                    json!({"local": local, "peer": peer, "dns": dns, "vj": vj}),
+                    &format!("IP {local}{peer_h}{dns_h}{vj_h}"),
                 )
             }
             Event::IpDown => self.emit("ipcp-down", json!({}), "IP down"),

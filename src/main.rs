@@ -241,6 +241,17 @@ pub struct PppArgs {
     /// No IPCP: IPv6 alone (pppd's `noip`; needs --ipv6).
     #[arg(long)]
     pub noip: bool,
+    /// No Van Jacobson TCP/IP header compression (RFC 1144), either way.
+    #[arg(long)]
+    pub novj: bool,
+    /// VJ connection slots to offer the peer, 2-16 (pppd's `vj-max-slots`).
+    /// [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=16))]
+    pub vj_max_slots: Option<u8>,
+    /// Never leave the connection number out of VJ headers, and do not
+    /// ask the peer to (pppd's `novjccomp`).
+    #[arg(long)]
+    pub novjccomp: bool,
 }
 
 /// pppd's /etc/ppp scripts (ip-up and friends), with pppd's names.

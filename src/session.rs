@@ -176,7 +176,9 @@ where
                         h.network_phase(peer_authenticated);
                     }
                 }
-                Event::IpUp { local, peer, dns } => {
+                Event::IpUp {
+                    local, peer, dns, ..
+                } => {
                     if let Some(h) = &mut hooks {
                         h.ip_pre_up(*local, *peer, dns, usepeerdns).await;
                     }
@@ -352,6 +354,7 @@ where
                         link.lower_down(now);
                     }
                     Ok(n) => {
+                        let discarded = dec.stats().discarded();
                         dec.decode(
                             &rbuf[..n],
                             |frame| {
@@ -371,6 +374,11 @@ where
                             },
                             |why| tracing::debug!(?why, "frame discarded"),
                         );
+                        // A damaged frame may have been a VJ one: the
+                        // decompressor must resynchronise (RFC 1144 §4.3).
+                        if dec.stats().discarded() > discarded {
+                            link.frame_lost();
+                        }
                     }
                     Err(e) if carrier_hw::is_hangup(&e) => {
                         tracing::info!("line hung up");

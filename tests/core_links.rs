@@ -15,7 +15,9 @@ use support::linkpair::{frame_bytes, Pair};
 
 fn ip_up(ev: &[Event]) -> Option<(Ipv4Addr, Option<Ipv4Addr>, Vec<Ipv4Addr>)> {
     ev.iter().find_map(|e| match e {
-        Event::IpUp { local, peer, dns } => Some((*local, *peer, dns.clone())),
+        Event::IpUp {
+            local, peer, dns, ..
+        } => Some((*local, *peer, dns.clone())),
         _ => None,
     })
 }

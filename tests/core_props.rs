@@ -80,7 +80,9 @@ fn has_down(ev: &[Event]) -> bool {
 
 fn ip_up_event(ev: &[Event]) -> Option<(Ipv4Addr, Option<Ipv4Addr>, Vec<Ipv4Addr>)> {
     ev.iter().rev().find_map(|e| match e {
-        Event::IpUp { local, peer, dns } => Some((*local, *peer, dns.clone())),
+        Event::IpUp {
+            local, peer, dns, ..
+        } => Some((*local, *peer, dns.clone())),
         _ => None,
     })
 }

@@ -106,6 +106,11 @@ pub fn link_config(p: &PppArgs) -> LinkConfig {
     c.lcp.magic = !p.nomagic;
     c.lcp.acfc = !p.noaccomp;
     c.lcp.pfc = !p.nopcomp;
+    // pppd's default: VJ with 16 slots and slot numbers compressed.
+    c.ipcp.vj = (!p.novj).then(|| carrier::ppp::ipcp::VjConfig {
+        max_slot: p.vj_max_slots.unwrap_or(16) - 1,
+        compress_slot: !p.novjccomp,
+    });
     c
 }
 

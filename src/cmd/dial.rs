@@ -75,6 +75,9 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
     ppp.lcp_echo_interval = ppp.lcp_echo_interval.or(p.lcp_echo_interval);
     ppp.lcp_echo_failure = ppp.lcp_echo_failure.or(p.lcp_echo_failure);
     ppp.lcp_echo_adaptive |= p.lcp_echo_adaptive.unwrap_or(false);
+    ppp.novj |= p.novj.unwrap_or(false);
+    ppp.vj_max_slots = ppp.vj_max_slots.or(p.vj_max_slots);
+    ppp.novjccomp |= p.novjccomp.unwrap_or(false);
     let flow: carrier_hw::Flow = a
         .line
         .flow

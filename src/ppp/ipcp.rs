@@ -1,4 +1,5 @@
-//! IPCP options (RFC 1332) with the DNS extension of RFC 1877.
+//! IPCP options (RFC 1332) with the DNS extension of RFC 1877 and Van
+//! Jacobson compression (RFC 1332 §3.2, RFC 1144).
 
 use std::net::Ipv4Addr;
 
@@ -18,6 +19,25 @@ pub mod opt {
 
 const DNS_OPTS: [u8; 2] = [opt::PRIMARY_DNS, opt::SECONDARY_DNS];
 
+/// One direction of VJ compression as RFC 1332 §3.2 words it: the
+/// receiver's highest slot number and whether it takes packets that leave
+/// the slot number out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VjConfig {
+    pub max_slot: u8,
+    pub compress_slot: bool,
+}
+
+impl Default for VjConfig {
+    /// pppd's: 16 slots, slot numbers compressed.
+    fn default() -> Self {
+        VjConfig {
+            max_slot: 15,
+            compress_slot: true,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IpcpConfig {
     /// Our address; None asks the peer for one (pppd's `noipdefault`).
@@ -28,6 +48,10 @@ pub struct IpcpConfig {
     pub request_dns: bool,
     /// DNS servers we offer (pppd's `ms-dns`), primary then secondary.
     pub dns: [Option<Ipv4Addr>; 2],
+    /// VJ compression we ask to receive and agree to send (pppd's
+    /// default; None is `novj`). `compress_slot: false` is `novjccomp`:
+    /// neither asked for nor used when sending.
+    pub vj: Option<VjConfig>,
 }
 
 #[derive(Debug)]
@@ -37,6 +61,12 @@ pub struct Ipcp {
     want_addr: Option<Ipv4Addr>,
     /// DNS options we ask for; None once rejected.
     want_dns: [Option<Ipv4Addr>; 2],
+    /// Our VJ option's value; None once rejected.
+    want_vj: Option<VjConfig>,
+    /// VJ as agreed: what we receive (our request, acknowledged) and what
+    /// we send (the peer's request, acknowledged).
+    pub vj_rx: Option<VjConfig>,
+    pub vj_tx: Option<VjConfig>,
     /// The peer's address as we acknowledged it.
     pub peer_addr: Option<Ipv4Addr>,
     /// Our address and DNS servers as the peer acknowledged them.
@@ -54,6 +84,9 @@ impl Ipcp {
             cfg,
             want_addr: None,
             want_dns: [None; 2],
+            want_vj: None,
+            vj_rx: None,
+            vj_tx: None,
             peer_addr: None,
             local_addr: None,
             dns: Vec::new(),
@@ -71,13 +104,19 @@ impl Options for Ipcp {
         } else {
             [None; 2]
         };
+        self.want_vj = self.cfg.vj;
+        self.vj_rx = None;
+        self.vj_tx = None;
         self.peer_addr = None;
         self.local_addr = None;
         self.dns.clear();
     }
 
     fn request(&mut self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(18);
+        let mut v = Vec::with_capacity(24);
+        if let Some(vj) = self.want_vj {
+            push_option(&mut v, opt::IP_COMPRESSION, &vj_value(vj));
+        }
         if let Some(a) = self.want_addr {
             push_option(&mut v, opt::IP_ADDRESS, &a.octets());
         }
@@ -94,6 +133,7 @@ impl Options for Ipcp {
             return Verdict::Reject(Vec::new());
         };
         let mut peer_addr = None;
+        let mut peer_vj = None;
         let mut nak = Vec::new();
         let mut rej = Vec::new();
         // RFC 1661 §4.6 Max-Failure: reject what we would Nak.
@@ -125,8 +165,24 @@ impl Options for Ipcp {
                         None => o.push_to(&mut rej),
                     }
                 }
-                // VJ compression, RFC 1172 addresses, NBNS, bad lengths and
-                // anything unknown.
+                // RFC 1332 §3.2: the peer says what it can receive; we
+                // can send to any number of slots.
+                (opt::IP_COMPRESSION, _) if self.cfg.vj.is_some() && o.data.len() == 4 => {
+                    let ours = self.cfg.vj.unwrap_or_default();
+                    if o.data[..2] == crate::ppp::vj::COMPRESSED_TCP.to_be_bytes() {
+                        peer_vj = Some(VjConfig {
+                            max_slot: o.data[2],
+                            compress_slot: o.data[3] != 0,
+                        });
+                    } else if reject_not_nak {
+                        o.push_to(&mut rej);
+                    } else {
+                        // Another compression protocol: Nak'ed with VJ.
+                        push_option(&mut nak, opt::IP_COMPRESSION, &vj_value(ours));
+                    }
+                }
+                // VJ when `novj` or in RFC 1172's short form, RFC 1172
+                // addresses, NBNS, bad lengths and anything unknown.
                 _ => o.push_to(&mut rej),
             }
         }
@@ -137,10 +193,12 @@ impl Options for Ipcp {
             return Verdict::Nak(nak);
         }
         self.peer_addr = peer_addr.or(self.cfg.remote);
+        self.vj_tx = peer_vj;
         Verdict::Ack
     }
 
     fn acked(&mut self, _options: &[u8]) {
+        self.vj_rx = self.want_vj;
         // A configured address stands even if the peer rejected the option.
         self.local_addr = self
             .want_addr
@@ -160,6 +218,18 @@ impl Options for Ipcp {
             return false;
         };
         for o in opts {
+            if o.kind == opt::IP_COMPRESSION {
+                // A smaller slot table or no slot compression is taken;
+                // another protocol means no VJ from the peer.
+                self.want_vj = match (self.want_vj, o.data) {
+                    (Some(w), [0x00, 0x2d, max, c]) => Some(VjConfig {
+                        max_slot: (*max).min(w.max_slot),
+                        compress_slot: w.compress_slot && *c != 0,
+                    }),
+                    _ => None,
+                };
+                continue;
+            }
             let Some(a) = addr(o.data) else { continue };
             match o.kind {
                 // A client takes the address the server offers; a fixed
@@ -179,6 +249,7 @@ impl Options for Ipcp {
         };
         for o in opts {
             match o.kind {
+                opt::IP_COMPRESSION => self.want_vj = None,
                 opt::IP_ADDRESS => self.want_addr = None,
                 opt::PRIMARY_DNS => self.want_dns[0] = None,
                 opt::SECONDARY_DNS => self.want_dns[1] = None,
@@ -187,4 +258,9 @@ impl Options for Ipcp {
         }
         true
     }
+}
+
+fn vj_value(v: VjConfig) -> [u8; 4] {
+    let p = crate::ppp::vj::COMPRESSED_TCP.to_be_bytes();
+    [p[0], p[1], v.max_slot, u8::from(v.compress_slot)]
 }

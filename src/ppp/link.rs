@@ -14,12 +14,13 @@ use super::auth::{AuthConfig, AuthOutcome, AuthProto, Secret};
 use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
 use super::datagram;
 use super::fsm::{code, Fsm, FsmConfig, Ignored, Signal, State, Unhandled};
-use super::ipcp::{Ipcp, IpcpConfig};
+use super::ipcp::{Ipcp, IpcpConfig, VjConfig};
 use super::ipv6cp::{InterfaceId, Ipv6cp, Ipv6cpConfig};
 use super::lcp::{Agreed, Lcp, LcpConfig};
 use super::packet::Packet;
 use super::pap::{self, PapAuthenticator, PapPeer, PapTimers};
 use super::proto;
+use super::vj::{self, VjStats};
 use crate::hdlc::{self, HeaderError};
 
 /// RFC 1661 §3.2 link phases.
@@ -138,6 +139,8 @@ pub enum Event {
         local: Ipv4Addr,
         peer: Option<Ipv4Addr>,
         dns: Vec<Ipv4Addr>,
+        /// VJ header compression agreed each way (RFC 1144).
+        vj: VjAgreed,
     },
     IpDown,
     /// IPv6CP opened (RFC 5072): each end's link-local address is
@@ -150,6 +153,14 @@ pub enum Event {
     Down {
         reason: DownReason,
     },
+}
+
+/// VJ compression each way, as IPCP agreed: the receiver's slots and
+/// whether it takes packets without a slot number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VjAgreed {
+    pub tx: Option<super::ipcp::VjConfig>,
+    pub rx: Option<super::ipcp::VjConfig>,
 }
 
 /// pppd's lcp-echo-interval, lcp-echo-failure and lcp-echo-adaptive.
@@ -251,6 +262,8 @@ pub struct LinkStats {
     pub echo_requests_in: u64,
     pub echo_replies_in: u64,
     pub discard_requests_in: u64,
+    /// Van Jacobson header compression.
+    pub vj: VjStats,
 }
 
 #[derive(Debug, Default)]
@@ -285,6 +298,8 @@ pub struct Link {
     traffic_since_echo: bool,
     ip_up: bool,
     ipv6_up: bool,
+    vj_tx: Option<vj::Compressor>,
+    vj_rx: Option<vj::Decompressor>,
     /// The last IP datagram in or out, or the first NCP up (for `idle`).
     last_ip: Option<Instant>,
     stats: LinkStats,
@@ -363,6 +378,8 @@ impl Link {
             traffic_since_echo: false,
             ip_up: false,
             ipv6_up: false,
+            vj_tx: None,
+            vj_rx: None,
             last_ip: None,
             stats: LinkStats::default(),
         }
@@ -535,12 +552,21 @@ impl Link {
     /// may not go out. A datagram goes out only under the protocol its own
     /// header names, and only while that protocol's NCP is Opened; anything
     /// else is dropped and counted.
-    pub fn send_ip<'a>(&mut self, datagram: &'a [u8], now: Instant) -> Option<(u16, &'a [u8])> {
+    /// With VJ agreed, a TCP datagram may go out as 0x002d or 0x002f, from
+    /// the link's own buffer.
+    pub fn send_ip<'a>(&'a mut self, datagram: &'a [u8], now: Instant) -> Option<(u16, &'a [u8])> {
         match datagram::classify(datagram) {
             Some((proto::IPV4, d)) if self.ip_up => {
                 self.stats.ip_out += 1;
                 self.activity(d, now);
-                Some((proto::IPV4, d))
+                match &mut self.vj_tx {
+                    None => Some((proto::IPV4, d)),
+                    Some(c) => Some(match c.compress(d, &mut self.stats.vj) {
+                        vj::Packet::Ip(p) => (proto::IPV4, p),
+                        vj::Packet::Uncompressed(p) => (vj::UNCOMPRESSED_TCP, p),
+                        vj::Packet::Compressed(p) => (vj::COMPRESSED_TCP, p),
+                    }),
+                }
             }
             Some((proto::IPV6, d)) if self.ipv6_up => {
                 self.stats.ipv6_out += 1;
@@ -562,7 +588,7 @@ impl Link {
     /// A frame from the decoder (unstuffed, FCS removed). Returns the IP
     /// datagram it carries, if any, for the caller to deliver; its own
     /// header always names the family its PPP protocol stands for.
-    pub fn handle_frame<'a>(&mut self, frame: &'a [u8], now: Instant) -> Option<&'a [u8]> {
+    pub fn handle_frame<'a>(&'a mut self, frame: &'a [u8], now: Instant) -> Option<&'a [u8]> {
         let (protocol, info) = match hdlc::split_header(frame) {
             Ok(x) => x,
             Err(e) => {
@@ -597,10 +623,55 @@ impl Link {
             proto::IPV6 if self.cfg.ipv6.is_some() => {
                 ip = self.receive_datagram(protocol, info, now)
             }
+            vj::COMPRESSED_TCP | vj::UNCOMPRESSED_TCP if self.cfg.ipcp.vj.is_some() => {
+                self.pump(now);
+                return self.receive_vj(protocol, info, now);
+            }
             _ => self.protocol_reject(protocol, info),
         }
         self.pump(now);
         ip
+    }
+
+    /// The framer dropped a frame (bad FCS, too long): VJ must not trust
+    /// the next compressed packet (RFC 1144 §4.3).
+    pub fn frame_lost(&mut self) {
+        if let Some(d) = &mut self.vj_rx {
+            d.lost();
+        }
+    }
+
+    /// A VJ frame: rebuilt, then delivered as any IPv4 datagram would be.
+    fn receive_vj<'a>(&'a mut self, protocol: u16, info: &[u8], now: Instant) -> Option<&'a [u8]> {
+        let Some(d) = self.vj_rx.as_mut().filter(|_| self.ip_up) else {
+            // Not agreed for this direction, or IPCP not open.
+            self.stats.ip_in_dropped += 1;
+            self.stats.not_ready += 1;
+            return None;
+        };
+        let rebuilt = if protocol == vj::COMPRESSED_TCP {
+            d.compressed(info, &mut self.stats.vj)
+        } else {
+            d.uncompressed(info, &mut self.stats.vj)
+        }?;
+        match datagram::classify(rebuilt) {
+            Some((proto::IPV4, dg)) => {
+                self.stats.ip_in += 1;
+                if self
+                    .cfg
+                    .active_filter
+                    .as_ref()
+                    .map_or(true, |f| f.is_active(dg))
+                {
+                    self.last_ip = Some(now);
+                }
+                Some(dg)
+            }
+            _ => {
+                self.stats.ip_in_dropped += 1;
+                None
+            }
+        }
     }
 
     /// A datagram either way restarts the idle time if it counts as
@@ -1010,6 +1081,18 @@ impl Link {
                 let i = &self.ipcp.opts;
                 match i.local_addr {
                     Some(local) => {
+                        let vj = VjAgreed {
+                            tx: i.vj_tx.map(|v| VjConfig {
+                                compress_slot: v.compress_slot
+                                    && self.cfg.ipcp.vj.is_some_and(|o| o.compress_slot),
+                                ..v
+                            }),
+                            rx: i.vj_rx,
+                        };
+                        self.vj_tx = vj
+                            .tx
+                            .map(|v| vj::Compressor::new(v.max_slot, v.compress_slot));
+                        self.vj_rx = vj.rx.map(|v| vj::Decompressor::new(v.max_slot));
                         self.ip_up = true;
                         if !self.ipv6_up {
                             self.last_ip = Some(now);
@@ -1017,8 +1100,9 @@ impl Link {
                         self.stats.ip_up += 1;
                         let ev = Event::IpUp {
                             local,
-                            peer: i.peer_addr,
-                            dns: i.dns.clone(),
+                            peer: self.ipcp.opts.peer_addr,
+                            dns: self.ipcp.opts.dns.clone(),
+                            vj,
                         };
                         self.events.push_back(ev);
                     }
@@ -1030,6 +1114,8 @@ impl Link {
                 }
             }
             Signal::Down => {
+                self.vj_tx = None;
+                self.vj_rx = None;
                 if self.ip_up {
                     self.ip_up = false;
                     self.events.push_back(Event::IpDown);

@@ -15,6 +15,7 @@ pub mod link;
 pub mod packet;
 pub mod pap;
 pub mod trace;
+pub mod vj;
 
 pub use link::{DownReason, Event, Link, LinkConfig, Phase};
 

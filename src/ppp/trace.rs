@@ -84,7 +84,11 @@ fn ipcp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
         (ipcp::opt::IP_ADDRESS, Some(a)) => write!(f, " <addr {a}>"),
         (ipcp::opt::PRIMARY_DNS, Some(a)) => write!(f, " <ms-dns1 {a}>"),
         (ipcp::opt::SECONDARY_DNS, Some(a)) => write!(f, " <ms-dns3 {a}>"),
-        (ipcp::opt::IP_COMPRESSION, _) => f.write_str(" <compress VJ>"),
+        // pppd: `<compress VJ 0f 01>`.
+        (ipcp::opt::IP_COMPRESSION, _) if o.data.len() == 4 && o.data[..2] == [0x00, 0x2d] => {
+            write!(f, " <compress VJ {:02x} {:02x}>", o.data[2], o.data[3])
+        }
+        (ipcp::opt::IP_COMPRESSION, _) => f.write_str(" <compress>"),
         _ => generic_option(f, o),
     }
 }
@@ -115,6 +119,13 @@ impl fmt::Display for Describe<'_> {
             proto::CHAP => "CHAP",
             proto::IPV4 => return describe_ip(f, self.info),
             proto::IPV6 => return describe_ipv6(f, self.info),
+            super::vj::COMPRESSED_TCP => {
+                return write!(f, "VJ compressed TCP len={}", self.info.len())
+            }
+            super::vj::UNCOMPRESSED_TCP => {
+                f.write_str("VJ uncompressed ")?;
+                return describe_ip(f, self.info);
+            }
             p => return write!(f, "proto={p:#06x} len={}", self.info.len()),
         };
         let pkt = match Packet::parse(self.info) {

@@ -156,6 +156,13 @@ pub struct Profile {
     /// `true` is pppd's `+ipv6`; `"LOCAL,REMOTE"` its `ipv6 ::1,::2`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<Ipv6Setting>,
+    /// pppd's `novj`, `vj-max-slots` (2-16), `novjccomp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub novj: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vj_max_slots: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub novjccomp: Option<bool>,
     /// pppd's `noip`: IPv6 alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noip: Option<bool>,

@@ -147,6 +147,9 @@ impl Profile {
                 }
             }
         }
+        if let Some(n) = self.vj_max_slots.filter(|n| !(2..=16).contains(n)) {
+            return bad(vec![key("vj-max-slots")], format!("{n} slots: 2 to 16"));
+        }
         if let Some(f) = &self.active_filter {
             if let Err(m) = crate::ppp::activity::ActiveFilter::parse(f) {
                 return bad(vec![key("active-filter")], m);

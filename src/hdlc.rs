@@ -72,15 +72,66 @@ pub fn fcs32(data: &[u8]) -> u32 {
     FCS32.checksum(data)
 }
 
-/// Octets that must be escaped: those in the ACCM plus FLAG and ESCAPE.
-fn escape_table(accm: u32) -> [bool; 256] {
-    let mut t = [false; 256];
-    for (c, slot) in t.iter_mut().enumerate().take(32) {
-        *slot = accm & (1 << c) != 0;
+/// The octets that are special on one side of the line: FLAG, ESCAPE and
+/// the control characters of an ACCM (to escape when sending, to drop when
+/// receiving), found a word at a time.
+#[derive(Clone, Debug)]
+struct Specials {
+    table: [bool; 256],
+    accm: u32,
+}
+
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+impl Specials {
+    fn new(accm: u32) -> Self {
+        let mut table = [false; 256];
+        for (c, slot) in table.iter_mut().enumerate().take(32) {
+            *slot = accm & (1 << c) != 0;
+        }
+        table[FLAG as usize] = true;
+        table[ESCAPE as usize] = true;
+        Specials { table, accm }
     }
-    t[FLAG as usize] = true;
-    t[ESCAPE as usize] = true;
-    t
+
+    fn contains(&self, b: u8) -> bool {
+        self.table[usize::from(b)]
+    }
+
+    /// The index of the first special octet in `data`.
+    fn find(&self, data: &[u8]) -> Option<usize> {
+        if self.accm == 0 {
+            // Only FLAG and ESCAPE: memchr's vector search.
+            return memchr::memchr2(FLAG, ESCAPE, data);
+        }
+        // Eight octets at a time: the lowest lane flagged by each test is
+        // exact (a borrow only runs upwards), so the lowest of all is the
+        // first candidate. A control character outside the ACCM is a
+        // candidate but not special: the search goes on after it.
+        let mut i = 0;
+        while let Some(w) = data.get(i..i + 8) {
+            let x = u64::from_le_bytes(w.try_into().expect("eight octets"));
+            let below_space = x.wrapping_sub(LANES * 0x20) & !x & HIGHS;
+            let zero = |v: u64| v.wrapping_sub(LANES) & !v & HIGHS;
+            let m = below_space
+                | zero(x ^ (LANES * u64::from(FLAG)))
+                | zero(x ^ (LANES * u64::from(ESCAPE)));
+            if m == 0 {
+                i += 8;
+                continue;
+            }
+            let j = i + (m.trailing_zeros() / 8) as usize;
+            if self.contains(data[j]) {
+                return Some(j);
+            }
+            i = j + 1;
+        }
+        data[i..]
+            .iter()
+            .position(|&b| self.contains(b))
+            .map(|p| p + i)
+    }
 }
 
 /// Whether an LCP packet must go out with default framing. pppd's
@@ -99,8 +150,8 @@ pub const FLAG_TIME: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct Encoder {
     accm: u32,
-    escape: [bool; 256],
-    default_escape: [bool; 256],
+    escape: Specials,
+    default_escape: Specials,
     acfc: bool,
     pfc: bool,
     fcs: FcsKind,
@@ -120,10 +171,10 @@ impl Default for Encoder {
 impl Encoder {
     /// Default framing: every control character escaped, full header, FCS-16.
     pub fn new() -> Self {
-        let default_escape = escape_table(DEFAULT_ACCM);
+        let default_escape = Specials::new(DEFAULT_ACCM);
         Encoder {
             accm: DEFAULT_ACCM,
-            escape: default_escape,
+            escape: default_escape.clone(),
             default_escape,
             acfc: false,
             pfc: false,
@@ -136,7 +187,7 @@ impl Encoder {
     /// The peer's receive ACCM: the control characters it needs escaped.
     pub fn set_accm(&mut self, accm: u32) {
         self.accm = accm;
-        self.escape = escape_table(accm);
+        self.escape = Specials::new(accm);
     }
 
     pub fn accm(&self) -> u32 {
@@ -230,15 +281,38 @@ impl Encoder {
 }
 
 /// Copies `data` to `out`, escaping what `table` marks; unescaped runs are
-/// copied whole.
-fn stuff(table: &[bool; 256], data: &[u8], out: &mut BytesMut) {
-    let mut rest = data;
-    while let Some(i) = rest.iter().position(|&b| table[b as usize]) {
-        out.extend_from_slice(&rest[..i]);
-        out.extend_from_slice(&[ESCAPE, rest[i] ^ ESCAPE_XOR]);
+/// copied whole, into room made once for the worst case (every octet
+/// escaped) and trimmed after, so no run pays for a capacity check.
+fn stuff(table: &Specials, data: &[u8], out: &mut BytesMut) {
+    let start = out.len();
+    out.resize(start + 2 * data.len() + 1, 0);
+    let buf = &mut out[start..];
+    if table.accm != 0 {
+        // Controls escaped: about one octet in eight of arbitrary data, too
+        // many runs to copy one by one. Every octet is written with its
+        // escaped form after it, and the write position moves past what
+        // it needed: no branch per octet.
+        let mut w = 0;
+        for &b in data {
+            let esc = table.contains(b);
+            buf[w] = if esc { ESCAPE } else { b };
+            buf[w + 1] = b ^ ESCAPE_XOR;
+            w += 1 + usize::from(esc);
+        }
+        out.truncate(start + w);
+        return;
+    }
+    let (mut w, mut rest) = (0, data);
+    while let Some(i) = table.find(rest) {
+        buf[w..w + i].copy_from_slice(&rest[..i]);
+        buf[w + i] = ESCAPE;
+        buf[w + i + 1] = rest[i] ^ ESCAPE_XOR;
+        w += i + 2;
         rest = &rest[i + 1..];
     }
-    out.extend_from_slice(rest);
+    buf[w..w + rest.len()].copy_from_slice(rest);
+    w += rest.len();
+    out.truncate(start + w);
 }
 
 /// Why the decoder threw a frame (or octets) away.
@@ -297,7 +371,7 @@ pub struct Decoder {
     /// Largest unstuffed frame accepted, FCS included.
     max_frame: usize,
     rx_accm: u32,
-    special: [bool; 256],
+    special: Specials,
     fcs: FcsKind,
     stats: DecoderStats,
 }
@@ -316,7 +390,7 @@ impl Decoder {
             state: RxState::Hunt,
             max_frame: 0,
             rx_accm: DEFAULT_ACCM,
-            special: [false; 256],
+            special: Specials::new(DEFAULT_ACCM),
             fcs: FcsKind::Fcs16,
             stats: DecoderStats::default(),
         };
@@ -341,13 +415,7 @@ impl Decoder {
     /// The receive ACCM we asked the peer for.
     pub fn set_accm(&mut self, accm: u32) {
         self.rx_accm = accm;
-        let mut special = [false; 256];
-        for (c, slot) in special.iter_mut().enumerate().take(32) {
-            *slot = accm & (1 << c) != 0;
-        }
-        special[FLAG as usize] = true;
-        special[ESCAPE as usize] = true;
-        self.special = special;
+        self.special = Specials::new(accm);
     }
 
     pub fn set_fcs(&mut self, fcs: FcsKind) {
@@ -377,7 +445,7 @@ impl Decoder {
     ) {
         while !input.is_empty() {
             match self.state {
-                RxState::Hunt => match input.iter().position(|&b| b == FLAG) {
+                RxState::Hunt => match memchr::memchr(FLAG, input) {
                     Some(i) => {
                         self.stats.hunt_octets += i as u64;
                         input = &input[i + 1..];
@@ -388,19 +456,55 @@ impl Decoder {
                         return;
                     }
                 },
-                RxState::Discard => match input.iter().position(|&b| b == FLAG) {
+                RxState::Discard => match memchr::memchr(FLAG, input) {
                     Some(i) => {
                         input = &input[i + 1..];
                         self.start_frame();
                     }
                     None => return,
                 },
+                RxState::Frame if self.rx_accm != 0 => {
+                    // Escapes are frequent where controls are escaped:
+                    // octet by octet, ordinary and escaped ones alike,
+                    // until something the state machine must see.
+                    let (sp, buf) = (&self.special, &mut self.buf);
+                    let mut i = 0;
+                    while let Some(&b) = input.get(i) {
+                        if !sp.contains(b) {
+                            buf.push(b);
+                            i += 1;
+                        } else if b == ESCAPE {
+                            match input.get(i + 1) {
+                                Some(&e) if !sp.contains(e) && e >= 0x20 => {
+                                    buf.push(e ^ ESCAPE_XOR);
+                                    i += 2;
+                                }
+                                _ => break,
+                            }
+                        } else {
+                            break;
+                        }
+                    }
+                    input = &input[i..];
+                    if self.buf.len() > self.max_frame {
+                        self.stats.too_long += 1;
+                        on_discard(Discard::TooLong);
+                        self.buf.clear();
+                        self.state = RxState::Discard;
+                        continue;
+                    }
+                    let Some((&b, rest)) = input.split_first() else {
+                        return;
+                    };
+                    input = rest;
+                    match b {
+                        FLAG => self.end_frame(&mut on_frame, &mut on_discard),
+                        ESCAPE => self.state = RxState::Escaped,
+                        _ => self.stats.accm_dropped += 1,
+                    }
+                }
                 RxState::Frame => {
-                    let special = &self.special;
-                    let run = input
-                        .iter()
-                        .position(|&b| special[b as usize])
-                        .unwrap_or(input.len());
+                    let run = self.special.find(input).unwrap_or(input.len());
                     if !self.push(&input[..run], &mut on_discard) {
                         input = &input[run..];
                         continue;
@@ -412,7 +516,15 @@ impl Decoder {
                     input = rest;
                     match b {
                         FLAG => self.end_frame(&mut on_frame, &mut on_discard),
-                        ESCAPE => self.state = RxState::Escaped,
+                        // The common case at once: the escaped octet is
+                        // there and is an ordinary one.
+                        ESCAPE => match input.first() {
+                            Some(&e) if !self.special.contains(e) && e >= 0x20 => {
+                                input = &input[1..];
+                                self.push(&[e ^ ESCAPE_XOR], &mut on_discard);
+                            }
+                            _ => self.state = RxState::Escaped,
+                        },
                         _ => self.stats.accm_dropped += 1,
                     }
                 }
@@ -519,6 +631,40 @@ pub fn split_header(frame: &[u8]) -> Result<(u16, &[u8]), HeaderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The word-at-a-time search finds what a byte loop finds, for any
+        /// ACCM and any data, controls, FLAG and ESCAPE included.
+        #[test]
+        fn the_special_search_is_the_byte_loop(
+            accm in proptest::prop_oneof![
+                proptest::strategy::Just(0u32),
+                proptest::strategy::Just(u32::MAX),
+                proptest::prelude::any::<u32>()
+            ],
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::strategy::Just(FLAG),
+                    proptest::strategy::Just(ESCAPE),
+                    0u8..0x20,
+                ],
+                0..64,
+            ),
+        ) {
+            let sp = Specials::new(accm);
+            let mut at = 0;
+            loop {
+                let want = data[at..].iter().position(|&b| sp.table[b as usize]);
+                let got = sp.find(&data[at..]);
+                proptest::prop_assert_eq!(got, want);
+                match got {
+                    Some(i) => at += i + 1,
+                    None => break,
+                }
+            }
+        }
+    }
 
     fn frames_of(d: &mut Decoder, input: &[u8]) -> (Vec<Vec<u8>>, Vec<Discard>) {
         let mut frames = Vec::new();

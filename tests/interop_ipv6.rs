@@ -9,30 +9,11 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::carrier::{Carrier, Netns};
+use support::carrier::{ping_replies, secrets_file, Carrier, Netns};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 fn log_of(pppd: &Pppd) -> String {
     format!("--- pppd log ---\n{}", pppd.log())
-}
-
-/// The replies in a ping's summary: iputils' `3 received` or busybox's
-/// `3 packets received`.
-fn replies(summary: &str) -> u64 {
-    summary
-        .lines()
-        .find(|l| l.contains("transmitted"))
-        .and_then(|l| {
-            let words: Vec<&str> = l.split([' ', ',']).filter(|w| !w.is_empty()).collect();
-            let at = words.iter().position(|w| *w == "received")?;
-            let n = if words.get(at - 1) == Some(&"packets") {
-                at - 2
-            } else {
-                at - 1
-            };
-            words.get(n)?.parse().ok()
-        })
-        .unwrap_or(0)
 }
 
 /// pppd with `opts`, and carrier in a namespace of its own running
@@ -87,7 +68,7 @@ fn ping6_both_ways(ns: &Netns, pppd: &Pppd, v6: &Value, ifname: &str) -> (u64, u
         )
         .expect("guest ping ran");
     assert_eq!(code, 0, "ping -6 from pppd: {out}\n{}", log_of(pppd));
-    (replies(&text), replies(&out))
+    (ping_replies(&text), ping_replies(&out))
 }
 
 /// pppd's view of the identifiers matches ours.
@@ -158,13 +139,11 @@ fn carrier_dials_pppd_with_ipv6_and_ping6_crosses_both_ways() {
 #[test]
 fn pppd_dials_carrier_with_ipv6_and_ping6_crosses_both_ways() {
     let dir = tempfile::tempdir().unwrap();
-    let secrets = dir.path().join("secrets");
-    std::fs::write(&secrets, "alice * s3cret *\n").unwrap();
-    std::fs::set_permissions(
-        &secrets,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    let secrets = secrets_file(
+        dir.path(),
+        "alice * s3cret *
+",
+    );
     let Some((ns, pppd, mut c, v6)) = up(
         "local noccp novj debug noauth user alice password s3cret noipdefault +ipv6",
         &[

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::carrier::{Carrier, Netns};
+use support::carrier::{ping_replies, Carrier, Netns};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 const SERVER: &str = "local passive noccp novj noipv6 debug name server \
@@ -357,36 +357,17 @@ fn capture_opens_in_tshark_without_malformed_frames_or_passwords() {
     std::fs::remove_file(&pcap).unwrap();
 }
 
-/// The replies a ping's summary line reports: iputils' `3 received` or
-/// busybox's `3 packets received`.
-fn replies(summary: &str) -> u64 {
-    summary
-        .lines()
-        .find(|l| l.contains("transmitted"))
-        .and_then(|l| {
-            let words: Vec<&str> = l.split([' ', ',']).filter(|w| !w.is_empty()).collect();
-            let at = words.iter().position(|w| *w == "received")?;
-            let n = if words.get(at - 1) == Some(&"packets") {
-                at - 2
-            } else {
-                at - 1
-            };
-            words.get(n)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn ping_summaries_are_read_from_both_pings() {
     assert_eq!(
-        replies("3 packets transmitted, 2 received, 33% packet loss, time 2003ms"),
+        ping_replies("3 packets transmitted, 2 received, 33% packet loss, time 2003ms"),
         2
     );
     assert_eq!(
-        replies("3 packets transmitted, 3 packets received, 0% packet loss"),
+        ping_replies("3 packets transmitted, 3 packets received, 0% packet loss"),
         3
     );
-    assert_eq!(replies("nothing"), 0);
+    assert_eq!(ping_replies("nothing"), 0);
 }
 
 #[test]
@@ -452,7 +433,7 @@ fn ping_crosses_the_link_both_ways() {
     // ping passes with a reply lost, so the counts allow the same loss.
     // (ip_out no longer counts the host's IPv6 chatter: it is dropped and
     // counted apart, in ip_out_dropped.)
-    let crossed = replies(&String::from_utf8_lossy(&ping.stdout)) + replies(&out);
+    let crossed = ping_replies(&String::from_utf8_lossy(&ping.stdout)) + ping_replies(&out);
     assert!(crossed >= 2, "one reply at least each way");
     assert!(
         stats["link"]["ip_in"].as_u64().unwrap() >= crossed,

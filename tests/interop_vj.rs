@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::carrier::{Carrier, Netns};
+use support::carrier::{secrets_file, Carrier, Netns};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 fn log_of(pppd: &Pppd) -> String {
@@ -176,13 +176,11 @@ fn carrier_dials_pppd_and_tcp_crosses_vj_compressed_both_ways() {
 #[test]
 fn pppd_dials_carrier_and_tcp_crosses_vj_compressed_both_ways() {
     let dir = tempfile::tempdir().unwrap();
-    let secrets = dir.path().join("secrets");
-    std::fs::write(&secrets, "alice * s3cret *\n").unwrap();
-    std::fs::set_permissions(
-        &secrets,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    let secrets = secrets_file(
+        dir.path(),
+        "alice * s3cret *
+",
+    );
     run(
         "local noccp debug noauth noipv6 user alice password s3cret noipdefault",
         &[

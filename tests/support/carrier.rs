@@ -226,3 +226,32 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
+
+/// A pppd-format secrets file `name` in `dir` holding `text`, mode 0600
+/// as carrier requires.
+pub fn secrets_file(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("secrets");
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+/// The replies a ping's summary line reports: iputils' `3 received` or
+/// busybox's `3 packets received`.
+pub fn ping_replies(summary: &str) -> u64 {
+    summary
+        .lines()
+        .find(|l| l.contains("transmitted"))
+        .and_then(|l| {
+            let words: Vec<&str> = l.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+            let at = words.iter().position(|w| *w == "received")?;
+            let n = if words.get(at - 1) == Some(&"packets") {
+                at - 2
+            } else {
+                at - 1
+            };
+            words.get(n)?.parse().ok()
+        })
+        .unwrap_or(0)
+}

@@ -185,17 +185,9 @@ impl Hooks {
     pub fn set_ifname(&mut self, ifname: &str) {
         self.ifname = ifname.to_string();
         self.env.insert("IFNAME", ifname.to_string());
-        // pppd's UNIT is the ppp unit number: the name's trailing digits.
-        let digits: String = ifname
-            .chars()
-            .rev()
-            .take_while(char::is_ascii_digit)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        if !digits.is_empty() {
-            self.env.insert("UNIT", digits);
+        // pppd's UNIT is the ppp unit number.
+        if let Some(unit) = crate::net::tun::unit_number(ifname) {
+            self.env.insert("UNIT", unit.to_string());
         }
     }
 

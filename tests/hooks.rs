@@ -219,17 +219,7 @@ fn carrier_runs_the_scripts_as_pppd_does() {
         v6["peer_ll"].as_str().unwrap().to_string(),
     );
     let ping6 = |ns: &Netns, to: &str, dev: &str| {
-        let o = ns.run(&[
-            "ping",
-            "-6",
-            "-c",
-            "3",
-            "-i",
-            "0.3",
-            "-W",
-            "3",
-            &format!("{to}%{dev}"),
-        ]);
+        let o = ns.ping6(to, dev);
         assert!(
             o.status.success(),
             "ping -6 {to}%{dev}: {}",

@@ -44,17 +44,7 @@ fn ping6_both_ways(ns: &Netns, pppd: &Pppd, v6: &Value, ifname: &str) -> (u64, u
         v6["local_ll"].as_str().unwrap(),
         v6["peer_ll"].as_str().unwrap(),
     );
-    let o = ns.run(&[
-        "ping",
-        "-6",
-        "-c",
-        "3",
-        "-i",
-        "0.3",
-        "-W",
-        "3",
-        &format!("{theirs}%{ifname}"),
-    ]);
+    let o = ns.ping6(theirs, ifname);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),

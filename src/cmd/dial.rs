@@ -312,9 +312,8 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     let mut plane = match &setup.demand {
         None => plane,
         Some(d) => {
-            let unit = ifname
-                .trim_start_matches(|c: char| !c.is_ascii_digit())
-                .parse()
+            let unit = carrier::net::tun::unit_number(&ifname)
+                .and_then(|u| u8::try_from(u).ok())
                 .unwrap_or(0);
             let addrs = carrier::demand::placeholders(unit, 1500);
             let plane = plane

@@ -41,7 +41,9 @@ pub struct InboundPlane {
 impl InboundPlane {
     pub fn new(ifname: &str, enablement: Enablement, store: Store) -> Self {
         InboundPlane {
-            tun: TunPlane::new(ifname),
+            // The caller must not be able to route the console or hand it
+            // addresses; the firewall drops ICMPv6 from the link as well.
+            tun: TunPlane::new(ifname).closed_to_router_advertisements(),
             enablement,
             store,
             peers: Peers::default(),

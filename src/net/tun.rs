@@ -28,6 +28,8 @@ pub struct TunPlane {
     persistent: bool,
     /// The default route was added (it lives as long as the device).
     routed: bool,
+    /// Take no router advertisements or redirects from the peer.
+    closed_to_ra: bool,
 }
 
 impl std::fmt::Debug for TunPlane {
@@ -49,6 +51,15 @@ impl TunPlane {
             actual: None,
             ..TunPlane::default()
         }
+    }
+
+    /// Once IPv6 is on, the peer's router advertisements and redirects
+    /// are not taken: for a host that must not let the caller change its
+    /// routes or give it addresses (the inbound console). A dialer keeps
+    /// taking them, as pppd's interface does.
+    pub fn closed_to_router_advertisements(mut self) -> Self {
+        self.closed_to_ra = true;
+        self
     }
 
     /// pppd's `defaultroute6`: when IPv6CP opens, a default IPv6 route
@@ -74,9 +85,7 @@ impl TunPlane {
             // pppd routes by default at startup in demand mode, so that
             // traffic to anywhere can bring the link up.
             if self.default_route {
-                let what = self.add_default_route(d, false);
-                self.routed = what == "; default route";
-                tracing::info!("{}", what.trim_start_matches("; "));
+                self.routed = self.add_default_route(d, false).is_ok();
             }
         }
         self.v4 = Some(link.clone());
@@ -147,12 +156,11 @@ impl TunPlane {
         self
     }
 
-    fn add_default_route(&self, dev: &AsyncDevice, v6: bool) -> String {
+    /// Adds the default route through `dev` for one family, unless one
+    /// exists; a failure is logged.
+    fn add_default_route(&self, dev: &AsyncDevice, v6: bool) -> io::Result<()> {
         use route_manager::{Route, RouteManager};
-        let index = match dev.if_index() {
-            Ok(i) => i,
-            Err(e) => return format!("; no default route: {e}"),
-        };
+        let index = dev.if_index()?;
         let any: std::net::IpAddr = if v6 {
             std::net::Ipv6Addr::UNSPECIFIED.into()
         } else {
@@ -172,14 +180,10 @@ impl TunPlane {
             }
             m.add(&route)
         });
-        match result {
-            Ok(()) if v6 => "; default IPv6 route".to_string(),
-            Ok(()) => "; default route".to_string(),
-            Err(e) => {
-                tracing::warn!(interface = %self.name, error = %e, "no default route");
-                format!("; no default route: {e}")
-            }
+        if let Err(e) = &result {
+            tracing::warn!(interface = %self.name, error = %e, "no default route");
         }
+        result
     }
 }
 
@@ -193,6 +197,22 @@ impl TunPlane {
     pub fn interface(&self) -> Option<&str> {
         self.actual.as_deref()
     }
+}
+
+/// What the interface line says of a default route.
+fn route_note(v6: bool, r: &io::Result<()>) -> String {
+    match (r, v6) {
+        (Ok(()), true) => "; default IPv6 route".into(),
+        (Ok(()), false) => "; default route".into(),
+        (Err(e), _) => format!("; no default route: {e}"),
+    }
+}
+
+/// pppd's unit number of an interface: its name's trailing digits
+/// (`ppp0` is 0, `cin12` is 12); None for a name without them.
+pub fn unit_number(ifname: &str) -> Option<u32> {
+    let digits = ifname.len() - ifname.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    ifname[ifname.len() - digits..].parse().ok()
 }
 
 /// Every Linux interface speaks IPv6 unless told not to: it would take a
@@ -260,8 +280,8 @@ impl IpPlane for TunPlane {
         let dev = self.dev.as_ref().expect("created above");
         let route = if self.default_route && !self.routed {
             let r = self.add_default_route(dev, false);
-            self.routed = self.persistent && r == "; default route";
-            r
+            self.routed = self.persistent && r.is_ok();
+            route_note(false, &r)
         } else {
             String::new()
         };
@@ -290,6 +310,13 @@ impl IpPlane for TunPlane {
             // A renegotiation: the old identifier's address goes.
             let _ = dev.remove_address_v6(old.local.link_local(), 64);
         }
+        if self.closed_to_ra {
+            for knob in ["accept_ra", "accept_redirects"] {
+                let path = format!("/proc/sys/net/ipv6/conf/{actual}/{knob}");
+                std::fs::write(&path, "0")
+                    .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+            }
+        }
         set_ipv6(&actual, true)?;
         dev.add_address_v6(link.local.link_local(), 64u8)
             .map_err(|e| {
@@ -300,7 +327,7 @@ impl IpPlane for TunPlane {
             })?;
         self.v6 = Some(*link);
         let route = if self.default_route6 {
-            self.add_default_route(dev, true)
+            route_note(true, &self.add_default_route(dev, true))
         } else {
             String::new()
         };

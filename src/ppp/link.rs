@@ -316,6 +316,54 @@ impl fmt::Debug for Link {
     }
 }
 
+fn note_activity(
+    last_ip: &mut Option<Instant>,
+    filter: Option<&super::activity::ActiveFilter>,
+    d: &[u8],
+    now: Instant,
+) {
+    if filter.map_or(true, |f| f.is_active(d)) {
+        *last_ip = Some(now);
+    }
+}
+
+/// A received datagram of `protocol`'s family (its NCP open), delivered
+/// only if its own header names the same family: counted, and noted as
+/// activity. Free of `Link` so that the VJ path can hand in a datagram
+/// that lives in the decompressor.
+fn accept_datagram<'a>(
+    stats: &mut LinkStats,
+    last_ip: &mut Option<Instant>,
+    filter: Option<&super::activity::ActiveFilter>,
+    protocol: u16,
+    info: &'a [u8],
+    now: Instant,
+) -> Option<&'a [u8]> {
+    match datagram::classify(info) {
+        Some((p, d)) if p == protocol => {
+            if p == proto::IPV4 {
+                stats.ip_in += 1;
+            } else {
+                stats.ipv6_in += 1;
+            }
+            note_activity(last_ip, filter, d, now);
+            Some(d)
+        }
+        // An IPv6 packet dressed as IPv4 (or the reverse, or garbage) would
+        // reach the host's other stack through the TUN, which classifies
+        // by the first nibble: never delivered.
+        _ => {
+            stats.ip_in_dropped += 1;
+            tracing::debug!(
+                protocol = format_args!("{protocol:#06x}"),
+                len = info.len(),
+                "frame not carrying its protocol's datagram dropped"
+            );
+            None
+        }
+    }
+}
+
 /// Feeds an NCP packet to its automaton; codes beyond 1-7 are Code-Rejected
 /// (an NCP has no Echo or Discard).
 fn ncp_receive<O: super::fsm::Options>(
@@ -654,24 +702,14 @@ impl Link {
         } else {
             d.uncompressed(info, &mut self.stats.vj)
         }?;
-        match datagram::classify(rebuilt) {
-            Some((proto::IPV4, dg)) => {
-                self.stats.ip_in += 1;
-                if self
-                    .cfg
-                    .active_filter
-                    .as_ref()
-                    .map_or(true, |f| f.is_active(dg))
-                {
-                    self.last_ip = Some(now);
-                }
-                Some(dg)
-            }
-            _ => {
-                self.stats.ip_in_dropped += 1;
-                None
-            }
-        }
+        accept_datagram(
+            &mut self.stats,
+            &mut self.last_ip,
+            self.cfg.active_filter.as_ref(),
+            proto::IPV4,
+            rebuilt,
+            now,
+        )
     }
 
     /// A datagram either way restarts the idle time if it counts as
@@ -707,29 +745,14 @@ impl Link {
             self.stats.not_ready += 1;
             return None;
         }
-        match datagram::classify(info) {
-            Some((p, d)) if p == protocol => {
-                if p == proto::IPV4 {
-                    self.stats.ip_in += 1;
-                } else {
-                    self.stats.ipv6_in += 1;
-                }
-                self.activity(d, now);
-                Some(d)
-            }
-            // An IPv6 packet dressed as IPv4 (or the reverse, or garbage)
-            // would reach the host's other stack through the TUN, which
-            // classifies by the first nibble: never delivered.
-            _ => {
-                self.stats.ip_in_dropped += 1;
-                tracing::debug!(
-                    protocol = format_args!("{protocol:#06x}"),
-                    len = info.len(),
-                    "frame not carrying its protocol's datagram dropped"
-                );
-                None
-            }
-        }
+        accept_datagram(
+            &mut self.stats,
+            &mut self.last_ip,
+            self.cfg.active_filter.as_ref(),
+            protocol,
+            info,
+            now,
+        )
     }
 
     fn receive_lcp(&mut self, info: &[u8], now: Instant) {

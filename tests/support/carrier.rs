@@ -212,6 +212,22 @@ impl Netns {
         &self.0
     }
 
+    /// `ping -6` of a link-local address through `dev`: 3 echoes, for
+    /// the loss the first datagram after an NCP opens may see.
+    pub fn ping6(&self, to: &str, dev: &str) -> std::process::Output {
+        self.run(&[
+            "ping",
+            "-6",
+            "-c",
+            "3",
+            "-i",
+            "0.3",
+            "-W",
+            "3",
+            &format!("{to}%{dev}"),
+        ])
+    }
+
     pub fn run(&self, cmd: &[&str]) -> std::process::Output {
         Command::new("ip")
             .args(["netns", "exec", &self.0])

@@ -400,7 +400,10 @@ impl Pppd {
             "con0=null,fd:1".into(),
             "ssl=null".into(),
             "ssl0=fd:0".into(),
+            // Unknown KEY=VALUE words become init's environment.
+            GUEST_TUNABLES.into(),
         ])
+        .env("LD_PRELOAD", fpu_shim()?)
         .stdin(Stdio::from(master))
         .stdout(Stdio::from(console))
         .stderr(Stdio::from(console2))
@@ -735,6 +738,39 @@ impl Drop for Link {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// The guest's programs stay off AVX: with [`fpu_shim`] UML carries only
+/// the legacy FPU/SSE state of its processes.
+const GUEST_TUNABLES: &str =
+    "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-AVX2,-AVX,-AMX_TILE";
+
+/// Builds `uml_fpu_shim.c` once a test process (its comment says why):
+/// the path of the shared object to LD_PRELOAD into linux.uml.
+fn fpu_shim() -> Result<PathBuf, HarnessError> {
+    static SHIM: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    SHIM.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("carrier-uml-shim-{}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {dir:?}: {e}"))?;
+        let src = dir.join("uml_fpu_shim.c");
+        let so = dir.join("uml_fpu_shim.so");
+        fs::write(&src, include_str!("uml_fpu_shim.c")).map_err(|e| format!("{src:?}: {e}"))?;
+        let out = Command::new("cc")
+            .args(["-O2", "-shared", "-fPIC", "-o"])
+            .arg(&so)
+            .arg(&src)
+            .output()
+            .map_err(|e| format!("cc (Debian package `gcc`): {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "building the UML FPU shim: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(so)
+    })
+    .clone()
+    .map_err(HarnessError::Unavailable)
+}
 
 fn make_scratch() -> Result<PathBuf, HarnessError> {
     let base = std::env::temp_dir();

@@ -173,6 +173,17 @@ impl Reporter {
                 ),
             ),
             Event::Ipv6Down => self.emit("ipv6cp-down", json!({}), "IPv6 down"),
+            Event::CcpUp { tx, rx } => {
+                let name = |m: &Option<crate::ppp::ccp::Method>| {
+                    m.map(|m| m.to_string()).unwrap_or_else(|| "none".into())
+                };
+                self.emit(
+                    "ccp-up",
+                    json!({"tx": tx, "rx": rx}),
+                    &format!("CCP up: compress {} / decompress {}", name(tx), name(rx)),
+                )
+            }
+            Event::CcpDown => self.emit("ccp-down", json!({}), "CCP down: no compression"),
             Event::Down { reason } => self.emit(
                 "down",
                 json!({"reason": reason, "exit_code": reason.exit_code()}),

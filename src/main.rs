@@ -252,6 +252,29 @@ pub struct PppArgs {
     /// ask the peer to (pppd's `novjccomp`).
     #[arg(long)]
     pub novjccomp: bool,
+    /// No CCP at all (pppd's `noccp`): no Deflate, no BSD-Compress, and the
+    /// peer's CCP is Protocol-Rejected.
+    #[arg(long)]
+    pub noccp: bool,
+    /// Deflate window sizes (RFC 1979), as pppd's `deflate R,A`: ask the
+    /// peer to compress towards us with 2^R, compress towards it with at
+    /// most 2^A; 9-15, 0 for not that way. [default: 15,15]
+    #[arg(long, value_name = "R[,A]", value_parser = carrier::ppp::ccp::Sizes::parse)]
+    pub deflate: Option<carrier::ppp::ccp::Sizes>,
+    /// No Deflate either way (pppd's `nodeflate`).
+    #[arg(long, conflicts_with = "deflate")]
+    pub nodeflate: bool,
+    /// Neither offer nor accept Deflate under the draft's option number
+    /// 24, only RFC 1979's 26 (pppd's `nodeflatedraft`).
+    #[arg(long)]
+    pub nodeflatedraft: bool,
+    /// BSD-Compress code sizes (RFC 1977), as pppd's `bsdcomp R,A`; 9-15,
+    /// 0 for not that way. [default: 15,15]
+    #[arg(long, value_name = "R[,A]", value_parser = carrier::ppp::ccp::Sizes::parse)]
+    pub bsdcomp: Option<carrier::ppp::ccp::Sizes>,
+    /// No BSD-Compress either way (pppd's `nobsdcomp`).
+    #[arg(long, conflicts_with = "bsdcomp")]
+    pub nobsdcomp: bool,
 }
 
 /// pppd's /etc/ppp scripts (ip-up and friends), with pppd's names.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::carrier::{ping_replies, secrets_file, Carrier, Netns};
+use support::guest::dial_pppd;
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 fn log_of(pppd: &Pppd) -> String {
@@ -203,22 +204,7 @@ fn pppd_s_default_ipv6cp_is_rejected_and_ipv4_carries_on() {
     ) else {
         return;
     };
-    let dev = pppd.device().to_str().unwrap().to_string();
-    let mut c = Carrier::spawn_in(
-        Some(ns.name()),
-        &[
-            "dial",
-            "--direct",
-            "--device",
-            &dev,
-            "--user",
-            "alice",
-            "--password",
-            "s3cret",
-            "--ifname",
-            "cv6d0",
-        ],
-    );
+    let mut c = dial_pppd(Some(&ns), &pppd, &["--ifname", "cv6d0"]);
     c.wait_event("ipcp-up", Duration::from_secs(30))
         .unwrap_or_else(|| panic!("no ipcp-up: {:?}\n{}", c.seen, log_of(&pppd)));
     assert!(

@@ -4,12 +4,11 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use support::carrier::{secrets_file, Carrier, Netns};
+use support::guest::{dial_pppd, echo_through, tshark};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 fn log_of(pppd: &Pppd) -> String {
@@ -25,43 +24,6 @@ fn payload() -> Vec<u8> {
         );
     }
     v
-}
-
-/// Starts an echo server on port 7000 in the guest, then sends `data`
-/// through it from our namespace and returns what came back.
-fn echo_through(ns: &Netns, pppd: &Pppd, to: &str, data: &[u8]) -> Vec<u8> {
-    pppd.exec(
-        "(socat -T 20 TCP-LISTEN:7000,reuseaddr EXEC:cat > /dev/null 2>&1 &) ; \
-         for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ':1B58 ' /proc/net/tcp && break; sleep 0.2; done",
-        Duration::from_secs(10),
-    )
-    .expect("echo server started");
-    let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            "socat",
-            "-T",
-            "5",
-            "-",
-            &format!("TCP:{to}:7000,connect-timeout=10"),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    // Keystrokes first (one octet a segment, echoed), then bulk.
-    for b in b"ls -l\n" {
-        stdin.write_all(&[*b]).unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    stdin.write_all(data).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    out.stdout
 }
 
 fn check_vj(stats: &Value, ipcp_up: &Value) {
@@ -118,13 +80,13 @@ fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str) {
     )
     .expect("guest sysctl");
     let data = payload();
-    let mut back = echo_through(&ns, &pppd, peer_addr, &data);
+    let mut back = echo_through(&ns, &pppd, peer_addr, b"ls -l\n", &data);
     let mut want = b"ls -l\n".to_vec();
     want.extend_from_slice(&data);
     if back != want {
         // The first datagram after IPCP opens can be lost in the guest:
         // TCP retransmits, but a connect may time out once. Try again.
-        back = echo_through(&ns, &pppd, peer_addr, &data);
+        back = echo_through(&ns, &pppd, peer_addr, b"ls -l\n", &data);
     }
     assert_eq!(back.len(), want.len(), "echoed length\n{}", log_of(&pppd));
     assert!(back == want, "echoed data differs");
@@ -138,28 +100,14 @@ fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str) {
 
 /// tshark dissects the capture's VJ frames, none malformed.
 fn tshark_reads_vj(pcap: &std::path::Path) {
-    let tshark = |extra: &[&str]| {
-        let out = Command::new("tshark")
-            .arg("-r")
-            .arg(pcap)
-            .args(extra)
-            .output()
-            .expect("tshark (apt-get install tshark)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let vj = tshark(&["-Y", "vjc"]);
+    let vj = tshark(pcap, "vjc");
     assert!(vj.lines().count() > 10, "no VJ frames dissected:\n{vj}");
     // A VJ frame tshark could not rebuild has no TCP layer and a warning;
     // TCP's own (a reset, a segment resent) is not the dissector's.
-    let bad = tshark(&[
-        "-Y",
+    let bad = tshark(
+        pcap,
         "_ws.malformed || (vjc && !tcp && _ws.expert.severity >= warning)",
-    ]);
+    );
     assert!(bad.trim().is_empty(), "malformed frames:\n{bad}");
 }
 
@@ -209,18 +157,7 @@ fn novj_on_either_side_leaves_ip_uncompressed() {
     ) else {
         return;
     };
-    let dev = pppd.device().to_str().unwrap().to_string();
-    let mut c = Carrier::spawn(&[
-        "dial",
-        "--direct",
-        "--device",
-        &dev,
-        "--user",
-        "alice",
-        "--password",
-        "s3cret",
-        "--no-tun",
-    ]);
+    let mut c = dial_pppd(None, &pppd, &["--no-tun"]);
     let up = c
         .wait_event("ipcp-up", Duration::from_secs(30))
         .expect("ipcp-up");

@@ -111,6 +111,14 @@ pub fn link_config(p: &PppArgs) -> LinkConfig {
         max_slot: p.vj_max_slots.unwrap_or(16) - 1,
         compress_slot: !p.novjccomp,
     });
+    // pppd's default: CCP with Deflate 15 (options 26 and 24), then
+    // BSD-Compress 15.
+    c.ccp = (!p.noccp).then(|| carrier::ppp::ccp::CcpConfig {
+        deflate: (!p.nodeflate).then(|| p.deflate.unwrap_or(carrier::ppp::ccp::Sizes::MAX)),
+        deflate_draft: !p.nodeflatedraft,
+        bsd: (!p.nobsdcomp).then(|| p.bsdcomp.unwrap_or(carrier::ppp::ccp::Sizes::MAX)),
+    });
+    c.ccp_fsm = fsm;
     c
 }
 

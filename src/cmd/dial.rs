@@ -78,6 +78,21 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
     ppp.novj |= p.novj.unwrap_or(false);
     ppp.vj_max_slots = ppp.vj_max_slots.or(p.vj_max_slots);
     ppp.novjccomp |= p.novjccomp.unwrap_or(false);
+    ppp.noccp |= p.noccp.unwrap_or(false);
+    ppp.nodeflate |= p.nodeflate.unwrap_or(false) && ppp.deflate.is_none();
+    ppp.nobsdcomp |= p.nobsdcomp.unwrap_or(false) && ppp.bsdcomp.is_none();
+    ppp.nodeflatedraft |= p.nodeflatedraft.unwrap_or(false);
+    // Checked when the profile was read.
+    ppp.deflate = ppp.deflate.or_else(|| {
+        p.deflate
+            .as_deref()
+            .and_then(|s| carrier::ppp::ccp::Sizes::parse(s).ok())
+    });
+    ppp.bsdcomp = ppp.bsdcomp.or_else(|| {
+        p.bsdcomp
+            .as_deref()
+            .and_then(|s| carrier::ppp::ccp::Sizes::parse(s).ok())
+    });
     let flow: carrier_hw::Flow = a
         .line
         .flow

@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::auth::{AuthConfig, AuthOutcome, AuthProto, Secret};
+use super::ccp::{self, Ccp, CcpConfig, Method};
 use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
+use super::compress::{CcpStats, Compressor, DecompressError, Decompressor};
 use super::datagram;
 use super::fsm::{code, Fsm, FsmConfig, Ignored, Signal, State, Unhandled};
 use super::ipcp::{Ipcp, IpcpConfig, VjConfig};
@@ -150,6 +152,12 @@ pub enum Event {
         peer: InterfaceId,
     },
     Ipv6Down,
+    /// CCP opened (RFC 1962): the method each way, None for none.
+    CcpUp {
+        tx: Option<Method>,
+        rx: Option<Method>,
+    },
+    CcpDown,
     Down {
         reason: DownReason,
     },
@@ -184,6 +192,10 @@ pub struct LinkConfig {
     /// IPv6CP, off unless given (pppd's `+ipv6`; `noipv6` is None).
     pub ipv6: Option<Ipv6cpConfig>,
     pub ipv6cp_fsm: FsmConfig,
+    /// CCP (RFC 1962); None: pppd's `noccp`, the peer's CCP is
+    /// Protocol-Rejected.
+    pub ccp: Option<CcpConfig>,
+    pub ccp_fsm: FsmConfig,
     pub auth: AuthConfig,
     pub pap: PapTimers,
     pub chap: ChapTimers,
@@ -264,6 +276,8 @@ pub struct LinkStats {
     pub discard_requests_in: u64,
     /// Van Jacobson header compression.
     pub vj: VjStats,
+    /// CCP: Deflate or BSD-Compress.
+    pub ccp: CcpStats,
 }
 
 #[derive(Debug, Default)]
@@ -286,6 +300,21 @@ pub struct Link {
     lcp: Fsm<Lcp>,
     ipcp: Fsm<Ipcp>,
     ipv6cp: Fsm<Ipv6cp>,
+    ccp: Fsm<Ccp>,
+    /// Running from the moment we Ack the peer's CCP request, as pppd's
+    /// kernel starts it (RFC 1962 leaves the moment open; a receiver must
+    /// be ready from its Ack).
+    comp_tx: Option<Compressor>,
+    /// Running from the moment the peer Acks our request.
+    comp_rx: Option<Decompressor>,
+    /// A decompression failed: compressed frames are dropped until the
+    /// peer's Reset-Ack (RFC 1962 §2.1).
+    comp_rx_broken: bool,
+    /// The Reset-Request outstanding: its identifier and when to repeat
+    /// it, and whether more errors came meanwhile (pppd's RREQ_REPEAT).
+    reset_pending: Option<(u8, Instant)>,
+    reset_again: bool,
+    ccp_up: bool,
     auth: AuthState,
     rng: StdRng,
     out: VecDeque<Frame>,
@@ -364,6 +393,58 @@ fn accept_datagram<'a>(
     }
 }
 
+/// A datagram (or VJ packet) on its way out, through the compressor
+/// when one runs: 0x00fd and the compressed data, or as it was.
+fn compress_out<'a>(
+    comp: &'a mut Option<Compressor>,
+    stats: &mut CcpStats,
+    protocol: u16,
+    data: &'a [u8],
+) -> (u16, &'a [u8]) {
+    let Some(c) = comp else {
+        return (protocol, data);
+    };
+    if tracing::enabled!(target: "carrier::frame", tracing::Level::DEBUG) {
+        tracing::debug!(
+            target: "carrier::frame",
+            "sent, before compression [{}]",
+            super::trace::describe(protocol, data)
+        );
+    }
+    match c.compress(protocol, data, stats) {
+        Some(z) => (ccp::COMPRESSED, z),
+        None => (protocol, data),
+    }
+}
+
+/// A VJ frame: rebuilt, then delivered as any IPv4 datagram would be.
+/// Free of `Link` so that a frame decompressed by CCP can come in from
+/// the decompressor's buffer.
+#[allow(clippy::too_many_arguments)]
+fn receive_vj<'a>(
+    vj_rx: &'a mut Option<vj::Decompressor>,
+    ip_up: bool,
+    stats: &mut LinkStats,
+    last_ip: &mut Option<Instant>,
+    filter: Option<&super::activity::ActiveFilter>,
+    protocol: u16,
+    info: &[u8],
+    now: Instant,
+) -> Option<&'a [u8]> {
+    let Some(d) = vj_rx.as_mut().filter(|_| ip_up) else {
+        // Not agreed for this direction, or IPCP not open.
+        stats.ip_in_dropped += 1;
+        stats.not_ready += 1;
+        return None;
+    };
+    let rebuilt = if protocol == vj::COMPRESSED_TCP {
+        d.compressed(info, &mut stats.vj)
+    } else {
+        d.uncompressed(info, &mut stats.vj)
+    }?;
+    accept_datagram(stats, last_ip, filter, proto::IPV4, rebuilt, now)
+}
+
 /// Feeds an NCP packet to its automaton; codes beyond 1-7 are Code-Rejected
 /// (an NCP has no Echo or Discard).
 fn ncp_receive<O: super::fsm::Options>(
@@ -408,12 +489,20 @@ impl Link {
             Ipv6cp::new(cfg.ipv6.unwrap_or_default(), child_rng(&mut rng)),
             cfg.ipv6cp_fsm,
         );
+        let ccp = Fsm::new("CCP", Ccp::new(cfg.ccp.unwrap_or_default()), cfg.ccp_fsm);
         Link {
             cfg,
             phase: Phase::Dead,
             lcp,
             ipcp,
             ipv6cp,
+            ccp,
+            comp_tx: None,
+            comp_rx: None,
+            comp_rx_broken: false,
+            reset_pending: None,
+            reset_again: false,
+            ccp_up: false,
             auth: AuthState::default(),
             rng,
             out: VecDeque::new(),
@@ -447,6 +536,18 @@ impl Link {
 
     pub fn ipv6cp_state(&self) -> State {
         self.ipv6cp.state()
+    }
+
+    pub fn ccp_state(&self) -> State {
+        self.ccp.state()
+    }
+
+    /// The methods compressing each way now (tx, rx).
+    pub fn compression(&self) -> (Option<Method>, Option<Method>) {
+        (
+            self.comp_tx.as_ref().map(|c| c.method()),
+            self.comp_rx.as_ref().map(|d| d.method()),
+        )
     }
 
     pub fn stats(&self) -> &LinkStats {
@@ -522,6 +623,8 @@ impl Link {
             self.lcp.deadline(),
             self.ipcp.deadline(),
             self.ipv6cp.deadline(),
+            self.ccp.deadline(),
+            self.reset_pending.map(|(_, t)| t),
             self.echo_timer,
             self.idle_deadline(),
             self.auth.pap_peer.as_ref().and_then(|a| a.deadline()),
@@ -538,6 +641,10 @@ impl Link {
         self.lcp.handle_timeout(now);
         self.ipcp.handle_timeout(now);
         self.ipv6cp.handle_timeout(now);
+        self.ccp.handle_timeout(now);
+        if self.reset_pending.is_some_and(|(_, t)| t <= now) {
+            self.reset_timeout(now);
+        }
         if let Some(a) = &mut self.auth.pap_peer {
             a.handle_timeout(now);
         }
@@ -607,19 +714,25 @@ impl Link {
             Some((proto::IPV4, d)) if self.ip_up => {
                 self.stats.ip_out += 1;
                 self.activity(d, now);
-                match &mut self.vj_tx {
-                    None => Some((proto::IPV4, d)),
-                    Some(c) => Some(match c.compress(d, &mut self.stats.vj) {
+                let (p, d) = match &mut self.vj_tx {
+                    None => (proto::IPV4, d),
+                    Some(c) => match c.compress(d, &mut self.stats.vj) {
                         vj::Packet::Ip(p) => (proto::IPV4, p),
                         vj::Packet::Uncompressed(p) => (vj::UNCOMPRESSED_TCP, p),
                         vj::Packet::Compressed(p) => (vj::COMPRESSED_TCP, p),
-                    }),
-                }
+                    },
+                };
+                Some(compress_out(&mut self.comp_tx, &mut self.stats.ccp, p, d))
             }
             Some((proto::IPV6, d)) if self.ipv6_up => {
                 self.stats.ipv6_out += 1;
                 self.activity(d, now);
-                Some((proto::IPV6, d))
+                Some(compress_out(
+                    &mut self.comp_tx,
+                    &mut self.stats.ccp,
+                    proto::IPV6,
+                    d,
+                ))
             }
             other => {
                 self.stats.ip_out_dropped += 1;
@@ -658,12 +771,27 @@ impl Link {
         if self.cfg.echo.adaptive {
             self.echo_outstanding = 0;
         }
+        if protocol == ccp::COMPRESSED && self.cfg.ccp.is_some() {
+            return self.receive_compressed(info, now);
+        }
+        // The peer's compressor took every frame of its protocols into its
+        // history, compressed or not (RFC 1979 §2.2, RFC 1977 §2).
+        if let Some(d) = self.comp_rx.as_mut().filter(|_| !self.comp_rx_broken) {
+            d.incomp(protocol, info);
+        }
+        self.dispatch(protocol, info, now)
+    }
+
+    /// A received frame of `protocol`, compressed or not; returns the IP
+    /// datagram it carries, if any.
+    fn dispatch<'a>(&'a mut self, protocol: u16, info: &'a [u8], now: Instant) -> Option<&'a [u8]> {
         let mut ip = None;
         match protocol {
             proto::LCP => self.receive_lcp(info, now),
             proto::PAP | proto::CHAP => self.receive_auth(protocol, info, now),
             proto::IPCP if !self.cfg.noip => self.receive_ncp(false, info, now),
             proto::IPV6CP if self.cfg.ipv6.is_some() => self.receive_ncp(true, info, now),
+            proto::CCP if self.cfg.ccp.is_some() => self.receive_ccp(info, now),
             // A family we do not run at all is rejected like any unknown
             // protocol (RFC 1661 §5.7); one whose NCP is not yet Opened is
             // dropped.
@@ -673,7 +801,16 @@ impl Link {
             }
             vj::COMPRESSED_TCP | vj::UNCOMPRESSED_TCP if self.cfg.ipcp.vj.is_some() => {
                 self.pump(now);
-                return self.receive_vj(protocol, info, now);
+                return receive_vj(
+                    &mut self.vj_rx,
+                    self.ip_up,
+                    &mut self.stats,
+                    &mut self.last_ip,
+                    self.cfg.active_filter.as_ref(),
+                    protocol,
+                    info,
+                    now,
+                );
             }
             _ => self.protocol_reject(protocol, info),
         }
@@ -687,29 +824,6 @@ impl Link {
         if let Some(d) = &mut self.vj_rx {
             d.lost();
         }
-    }
-
-    /// A VJ frame: rebuilt, then delivered as any IPv4 datagram would be.
-    fn receive_vj<'a>(&'a mut self, protocol: u16, info: &[u8], now: Instant) -> Option<&'a [u8]> {
-        let Some(d) = self.vj_rx.as_mut().filter(|_| self.ip_up) else {
-            // Not agreed for this direction, or IPCP not open.
-            self.stats.ip_in_dropped += 1;
-            self.stats.not_ready += 1;
-            return None;
-        };
-        let rebuilt = if protocol == vj::COMPRESSED_TCP {
-            d.compressed(info, &mut self.stats.vj)
-        } else {
-            d.uncompressed(info, &mut self.stats.vj)
-        }?;
-        accept_datagram(
-            &mut self.stats,
-            &mut self.last_ip,
-            self.cfg.active_filter.as_ref(),
-            proto::IPV4,
-            rebuilt,
-            now,
-        )
     }
 
     /// A datagram either way restarts the idle time if it counts as
@@ -753,6 +867,213 @@ impl Link {
             info,
             now,
         )
+    }
+
+    /// A Compressed Datagram (RFC 1962 §3): decompressed, then handled as
+    /// the frame it was. LCP is never compressed (RFC 1962 §3), nor are
+    /// compressed datagrams nested.
+    fn receive_compressed<'a>(&'a mut self, info: &[u8], now: Instant) -> Option<&'a [u8]> {
+        let (protocol, at) = self.decompress_frame(info, now)?;
+        if tracing::enabled!(target: "carrier::frame", tracing::Level::DEBUG) {
+            if let Some(d) = &self.comp_rx {
+                tracing::debug!(
+                    target: "carrier::frame",
+                    "rcvd, decompressed [{}]",
+                    super::trace::describe(protocol, d.output(at))
+                );
+            }
+        }
+        match protocol {
+            proto::IPV4 | proto::IPV6 => {
+                let open = match protocol {
+                    proto::IPV4 => self.ip_up && !self.cfg.noip,
+                    _ => self.ipv6_up && self.cfg.ipv6.is_some(),
+                };
+                if !open {
+                    self.stats.ip_in_dropped += 1;
+                    self.stats.not_ready += 1;
+                    return None;
+                }
+                let data = self.comp_rx.as_ref()?.output(at);
+                accept_datagram(
+                    &mut self.stats,
+                    &mut self.last_ip,
+                    self.cfg.active_filter.as_ref(),
+                    protocol,
+                    data,
+                    now,
+                )
+            }
+            vj::COMPRESSED_TCP | vj::UNCOMPRESSED_TCP if self.cfg.ipcp.vj.is_some() => {
+                let data = self.comp_rx.as_ref()?.output(at);
+                receive_vj(
+                    &mut self.vj_rx,
+                    self.ip_up,
+                    &mut self.stats,
+                    &mut self.last_ip,
+                    self.cfg.active_filter.as_ref(),
+                    protocol,
+                    data,
+                    now,
+                )
+            }
+            proto::LCP | ccp::COMPRESSED | ccp::COMPRESSED_LINK => {
+                self.stats.ccp.dropped_in += 1;
+                tracing::debug!(
+                    protocol = format_args!("{protocol:#06x}"),
+                    "compressed frame holding a protocol never compressed: dropped"
+                );
+                None
+            }
+            _ => {
+                // A control protocol (pppd's kernel compresses nothing
+                // but data, but others may): handled as if uncompressed.
+                let inner = self.comp_rx.as_ref()?.output(at).to_vec();
+                let _ = self.dispatch(protocol, &inner, now);
+                None
+            }
+        }
+    }
+
+    /// Runs the decompressor over a 0x00fd frame: the protocol it held
+    /// and where its data starts, or None (counted, and a Reset-Request
+    /// or CCP's end when the error calls for it).
+    fn decompress_frame(&mut self, info: &[u8], now: Instant) -> Option<(u16, usize)> {
+        let mru = usize::from(self.framing().mru);
+        let Some(d) = self.comp_rx.as_mut() else {
+            // Before the peer Acked our request, or after CCP went down:
+            // not ours to read (RFC 1962 §3).
+            self.stats.ccp.dropped_in += 1;
+            self.stats.not_ready += 1;
+            return None;
+        };
+        if self.comp_rx_broken {
+            // Waiting for the Reset-Ack: the peer's compressor has not
+            // started afresh yet.
+            self.stats.ccp.dropped_in += 1;
+            self.request_reset(now);
+            return None;
+        }
+        match d.decompress(info, mru, &mut self.stats.ccp) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                self.decompress_failed(e, now);
+                None
+            }
+        }
+    }
+
+    fn decompress_failed(&mut self, e: DecompressError, now: Instant) {
+        if e.is_fatal() {
+            // pppd: "Lost compression sync: disabling compression".
+            tracing::warn!(error = %e, "CCP: lost compression sync; disabling compression");
+            self.stats.ccp.fatal += 1;
+            self.comp_tx = None;
+            self.comp_rx = None;
+            self.ccp.close(now);
+            self.pump(now);
+            return;
+        }
+        tracing::debug!(error = %e, "CCP: decompression failed; asking the peer to reset");
+        self.comp_rx_broken = true;
+        self.request_reset(now);
+    }
+
+    /// RFC 1962 §2.1: a Reset-Request, unless one is outstanding (then it
+    /// is repeated when its timer runs out, as pppd does).
+    fn request_reset(&mut self, now: Instant) {
+        if self.reset_pending.is_some() {
+            self.reset_again = true;
+            return;
+        }
+        let id = self.ccp.alloc_id();
+        self.send_reset_request(id, now);
+    }
+
+    fn send_reset_request(&mut self, id: u8, now: Instant) {
+        if self.ccp.state() != State::Opened {
+            return;
+        }
+        self.ccp.send(ccp::code::RESET_REQ, id, &[]);
+        self.stats.ccp.reset_requests_sent += 1;
+        // pppd's RACKTIMEOUT.
+        self.reset_pending = Some((id, now + Duration::from_secs(1)));
+        self.reset_again = false;
+        self.pump(now);
+    }
+
+    fn reset_timeout(&mut self, now: Instant) {
+        let Some((id, _)) = self.reset_pending.take() else {
+            return;
+        };
+        if self.reset_again && self.comp_rx_broken {
+            self.send_reset_request(id, now);
+        }
+    }
+
+    /// Both engines stop when CCP terminates or goes down, either way
+    /// (pppd's kernel: TermReq, TermAck).
+    fn ccp_engines_stop(&mut self) {
+        self.comp_tx = None;
+        self.comp_rx = None;
+        self.comp_rx_broken = false;
+        self.reset_pending = None;
+        self.reset_again = false;
+    }
+
+    fn receive_ccp(&mut self, info: &[u8], now: Instant) {
+        // RFC 1962 §2: CCP is an NCP like the others.
+        let Some(pkt) = self.network_packet("CCP", info) else {
+            return;
+        };
+        match pkt.code {
+            // The peer renegotiates what it receives: our compressor stops
+            // until we Ack again (pppd's kernel does the same).
+            code::CONF_REQ => self.comp_tx = None,
+            code::TERM_REQ | code::TERM_ACK => self.ccp_engines_stop(),
+            _ => {}
+        }
+        match self.ccp.receive(pkt, now) {
+            Ok(None) => {}
+            Ok(Some(u)) => match u.code {
+                ccp::code::RESET_REQ => {
+                    // RFC 1962 §2.1: only while Opened; the compressor
+                    // starts afresh, then the Reset-Ack tells the peer.
+                    if self.ccp.state() == State::Opened {
+                        self.stats.ccp.reset_requests_in += 1;
+                        if let Some(c) = &mut self.comp_tx {
+                            c.reset();
+                        }
+                        self.ccp.send(ccp::code::RESET_ACK, u.id, &[]);
+                    }
+                }
+                ccp::code::RESET_ACK => {
+                    // The peer's compressor started afresh whatever the
+                    // identifier; so does our decompressor.
+                    self.stats.ccp.reset_acks_in += 1;
+                    if let Some(d) = &mut self.comp_rx {
+                        d.reset();
+                    }
+                    self.comp_rx_broken = false;
+                    if self.reset_pending.is_some_and(|(id, _)| id == u.id) {
+                        self.reset_pending = None;
+                        self.reset_again = false;
+                    }
+                }
+                _ => {
+                    let len = 4 + u.data.len();
+                    self.ccp.receive_unknown_code(&info[..len], now);
+                }
+            },
+            Err(why) => self.ignored("CCP", why),
+        }
+        // Our request was Acked: the peer compresses towards us now.
+        if pkt.code == code::CONF_ACK {
+            if let Some(rx) = self.ccp.opts.rx_agreed.take() {
+                self.comp_rx = rx.map(Decompressor::new);
+                self.comp_rx_broken = false;
+            }
+        }
     }
 
     fn receive_lcp(&mut self, info: &[u8], now: Instant) {
@@ -811,6 +1132,14 @@ impl Link {
                         self.ipv6cp.close(now);
                         self.ncp_stopped(now);
                     }
+                    // RFC 1962 §2: a peer without CCP (or without
+                    // compressed datagrams) just gets none.
+                    proto::CCP | ccp::COMPRESSED => {
+                        self.lcp.reject_permitted(now);
+                        self.ccp.down(now);
+                        self.ccp.close(now);
+                        self.ccp_engines_stop();
+                    }
                     proto::PAP | proto::CHAP if self.phase == Phase::Authenticate => {
                         self.lcp.reject_permitted(now);
                         self.close(DownReason::NegotiationFailed, now);
@@ -844,22 +1173,30 @@ impl Link {
         }
     }
 
-    /// An IPCP or IPv6CP packet (`v6` says which).
-    fn receive_ncp(&mut self, v6: bool, info: &[u8], now: Instant) {
-        let name = if v6 { "IPV6CP" } else { "IPCP" };
+    /// An NCP's packet, if the link is in the Network phase and the
+    /// packet's lengths hold; counted and dropped otherwise.
+    fn network_packet<'a>(&mut self, name: &str, info: &'a [u8]) -> Option<Packet<'a>> {
         // RFC 1661 §3.4-§3.5: NCP packets before the Network phase are
         // silently discarded.
         if self.phase != Phase::Network {
             self.stats.not_ready += 1;
-            return;
+            return None;
         }
-        let pkt = match Packet::parse(info) {
-            Ok(p) => p,
+        match Packet::parse(info) {
+            Ok(p) => Some(p),
             Err(e) => {
                 self.stats.malformed += 1;
                 tracing::debug!(protocol = name, error = %e, "NCP packet dropped");
-                return;
+                None
             }
+        }
+    }
+
+    /// An IPCP or IPv6CP packet (`v6` says which).
+    fn receive_ncp(&mut self, v6: bool, info: &[u8], now: Instant) {
+        let name = if v6 { "IPV6CP" } else { "IPCP" };
+        let Some(pkt) = self.network_packet(name, info) else {
+            return;
         };
         let result = if v6 {
             ncp_receive(&mut self.ipv6cp, pkt, info, now)
@@ -1012,6 +1349,30 @@ impl Link {
                     data: p,
                 });
             }
+            while let Some(p) = self.ccp.poll_packet() {
+                match p.first().copied() {
+                    // We renegotiate what we receive: the decompressor
+                    // waits for the peer's Ack.
+                    Some(code::CONF_REQ) => {
+                        self.comp_rx = None;
+                        self.comp_rx_broken = false;
+                        self.reset_pending = None;
+                    }
+                    Some(code::TERM_REQ | code::TERM_ACK) => self.ccp_engines_stop(),
+                    // We Ack the peer's request: compress towards it from
+                    // the next datagram on.
+                    Some(code::CONF_ACK) => {
+                        if let Some(tx) = self.ccp.opts.tx_agreed.take() {
+                            self.comp_tx = tx.map(Compressor::new);
+                        }
+                    }
+                    _ => {}
+                }
+                self.out.push_back(Frame {
+                    protocol: proto::CCP,
+                    data: p,
+                });
+            }
             self.drain_auth_packets();
             if let Some(s) = self.lcp.poll_signal() {
                 self.lcp_signal(s, now);
@@ -1023,6 +1384,10 @@ impl Link {
             }
             if let Some(s) = self.ipv6cp.poll_signal() {
                 self.ipv6cp_signal(s, now);
+                continue;
+            }
+            if let Some(s) = self.ccp.poll_signal() {
+                self.ccp_signal(s);
                 continue;
             }
             if self.auth_progress(now) {
@@ -1055,6 +1420,7 @@ impl Link {
                 self.lcp.peer_mru = usize::from(theirs.mru);
                 self.ipcp.peer_mru = usize::from(theirs.mru);
                 self.ipv6cp.peer_mru = usize::from(theirs.mru);
+                self.ccp.peer_mru = usize::from(theirs.mru);
                 self.events.push_back(Event::LcpUp { ours, theirs });
                 self.echo_outstanding = 0;
                 self.echo_timer = self.cfg.echo.interval.map(|i| now + i);
@@ -1073,6 +1439,9 @@ impl Link {
                 self.ipcp.close(now);
                 self.ipv6cp.down(now);
                 self.ipv6cp.close(now);
+                self.ccp.down(now);
+                self.ccp.close(now);
+                self.ccp_engines_stop();
                 if matches!(self.lcp.state(), State::Closing | State::Stopping) {
                     self.set_phase(Phase::Terminate);
                 } else {
@@ -1146,6 +1515,34 @@ impl Link {
             }
             Signal::Started => {}
             Signal::Finished => self.ncp_stopped(now),
+        }
+    }
+
+    fn ccp_signal(&mut self, s: Signal) {
+        match s {
+            Signal::Up => {
+                self.ccp_up = true;
+                let (tx, rx) = self.compression();
+                match (tx, rx) {
+                    (Some(t), Some(r)) if t == r => tracing::info!("{t} compression enabled"),
+                    (Some(t), Some(r)) => tracing::info!("{r} / {t} compression enabled"),
+                    (None, Some(r)) => tracing::info!("{r} receive compression enabled"),
+                    (Some(t), None) => tracing::info!("{t} transmit compression enabled"),
+                    (None, None) => tracing::info!("CCP up; no compression agreed"),
+                }
+                self.events.push_back(Event::CcpUp { tx, rx });
+            }
+            Signal::Down => {
+                // The engines follow the packets (a ConfReq, TermReq or
+                // TermAck each way stops them), not the signal: on a
+                // renegotiation tld comes after our new ConfAck started
+                // the compressor again.
+                if std::mem::take(&mut self.ccp_up) {
+                    self.events.push_back(Event::CcpDown);
+                }
+            }
+            // CCP ending does not end the link: IP goes on uncompressed.
+            Signal::Started | Signal::Finished => {}
         }
     }
 
@@ -1353,6 +1750,12 @@ impl Link {
 
     fn enter_network(&mut self, now: Instant) {
         self.set_phase(Phase::Network);
+        // pppd opens CCP first, and does not count it as a network
+        // protocol: its failure leaves the link up.
+        if self.cfg.ccp.is_some() {
+            self.ccp.open(now);
+            self.ccp.up(now);
+        }
         if !self.cfg.noip {
             self.ipcp.open(now);
             self.ipcp.up(now);

@@ -5,8 +5,12 @@
 
 pub mod activity;
 pub mod auth;
+pub mod bsdcomp;
+pub mod ccp;
 pub mod chap;
+pub mod compress;
 pub mod datagram;
+pub mod deflate;
 pub mod fsm;
 pub mod ipcp;
 pub mod ipv6cp;

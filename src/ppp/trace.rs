@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use super::auth::AuthProto;
 use super::fsm::code;
 use super::packet::{self, Packet};
-use super::{chap, ipcp, ipv6cp, lcp, pap, proto};
+use super::{ccp, chap, ipcp, ipv6cp, lcp, pap, proto};
 
 /// Displays one PPP packet (protocol + information field).
 pub struct Describe<'a> {
@@ -103,6 +103,29 @@ fn ipv6cp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result
     }
 }
 
+/// pppd's forms: `<deflate 15>`, `<deflate(old#) 15>`, `<bsd v1 15>`.
+fn ccp_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
+    match (o.kind, o.data) {
+        (ccp::opt::DEFLATE | ccp::opt::DEFLATE_DRAFT, &[w, chk]) => {
+            let draft = if o.kind == ccp::opt::DEFLATE_DRAFT {
+                "(old#)"
+            } else {
+                ""
+            };
+            write!(f, " <deflate{draft} {}", (w >> 4) + 8)?;
+            if w & 0x0f != 8 {
+                write!(f, " method {}", w & 0x0f)?;
+            }
+            if chk != 0 {
+                write!(f, " check {chk}")?;
+            }
+            f.write_str(">")
+        }
+        (ccp::opt::BSD_COMPRESS, &[v]) => write!(f, " <bsd v{} {}>", v >> 5, v & 0x1f),
+        _ => generic_option(f, o),
+    }
+}
+
 fn generic_option(f: &mut fmt::Formatter<'_>, o: &packet::Opt<'_>) -> fmt::Result {
     write!(f, " <{} ", o.kind)?;
     hex(f, o.data)?;
@@ -117,6 +140,18 @@ impl fmt::Display for Describe<'_> {
             proto::IPV6CP => "IPV6CP",
             proto::PAP => "PAP",
             proto::CHAP => "CHAP",
+            proto::CCP => "CCP",
+            ccp::COMPRESSED => {
+                return match self.info {
+                    [hi, lo, rest @ ..] => write!(
+                        f,
+                        "CCP compressed seq={} len={}",
+                        u16::from_be_bytes([*hi, *lo]),
+                        rest.len()
+                    ),
+                    _ => write!(f, "CCP compressed (short) len={}", self.info.len()),
+                }
+            }
             proto::IPV4 => return describe_ip(f, self.info),
             proto::IPV6 => return describe_ipv6(f, self.info),
             super::vj::COMPRESSED_TCP => {
@@ -133,8 +168,13 @@ impl fmt::Display for Describe<'_> {
             Err(e) => return write!(f, "{name} malformed ({e}) len={}", self.info.len()),
         };
         match self.protocol {
-            proto::LCP | proto::IPCP | proto::IPV6CP => {
-                match control_name(pkt.code) {
+            proto::LCP | proto::IPCP | proto::IPV6CP | proto::CCP => {
+                let reset = match (self.protocol, pkt.code) {
+                    (proto::CCP, ccp::code::RESET_REQ) => Some("ResetReq"),
+                    (proto::CCP, ccp::code::RESET_ACK) => Some("ResetAck"),
+                    _ => None,
+                };
+                match reset.or_else(|| control_name(pkt.code)) {
                     Some(c) => write!(f, "{name} {c} id={:#x}", pkt.id)?,
                     None => write!(f, "{name} code={} id={:#x}", pkt.code, pkt.id)?,
                 }
@@ -145,6 +185,7 @@ impl fmt::Display for Describe<'_> {
                                 match self.protocol {
                                     proto::LCP => lcp_option(f, o)?,
                                     proto::IPCP => ipcp_option(f, o)?,
+                                    proto::CCP => ccp_option(f, o)?,
                                     _ => ipv6cp_option(f, o)?,
                                 }
                             }
@@ -289,6 +330,23 @@ mod tests {
         assert_eq!(
             describe(proto::IPV6CP, &info).to_string(),
             "IPV6CP ConfReq id=0x2 <addr fe80::0203:0405:0607:0809>"
+        );
+    }
+
+    #[test]
+    fn pppd_style_ccp() {
+        let info = [1, 3, 0, 15, 26, 4, 0x78, 0, 24, 4, 0x78, 0, 21, 3, 0x2f];
+        assert_eq!(
+            describe(proto::CCP, &info).to_string(),
+            "CCP ConfReq id=0x3 <deflate 15> <deflate(old#) 15> <bsd v1 15>"
+        );
+        assert_eq!(
+            describe(proto::CCP, &[14, 9, 0, 4]).to_string(),
+            "CCP ResetReq id=0x9"
+        );
+        assert_eq!(
+            describe(ccp::COMPRESSED, &[0, 7, 1, 2, 3]).to_string(),
+            "CCP compressed seq=7 len=3"
         );
     }
 

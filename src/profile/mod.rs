@@ -163,6 +163,20 @@ pub struct Profile {
     pub vj_max_slots: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub novjccomp: Option<bool>,
+    /// pppd's `noccp`, `deflate R,A`, `nodeflate`, `nodeflatedraft`,
+    /// `bsdcomp R,A`, `nobsdcomp` (sizes as strings: "15" or "15,12").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noccp: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodeflate: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodeflatedraft: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bsdcomp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nobsdcomp: Option<bool>,
     /// pppd's `noip`: IPv6 alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noip: Option<bool>,

@@ -150,6 +150,11 @@ impl Profile {
         if let Some(n) = self.vj_max_slots.filter(|n| !(2..=16).contains(n)) {
             return bad(vec![key("vj-max-slots")], format!("{n} slots: 2 to 16"));
         }
+        for (name, v) in [("deflate", &self.deflate), ("bsdcomp", &self.bsdcomp)] {
+            if let Some(Err(m)) = v.as_deref().map(crate::ppp::ccp::Sizes::parse) {
+                return bad(vec![key(name)], m);
+            }
+        }
         if let Some(f) = &self.active_filter {
             if let Err(m) = crate::ppp::activity::ActiveFilter::parse(f) {
                 return bad(vec![key("active-filter")], m);

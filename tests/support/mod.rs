@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod carrier;
+pub mod guest;
 pub mod hookrec;
 pub mod hostile;
 pub mod hosts;

@@ -1,0 +1,292 @@
+//! CCP (RFC 1962) with Deflate (RFC 1979) and BSD-Compress (RFC 1977) on
+//! two sans-IO links wired back to back: what each way agrees, datagrams
+//! through the compressors, loss mended by Reset-Request/Reset-Ack, a
+//! peer without CCP, and garbage that ends compression, not the link.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use carrier::ppp::ccp::{self, CcpConfig, Method, Sizes};
+use carrier::ppp::link::{Event, Frame, LinkConfig};
+use carrier::ppp::proto;
+
+mod support;
+use support::linkpair::{frame_bytes, Pair};
+
+fn server(ccp: Option<CcpConfig>) -> LinkConfig {
+    let mut c = LinkConfig::default();
+    c.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
+    c.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
+    c.ccp = ccp;
+    c
+}
+
+fn client(ccp: Option<CcpConfig>) -> LinkConfig {
+    LinkConfig {
+        ccp,
+        ..LinkConfig::default()
+    }
+}
+
+fn up(a: LinkConfig, b: LinkConfig) -> Pair {
+    let mut p = Pair::new(a, b);
+    p.start();
+    p.run_clean(Duration::from_secs(30));
+    assert!(p.a.is_ip_up() && p.b.is_ip_up(), "{:?} {:?}", p.a, p.b);
+    p
+}
+
+fn ccp_up(ev: &[Event]) -> Option<(Option<Method>, Option<Method>)> {
+    ev.iter().find_map(|e| match e {
+        Event::CcpUp { tx, rx } => Some((*tx, *rx)),
+        _ => None,
+    })
+}
+
+/// A UDP datagram from 10.0.0.2 to 10.0.0.1 carrying `payload`.
+fn udp(payload: &[u8]) -> Vec<u8> {
+    let total = 28 + payload.len();
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&[10, 0, 0, 2]);
+    p[16..20].copy_from_slice(&[10, 0, 0, 1]);
+    p[20..22].copy_from_slice(&4000u16.to_be_bytes());
+    p[22..24].copy_from_slice(&2125u16.to_be_bytes());
+    p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p[28..].copy_from_slice(payload);
+    p
+}
+
+/// The console's call-home text: log lines and an XML problem report.
+fn call_home(i: usize) -> Vec<u8> {
+    let mut s = String::new();
+    while s.len() < 1200 {
+        s.push_str(&format!(
+            "2026-12-03T17:{:02}:{:02} hmc1 rcs[{}]: <problem id=\"{}\" sev=\"warn\">fan {} slow</problem>\n",
+            i % 60,
+            s.len() % 60,
+            1000 + i,
+            i * 7,
+            i % 4
+        ));
+    }
+    s.truncate(1200);
+    s.into_bytes()
+}
+
+fn noise(seed: &mut u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed >> 24) as u8
+        })
+        .collect()
+}
+
+/// Sends `d` from a to b as the session would, through `filter`; returns
+/// the wire protocol and what b delivered.
+fn a_to_b(p: &mut Pair, d: &[u8], keep: bool) -> (u16, Option<Vec<u8>>) {
+    let (protocol, data) = p.a.send_ip(d, p.now).expect("a may send");
+    let f = Frame {
+        protocol,
+        data: data.to_vec(),
+    };
+    let got = keep
+        .then(|| {
+            p.b.handle_frame(&frame_bytes(&f), p.now)
+                .map(|x| x.to_vec())
+        })
+        .flatten();
+    // Control frames the datagram caused (a Reset-Request, say).
+    p.run_clean(Duration::from_secs(5));
+    (f.protocol, got)
+}
+
+const DEFLATE15: Method = Method::Deflate {
+    bits: 15,
+    draft: false,
+};
+
+#[test]
+fn pppds_defaults_agree_on_deflate_15_and_text_shrinks_fourfold() {
+    let mut p = up(
+        server(Some(CcpConfig::default())),
+        client(Some(CcpConfig::default())),
+    );
+    assert_eq!(ccp_up(&p.ev_a), Some((Some(DEFLATE15), Some(DEFLATE15))));
+    assert_eq!(ccp_up(&p.ev_b), Some((Some(DEFLATE15), Some(DEFLATE15))));
+    let mut wire = 0;
+    let mut plain = 0;
+    for i in 0..200 {
+        let d = udp(&call_home(i));
+        let (protocol, got) = a_to_b(&mut p, &d, true);
+        assert_eq!(protocol, ccp::COMPRESSED, "datagram {i}");
+        assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i}");
+        plain += d.len();
+        wire += p.a.stats().ccp.octets_after as usize - wire;
+    }
+    let s = p.a.stats().ccp;
+    assert_eq!(s.compressed_out, 200);
+    assert!(wire * 4 < plain, "{wire} octets for {plain}");
+    assert_eq!(p.b.stats().ccp.compressed_in, 200);
+    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
+    assert_eq!(p.b.stats().ip_in, 200);
+}
+
+#[test]
+fn bsd_compress_alone_and_incompressible_datagrams_between() {
+    let bsd = CcpConfig {
+        deflate: None,
+        ..CcpConfig::default()
+    };
+    let mut p = up(server(Some(bsd)), client(Some(bsd)));
+    let bsd15 = Method::BsdCompress { bits: 15 };
+    assert_eq!(ccp_up(&p.ev_a), Some((Some(bsd15), Some(bsd15))));
+    let mut seed = 0x1234_5678_9abc_def1;
+    for i in 0..300 {
+        let d = if i % 5 == 2 {
+            udp(&noise(&mut seed, 1000))
+        } else {
+            udp(&call_home(i))
+        };
+        let (protocol, got) = a_to_b(&mut p, &d, true);
+        let want = if i % 5 == 2 {
+            proto::IPV4
+        } else {
+            ccp::COMPRESSED
+        };
+        assert_eq!(protocol, want, "datagram {i}");
+        assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i}");
+    }
+    assert_eq!(p.a.stats().ccp.incompressible_out, 60);
+    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
+}
+
+#[test]
+fn a_smaller_window_is_naked_and_used() {
+    // a compresses with at most 2^12; b asks for 15 and is Nak'ed.
+    let a = CcpConfig {
+        deflate: Some(Sizes { rx: 15, tx: 12 }),
+        ..CcpConfig::default()
+    };
+    let mut p = up(server(Some(a)), client(Some(CcpConfig::default())));
+    let (tx, rx) = ccp_up(&p.ev_a).unwrap();
+    assert_eq!(
+        tx,
+        Some(Method::Deflate {
+            bits: 12,
+            draft: false
+        })
+    );
+    assert_eq!(rx, Some(DEFLATE15));
+    for i in 0..50 {
+        let d = udp(&call_home(i));
+        assert_eq!(a_to_b(&mut p, &d, true).1.as_deref(), Some(&d[..]));
+    }
+}
+
+#[test]
+fn no_common_method_opens_ccp_with_nothing_and_ip_flows_plain() {
+    let only_deflate = CcpConfig {
+        bsd: None,
+        ..CcpConfig::default()
+    };
+    let only_bsd = CcpConfig {
+        deflate: None,
+        ..CcpConfig::default()
+    };
+    let mut p = up(server(Some(only_deflate)), client(Some(only_bsd)));
+    assert_eq!(ccp_up(&p.ev_a), Some((None, None)));
+    assert_eq!(ccp_up(&p.ev_b), Some((None, None)));
+    let d = udp(&call_home(1));
+    assert_eq!(a_to_b(&mut p, &d, true), (proto::IPV4, Some(d.clone())));
+}
+
+#[test]
+fn a_peer_without_ccp_rejects_it_and_the_link_carries_on() {
+    let mut p = up(server(Some(CcpConfig::default())), client(None));
+    assert_eq!(ccp_up(&p.ev_a), None);
+    assert!(p.b.stats().protocol_rejected >= 1);
+    assert!(p.a.compression() == (None, None));
+    let d = udp(&call_home(2));
+    assert_eq!(a_to_b(&mut p, &d, true), (proto::IPV4, Some(d.clone())));
+    assert!(p.a.is_ip_up());
+}
+
+#[test]
+fn a_lost_compressed_frame_is_mended_by_reset_request_and_ack() {
+    for cfg in [
+        CcpConfig::default(),
+        CcpConfig {
+            deflate: None,
+            ..CcpConfig::default()
+        },
+    ] {
+        let mut p = up(server(Some(cfg)), client(Some(cfg)));
+        for i in 0..5 {
+            let d = udp(&call_home(i));
+            assert!(a_to_b(&mut p, &d, true).1.is_some());
+        }
+        // One lost on the line; the next is out of sequence.
+        let (_, got) = a_to_b(&mut p, &udp(&call_home(5)), false);
+        assert_eq!(got, None);
+        let d = udp(&call_home(6));
+        let (protocol, got) = a_to_b(&mut p, &d, true);
+        assert_eq!((protocol, got), (ccp::COMPRESSED, None));
+        let sb = p.b.stats().ccp;
+        assert_eq!(sb.decompress_errors, 1);
+        assert_eq!(sb.reset_requests_sent, 1);
+        assert_eq!(p.a.stats().ccp.reset_requests_in, 1);
+        assert_eq!(sb.reset_acks_in, 1);
+        // Both started afresh: everything after arrives.
+        for i in 7..40 {
+            let d = udp(&call_home(i));
+            let (protocol, got) = a_to_b(&mut p, &d, true);
+            assert_eq!(protocol, ccp::COMPRESSED);
+            assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i} after the reset");
+        }
+        assert_eq!(p.b.stats().ccp.decompress_errors, 1);
+        assert!(p.a.is_ip_up() && p.b.is_ip_up());
+    }
+}
+
+#[test]
+fn garbage_in_a_compressed_frame_ends_ccp_not_the_link() {
+    let mut p = up(
+        server(Some(CcpConfig::default())),
+        client(Some(CcpConfig::default())),
+    );
+    // The right sequence number, then data no deflate stream holds.
+    let bad = Frame {
+        protocol: ccp::COMPRESSED,
+        data: vec![0, 0, 0xff, 0xfe, 0xfd, 0x13, 0x37],
+    };
+    assert_eq!(p.b.handle_frame(&frame_bytes(&bad), p.now), None);
+    p.run_clean(Duration::from_secs(10));
+    assert_eq!(p.b.stats().ccp.fatal, 1);
+    assert!(p.ev_b.iter().any(|e| matches!(e, Event::CcpDown)));
+    assert_eq!(p.a.compression(), (None, None));
+    assert_eq!(p.b.compression(), (None, None));
+    let d = udp(&call_home(3));
+    assert_eq!(a_to_b(&mut p, &d, true), (proto::IPV4, Some(d.clone())));
+    assert!(p.a.is_ip_up() && p.b.is_ip_up());
+}
+
+#[test]
+fn compressed_frames_to_a_link_without_ccp_are_protocol_rejected() {
+    let mut p = up(server(None), client(None));
+    let z = Frame {
+        protocol: ccp::COMPRESSED,
+        data: vec![0, 0, 1, 2, 3],
+    };
+    let rejected = p.b.stats().protocol_rejected;
+    assert_eq!(p.b.handle_frame(&frame_bytes(&z), p.now), None);
+    assert_eq!(p.b.stats().protocol_rejected, rejected + 1);
+    p.run_clean(Duration::from_secs(5));
+    assert!(p.a.is_ip_up() && p.b.is_ip_up());
+}

@@ -372,6 +372,9 @@ pub struct Decoder {
     max_frame: usize,
     rx_accm: u32,
     special: Specials,
+    /// What ends the unescaping loop at a non-zero ACCM: the flag and the
+    /// controls the ACCM says a DCE may insert (not ESCAPE).
+    rx_stop: [bool; 256],
     fcs: FcsKind,
     stats: DecoderStats,
 }
@@ -391,6 +394,7 @@ impl Decoder {
             max_frame: 0,
             rx_accm: DEFAULT_ACCM,
             special: Specials::new(DEFAULT_ACCM),
+            rx_stop: [false; 256],
             fcs: FcsKind::Fcs16,
             stats: DecoderStats::default(),
         };
@@ -416,6 +420,8 @@ impl Decoder {
     pub fn set_accm(&mut self, accm: u32) {
         self.rx_accm = accm;
         self.special = Specials::new(accm);
+        self.rx_stop = self.special.table;
+        self.rx_stop[usize::from(ESCAPE)] = false;
     }
 
     pub fn set_fcs(&mut self, fcs: FcsKind) {
@@ -464,33 +470,43 @@ impl Decoder {
                     None => return,
                 },
                 RxState::Frame if self.rx_accm != 0 => {
-                    // Escapes are frequent where controls are escaped:
-                    // octet by octet, ordinary and escaped ones alike,
-                    // until something the state machine must see.
-                    let (sp, buf) = (&self.special, &mut self.buf);
-                    let mut i = 0;
-                    while let Some(&b) = input.get(i) {
-                        if !sp.contains(b) {
-                            buf.push(b);
-                            i += 1;
-                        } else if b == ESCAPE {
-                            match input.get(i + 1) {
-                                Some(&e) if !sp.contains(e) && e >= 0x20 => {
-                                    buf.push(e ^ ESCAPE_XOR);
-                                    i += 2;
-                                }
-                                _ => break,
-                            }
-                        } else {
+                    // Escapes are frequent where controls are escaped (one
+                    // octet in eight of arbitrary data): no branch on them.
+                    // Every octet is written, XORed if the one before was
+                    // an ESCAPE, and the write position moves on unless it
+                    // is an ESCAPE itself. Only a flag or a control the
+                    // ACCM says to drop (rare, and the state machine's)
+                    // stops the loop.
+                    let cap = self.max_frame + 1;
+                    let stop = &self.rx_stop;
+                    let buf = &mut self.buf;
+                    let mut n = buf.len();
+                    buf.resize(cap.max(n), 0);
+                    let mut escaped = false;
+                    let mut used = 0;
+                    for &b in input {
+                        if stop[usize::from(b)] || n >= cap {
                             break;
                         }
+                        let is_escape = (b == ESCAPE) & !escaped;
+                        buf[n] = b ^ (u8::from(escaped) << 5);
+                        n += usize::from(!is_escape);
+                        escaped = is_escape;
+                        used += 1;
                     }
-                    input = &input[i..];
-                    if self.buf.len() > self.max_frame {
+                    buf.truncate(n);
+                    input = &input[used..];
+                    if n > self.max_frame {
                         self.stats.too_long += 1;
                         on_discard(Discard::TooLong);
                         self.buf.clear();
                         self.state = RxState::Discard;
+                        continue;
+                    }
+                    if escaped {
+                        // The escaped octet is the next one, in the next
+                        // read or a flag (abort) or a dropped control.
+                        self.state = RxState::Escaped;
                         continue;
                     }
                     let Some((&b, rest)) = input.split_first() else {
@@ -499,7 +515,6 @@ impl Decoder {
                     input = rest;
                     match b {
                         FLAG => self.end_frame(&mut on_frame, &mut on_discard),
-                        ESCAPE => self.state = RxState::Escaped,
                         _ => self.stats.accm_dropped += 1,
                     }
                 }

@@ -93,6 +93,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         // not its answer.
         self.discard_stale();
         let noise_before = self.reader.stats().lost_to_noise();
+        let octets_before = self.reader.stats().lost_octets;
         tracing::debug!(cmd, "modem <-");
         let line = format!("{cmd}\r");
         self.reader.expect_echo(line.as_bytes());
@@ -105,11 +106,12 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
                 Err(ModemError::Timeout { .. }) => {
                     let stats = self.reader.stats();
                     let junk = stats.lost_to_noise() - noise_before;
+                    let octets = stats.lost_octets - octets_before;
                     return Err(if junk > 0 {
                         ModemError::NotAModem {
                             reason: format!(
                                 "no answer to {cmd} within {timeout:?}, only noise \
-                                 ({junk} noise lines or bytes, {} lines of text)",
+                                 ({octets} octets of it, {} lines of text)",
                                 info.len()
                             ),
                         }
@@ -500,6 +502,36 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, ModemError::NotAModem { .. }), "{e}");
+    }
+
+    /// Megabytes of NULs with no line break are counted as the octets
+    /// they are, not as one overlong line.
+    #[tokio::test]
+    async fn a_flood_of_nuls_is_counted_in_octets() {
+        let (mut at, mut m) = pair();
+        tokio::spawn(async move {
+            let nuls = vec![0u8; 64 * 1024];
+            for _ in 0..16 {
+                if m.write_all(&nuls).await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let e = at
+            .command("AT", Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        let ModemError::NotAModem { reason } = &e else {
+            panic!("{e}");
+        };
+        let octets: u64 = reason
+            .split("(")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{reason}"));
+        assert!(octets > 256 * 1024, "{reason}");
     }
 
     #[tokio::test]

@@ -360,6 +360,10 @@ pub struct ReaderStats {
     pub noise_lines: u64,
     /// Bytes lost because the buffer was full.
     pub overflow_bytes: u64,
+    /// Every octet thrown away unread: whole noise lines, overlong lines
+    /// (as much of them as came), buffer overflow. A megabyte of NULs
+    /// with no line break is a megabyte here, not "1 line".
+    pub lost_octets: u64,
 }
 
 impl ReaderStats {
@@ -433,6 +437,7 @@ impl LineReader {
             let excess = self.buf.len() - self.cfg.max_buffer;
             self.buf.drain(..excess);
             self.stats.overflow_bytes += excess as u64;
+            self.stats.lost_octets += excess as u64;
         }
     }
 
@@ -513,6 +518,7 @@ impl LineReader {
                     }
                     if self.discarding {
                         self.discarding = false;
+                        self.stats.lost_octets += raw.len() as u64;
                         continue;
                     }
                     raw
@@ -521,6 +527,7 @@ impl LineReader {
                     if !self.discarding {
                         self.stats.overlong_lines += 1;
                     }
+                    self.stats.lost_octets += self.buf.len() as u64;
                     // Keep nothing: the rest of this line is dropped as it
                     // comes, so memory stays bounded whatever the line.
                     self.buf.clear();
@@ -536,6 +543,7 @@ impl LineReader {
             };
             if raw.len() > self.cfg.max_line {
                 self.stats.overlong_lines += 1;
+                self.stats.lost_octets += raw.len() as u64;
                 continue;
             }
             if let Some(line) = self.classify(&raw) {
@@ -560,6 +568,7 @@ impl LineReader {
         if text.is_empty() {
             if noise > 0 {
                 self.stats.noise_lines += 1;
+                self.stats.lost_octets += raw.len() as u64;
             }
             return None;
         }

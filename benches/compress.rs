@@ -342,7 +342,7 @@ fn bench_cpu(c: &mut Criterion, dgrams: &[Vec<u8>]) {
                 let mut c = Compressor::new(m);
                 let mut s = CcpStats::default();
                 for d in dgrams {
-                    std::hint::black_box(c.compress(0x0021, d, &mut s));
+                    std::hint::black_box(c.compress(0x0021, d, true, &mut s));
                 }
             })
         });
@@ -352,7 +352,7 @@ fn bench_cpu(c: &mut Criterion, dgrams: &[Vec<u8>]) {
         let mut s = CcpStats::default();
         let frames: Vec<(bool, Vec<u8>)> = dgrams
             .iter()
-            .map(|d| match c.compress(0x0021, d, &mut s) {
+            .map(|d| match c.compress(0x0021, d, true, &mut s) {
                 Some(z) => (true, z.to_vec()),
                 None => (false, d.clone()),
             })

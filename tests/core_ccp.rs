@@ -290,3 +290,54 @@ fn compressed_frames_to_a_link_without_ccp_are_protocol_rejected() {
     p.run_clean(Duration::from_secs(5));
     assert!(p.a.is_ip_up() && p.b.is_ip_up());
 }
+
+/// RFC 1962 §3: nothing goes out compressed before CCP is Opened, though
+/// the compressor runs from our Ack so both histories agree after.
+#[test]
+fn nothing_is_sent_compressed_before_ccp_opens() {
+    let mut p = Pair::new(
+        server(Some(CcpConfig::default())),
+        client(Some(CcpConfig::default())),
+    );
+    p.start();
+    // b's Ack of a's CCP request is lost: a has Acked b's request (its
+    // compressor runs) but is not Opened until b's request is repeated.
+    let mut dropped = false;
+    p.run(Duration::from_millis(500), |from_a, f| {
+        let ack = !from_a && f.protocol == proto::CCP && f.data.first() == Some(&2);
+        if ack && !dropped {
+            dropped = true;
+            return false;
+        }
+        true
+    });
+    assert!(dropped);
+    assert!(p.a.is_ip_up() && p.a.ccp_state() != carrier::ppp::fsm::State::Opened);
+    assert!(
+        p.a.compression().0.is_some(),
+        "a's compressor runs from its Ack"
+    );
+    let early: Vec<Vec<u8>> = (0..3).map(|i| udp(&call_home(i))).collect();
+    for d in &early {
+        // No clock here: a's CCP timer must not fire in between.
+        let (protocol, data) = p.a.send_ip(d, p.now).expect("a may send");
+        assert_eq!(protocol, proto::IPV4);
+        let f = frame_bytes(&Frame {
+            protocol,
+            data: data.to_vec(),
+        });
+        assert_eq!(p.b.handle_frame(&f, p.now), Some(&d[..]));
+    }
+    assert_eq!(p.a.stats().ccp.before_open_out, 3);
+    // Once a's request is answered, the datagrams go compressed and b,
+    // whose history took the early ones in, reads them.
+    p.run_clean(Duration::from_secs(10));
+    assert_eq!(p.a.ccp_state(), carrier::ppp::fsm::State::Opened);
+    for i in 3..10 {
+        let d = udp(&call_home(i));
+        let (protocol, got) = a_to_b(&mut p, &d, true);
+        assert_eq!(protocol, ccp::COMPRESSED);
+        assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i}");
+    }
+    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
+}

@@ -130,6 +130,17 @@ fn the_builtin_demo_dials_past_a_busy_number_and_meets_the_fence() {
         fence["fence"]["dropped_destination"].as_u64().unwrap() >= 1,
         "{fence}"
     );
+    // The busy number never reached the access server: one call, let in.
+    assert_eq!(
+        (
+            &fence["calls"],
+            &fence["authenticated"],
+            &fence["auth_failed"],
+            &fence["pool_exhausted"]
+        ),
+        (&1.into(), &1.into(), &0.into(), &0.into()),
+        "{fence}"
+    );
     tshark_reads(pcap.path());
 }
 

@@ -146,13 +146,23 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     let code = call::run(&setup, &mut plane, &reporter, stop).await?;
 
     let fence = &server.stats.fence;
+    let st = &server.stats;
+    let (calls, authenticated, auth_failed, pool_exhausted) = (
+        st.calls.load(Ordering::Relaxed),
+        st.authenticated.load(Ordering::Relaxed),
+        st.auth_failed.load(Ordering::Relaxed),
+        st.pool_exhausted.load(Ordering::Relaxed),
+    );
     reporter.emit(
         "fence",
-        json!({"fence": &**fence}),
+        json!({
+            "fence": &**fence,
+            "calls": calls, "authenticated": authenticated,
+            "auth_failed": auth_failed, "pool_exhausted": pool_exhausted,
+        }),
         &format!(
-            "access server: {} call(s), {} authenticated; fence forwarded {} datagram(s), dropped {}",
-            server.stats.calls.load(Ordering::Relaxed),
-            server.stats.authenticated.load(Ordering::Relaxed),
+            "access server: {calls} call(s), {authenticated} authenticated, {auth_failed} refused, \
+             {pool_exhausted} turned away (no address free); fence forwarded {} datagram(s), dropped {}",
             fence.forwarded.load(Ordering::Relaxed),
             fence.dropped()
         ),

@@ -41,6 +41,9 @@ pub struct CcpStats {
     pub octets_after: u64,
     /// Datagrams that did not shrink and went out as they were.
     pub incompressible_out: u64,
+    /// Datagrams sent as they were between our Ack and CCP's Opened (in
+    /// the history all the same).
+    pub before_open_out: u64,
     /// 0x00fd received and decompressed, and the octets they held.
     pub compressed_in: u64,
     pub octets_in_compressed: u64,
@@ -98,6 +101,14 @@ impl Compressor {
         self.method
     }
 
+    /// The engine failed on its own memory: its history is unknown.
+    pub fn is_broken(&self) -> bool {
+        match &self.tx {
+            Tx::Deflate(c) => c.is_broken(),
+            Tx::Bsd(_) => false,
+        }
+    }
+
     pub fn reset(&mut self) {
         match &mut self.tx {
             Tx::Deflate(c) => c.reset(),
@@ -106,8 +117,15 @@ impl Compressor {
     }
 
     /// The information field of a 0x00fd frame for `data` of `protocol`,
-    /// or None if it goes out as it was.
-    pub fn compress(&mut self, protocol: u16, data: &[u8], stats: &mut CcpStats) -> Option<&[u8]> {
+    /// or None if it goes out as it was. `send` says whether it may go out
+    /// compressed at all (CCP Opened); the history takes it in either way.
+    pub fn compress(
+        &mut self,
+        protocol: u16,
+        data: &[u8],
+        send: bool,
+        stats: &mut CcpStats,
+    ) -> Option<&[u8]> {
         let covered = match self.method {
             Method::Deflate { .. } => deflate::covers(protocol),
             Method::BsdCompress { .. } => bsdcomp::covers(protocol),
@@ -119,6 +137,10 @@ impl Compressor {
             Tx::Deflate(c) => c.compress(protocol, data, &mut self.buf),
             Tx::Bsd(c) => c.compress(protocol, data, &mut self.buf),
         };
+        if !send {
+            stats.before_open_out += 1;
+            return None;
+        }
         if !shrank {
             stats.incompressible_out += 1;
             return None;
@@ -183,7 +205,8 @@ impl Decompressor {
         mru: usize,
         stats: &mut CcpStats,
     ) -> Result<(u16, usize), DecompressError> {
-        // The protocol field is at most 2 octets.
+        // The protocol field is at most 2 octets; the information field
+        // is checked against the MRU below.
         let limit = mru + 2;
         let r = match &mut self.rx {
             Rx::Deflate(d) => d.decompress(info, &mut self.buf, limit),
@@ -203,6 +226,10 @@ impl Decompressor {
                 return Err(DecompressError::Short);
             }
         };
+        if b.len() - at > mru {
+            stats.decompress_errors += 1;
+            return Err(DecompressError::TooLong);
+        }
         stats.compressed_in += 1;
         stats.octets_in_compressed += info.len() as u64;
         stats.octets_in_plain += b.len() as u64;

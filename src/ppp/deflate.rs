@@ -39,6 +39,7 @@ fn protocol_field(protocol: u16) -> ([u8; 2], usize) {
 pub struct DeflateCompressor {
     z: Compress,
     seq: u16,
+    broken: bool,
 }
 
 impl DeflateCompressor {
@@ -48,6 +49,7 @@ impl DeflateCompressor {
             // Level 6, zlib's and pppd's kernel module's default.
             z: Compress::new_with_window_bits(Compression::default(), false, bits.clamp(9, 15)),
             seq: 0,
+            broken: false,
         }
     }
 
@@ -56,6 +58,14 @@ impl DeflateCompressor {
     pub fn reset(&mut self) {
         self.z.reset();
         self.seq = 0;
+        self.broken = false;
+    }
+
+    /// zlib failed mid-packet: what the stream holds is unknown, and
+    /// Deflate has no check that would tell the peer (see
+    /// [`Compressor::is_broken`](super::compress::Compressor::is_broken)).
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Compresses `data` of `protocol` into `out` (sequence number and
@@ -71,10 +81,10 @@ impl DeflateCompressor {
         let ok = feed(&mut self.z, &field[..n], out, FlushCompress::None)
             && feed(&mut self.z, data, out, FlushCompress::Sync);
         if !ok || !out.ends_with(&SYNC_TRAILER) {
-            // zlib refusing work on memory it owns cannot happen; if it
-            // did, the history would be unknown, so the peer will see a
-            // bad sequence number next and ask for a reset.
+            // zlib refusing work on memory it owns should not happen; if
+            // it does, the history is unknown and CCP must go down.
             tracing::warn!("deflate: compressor failed; sending uncompressed");
+            self.broken = true;
             return false;
         }
         out.truncate(out.len() - SYNC_TRAILER.len());

@@ -395,8 +395,13 @@ fn accept_datagram<'a>(
 
 /// A datagram (or VJ packet) on its way out, through the compressor
 /// when one runs: 0x00fd and the compressed data, or as it was.
+/// Until CCP is Opened (`opened`), the compressor runs (its history
+/// must match the peer's, which takes in what we send from our Ack on)
+/// but the datagram goes out as it was: RFC 1962 §3 sends no compressed
+/// datagram before then, and pppd's kernel does the same.
 fn compress_out<'a>(
     comp: &'a mut Option<Compressor>,
+    opened: bool,
     stats: &mut CcpStats,
     protocol: u16,
     data: &'a [u8],
@@ -411,7 +416,7 @@ fn compress_out<'a>(
             super::trace::describe(protocol, data)
         );
     }
-    match c.compress(protocol, data, stats) {
+    match c.compress(protocol, data, opened, stats) {
         Some(z) => (ccp::COMPRESSED, z),
         None => (protocol, data),
     }
@@ -710,6 +715,16 @@ impl Link {
     /// With VJ agreed, a TCP datagram may go out as 0x002d or 0x002f, from
     /// the link's own buffer.
     pub fn send_ip<'a>(&'a mut self, datagram: &'a [u8], now: Instant) -> Option<(u16, &'a [u8])> {
+        if self.comp_tx.as_ref().is_some_and(|c| c.is_broken()) {
+            // Our history is no longer known: compression must stop both
+            // ways before the peer reads garbage.
+            tracing::warn!("CCP: the compressor failed; disabling compression");
+            self.stats.ccp.fatal += 1;
+            self.comp_tx = None;
+            self.comp_rx = None;
+            self.ccp.close(now);
+            self.pump(now);
+        }
         match datagram::classify(datagram) {
             Some((proto::IPV4, d)) if self.ip_up => {
                 self.stats.ip_out += 1;
@@ -722,13 +737,20 @@ impl Link {
                         vj::Packet::Compressed(p) => (vj::COMPRESSED_TCP, p),
                     },
                 };
-                Some(compress_out(&mut self.comp_tx, &mut self.stats.ccp, p, d))
+                Some(compress_out(
+                    &mut self.comp_tx,
+                    self.ccp_up,
+                    &mut self.stats.ccp,
+                    p,
+                    d,
+                ))
             }
             Some((proto::IPV6, d)) if self.ipv6_up => {
                 self.stats.ipv6_out += 1;
                 self.activity(d, now);
                 Some(compress_out(
                     &mut self.comp_tx,
+                    self.ccp_up,
                     &mut self.stats.ccp,
                     proto::IPV6,
                     d,
@@ -945,12 +967,14 @@ impl Link {
             // not ours to read (RFC 1962 §3).
             self.stats.ccp.dropped_in += 1;
             self.stats.not_ready += 1;
+            self.frame_lost();
             return None;
         };
         if self.comp_rx_broken {
             // Waiting for the Reset-Ack: the peer's compressor has not
             // started afresh yet.
             self.stats.ccp.dropped_in += 1;
+            self.frame_lost();
             self.request_reset(now);
             return None;
         }
@@ -964,6 +988,8 @@ impl Link {
     }
 
     fn decompress_failed(&mut self, e: DecompressError, now: Instant) {
+        // What was lost may have carried VJ deltas (RFC 1144 §4.3).
+        self.frame_lost();
         if e.is_fatal() {
             // pppd: "Lost compression sync: disabling compression".
             tracing::warn!(error = %e, "CCP: lost compression sync; disabling compression");

@@ -13,7 +13,8 @@
 //!   back the very datagram. Wire octets are the encoder's output.
 //! * pppd<->pppd: two pppd 2.4.9 in user-mode-linux joined back to back
 //!   (tests/support/pppd.rs), the kernel's ppp_deflate / bsd_comp doing the
-//!   work; the sender's socat writes the same 1472-octet payloads as UDP;
+//!   work; one socat a datagram in one guest writes the same 1472-octet
+//!   payloads as UDP;
 //!   wire octets are those the join copied that way, payload octets what
 //!   the receiver's socat wrote down.
 //!
@@ -290,18 +291,20 @@ fn pppd_wire(which: Which, data: &[u8]) -> Result<Wire, String> {
     let (before, _) = link.bytes();
     // A queue long enough for the whole corpus: the serial line is the
     // bottleneck, and a UDP sender is never made to wait.
-    // One socat a datagram: its start-up paces the sender below the
-    // line's rate, so no datagram is dropped before the wire.
+    // One socat a datagram: its start-up in the guest paces the sender
+    // below the line's rate, so no datagram is dropped before the wire.
     let chunks = data.len().div_ceil(PAYLOAD);
-    let (rc, out) = exec(
-        &a,
-        &format!(
-            "i=0; while [ $i -lt {chunks} ]; do \
-               dd if={} bs={PAYLOAD} skip=$i count=1 2>/dev/null | socat -u -b {PAYLOAD} - UDP-SENDTO:10.88.0.2:9 || exit 1; \
-               i=$((i+1)); done",
-            file.display()
-        ),
-    )?;
+    let send = format!(
+        "i=0; while [ $i -lt {chunks} ]; do \
+           dd if={} bs={PAYLOAD} skip=$i count=1 2>/dev/null | socat -u -b {PAYLOAD} - UDP-SENDTO:10.88.0.2:9 || exit 1; \
+           i=$((i+1)); done",
+        file.display()
+    );
+    // About 0.1 s a datagram in the guest; room for a loaded machine.
+    let budget = Duration::from_secs(60) + Duration::from_millis(400) * chunks as u32;
+    let (rc, out) = a
+        .exec(&send, budget)
+        .ok_or_else(|| format!("the sender did not finish in {budget:?}"))?;
     if rc != 0 {
         return Err(format!("sender failed: {out}"));
     }

@@ -14,8 +14,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::carrier::{ping_replies, secrets_file, Carrier, Netns};
-use support::guest::{dial_pppd, echo_through, tshark};
+use support::carrier::{ping_replies, secrets_file};
+use support::guest::{dial_pppd, echo_through, tcp_call, tshark, TcpCall};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 fn log_of(pppd: &Pppd) -> String {
@@ -89,33 +89,25 @@ fn pppd_agreed(pppd: &Pppd, name: &str) {
 /// A call between carrier and pppd; `tx` is the method carrier must
 /// compress with (None: none), `rx` the one pppd compresses with.
 fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str, tx: Option<&str>, rx: &str) {
-    let Some(ns) = Netns::new(ifname) else {
+    let Some(call) = tcp_call(
+        PppdOptions {
+            ccp_modules: true,
+            ..PppdOptions::from_str_args(pppd_opts)
+        },
+        ours,
+        ifname,
+    ) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("ccp.pcap");
-    let pcap_s = pcap.to_str().unwrap().to_string();
-    // VJ runs inside CCP here; tshark's VJ dissector cannot rebuild
-    // segments whose TCP timestamps changed, so both ends run without
-    // them, as slow links do (interop_vj.rs says why).
-    assert!(ns
-        .run(&["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"])
-        .status
-        .success());
-    let Some(pppd) = start_or_skip(PppdOptions {
-        ccp_modules: true,
-        ..PppdOptions::from_str_args(pppd_opts)
-            .pap_secrets("alice * s3cret *\n")
-            .chap_secrets("alice server s3cret *\n")
-    }) else {
-        return;
-    };
-    let dev = pppd.device().to_str().unwrap().to_string();
-    let mut args: Vec<&str> = ours.to_vec();
-    args.extend_from_slice(&[
-        "--direct", "--device", &dev, "--ifname", ifname, "--pcap", &pcap_s,
-    ]);
-    let mut c = Carrier::spawn_in(Some(ns.name()), &args);
+    // Bound in this order so that they drop as the struct would:
+    // carrier, then the VM, then the namespace.
+    let TcpCall {
+        ns,
+        pcap,
+        pppd,
+        carrier: mut c,
+        ..
+    } = call;
     let up = c
         .wait_event("ccp-up", Duration::from_secs(30))
         .unwrap_or_else(|| panic!("no ccp-up: {:?}\n{}", c.seen, log_of(&pppd)));
@@ -140,11 +132,6 @@ fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str, tx: Option
             );
         }
     }
-    pppd.exec(
-        "echo 0 > /proc/sys/net/ipv4/tcp_timestamps",
-        Duration::from_secs(10),
-    )
-    .expect("guest sysctl");
     let data = payload();
     let mut back = echo_through(&ns, &pppd, peer_addr, b"", &data);
     if back != data {

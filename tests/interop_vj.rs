@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::carrier::{secrets_file, Carrier, Netns};
-use support::guest::{dial_pppd, echo_through, tshark};
+use support::carrier::secrets_file;
+use support::guest::{dial_pppd, echo_through, tcp_call, tshark, TcpCall};
 use support::pppd::{start_or_skip, Pppd, PppdOptions};
 
 fn log_of(pppd: &Pppd) -> String {
@@ -39,32 +39,21 @@ fn check_vj(stats: &Value, ipcp_up: &Value) {
 }
 
 fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str) {
-    let Some(ns) = Netns::new(ifname) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("vj.pcap");
-    let pcap_s = pcap.to_str().unwrap().to_string();
     // RFC 1144 predates TCP timestamps: a segment whose options changed
     // goes uncompressed (pppd's slhc does the same), so slow links run
-    // without them. Both ends here do.
-    assert!(ns
-        .run(&["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"])
-        .status
-        .success());
-    let Some(pppd) = start_or_skip(
-        PppdOptions::from_str_args(pppd_opts)
-            .pap_secrets("alice * s3cret *\n")
-            .chap_secrets("alice server s3cret *\n"),
-    ) else {
+    // without them. Both ends here do (tcp_call).
+    let Some(call) = tcp_call(PppdOptions::from_str_args(pppd_opts), ours, ifname) else {
         return;
     };
-    let dev = pppd.device().to_str().unwrap().to_string();
-    let mut args: Vec<&str> = ours.to_vec();
-    args.extend_from_slice(&[
-        "--direct", "--device", &dev, "--ifname", ifname, "--pcap", &pcap_s,
-    ]);
-    let mut c = Carrier::spawn_in(Some(ns.name()), &args);
+    // Bound in this order so that they drop as the struct would:
+    // carrier, then the VM, then the namespace.
+    let TcpCall {
+        ns,
+        pcap,
+        pppd,
+        carrier: mut c,
+        ..
+    } = call;
     let up = c
         .wait_event("ipcp-up", Duration::from_secs(30))
         .unwrap_or_else(|| panic!("no ipcp-up: {:?}\n{}", c.seen, log_of(&pppd)));
@@ -74,11 +63,6 @@ fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str) {
         "{}",
         log_of(&pppd)
     );
-    pppd.exec(
-        "echo 0 > /proc/sys/net/ipv4/tcp_timestamps",
-        Duration::from_secs(10),
-    )
-    .expect("guest sysctl");
     let data = payload();
     let mut back = echo_through(&ns, &pppd, peer_addr, b"ls -l\n", &data);
     let mut want = b"ls -l\n".to_vec();

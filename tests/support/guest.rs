@@ -80,3 +80,49 @@ pub fn dial_pppd(ns: Option<&Netns>, pppd: &Pppd, extra: &[&str]) -> Carrier {
     args.extend_from_slice(extra);
     Carrier::spawn_in(ns.map(Netns::name), &args)
 }
+
+/// A call for the TCP tests: carrier in its own namespace (named after
+/// `ifname`, TCP timestamps off there and in the guest, as on slow links:
+/// VJ cannot compress segments whose options change) dialing pppd on its
+/// PTY, with a capture. None when the peer is skipped.
+pub struct TcpCall {
+    // Dropped in this order: carrier, then the VM, then the namespace.
+    pub carrier: Carrier,
+    pub pppd: Pppd,
+    pub ns: Netns,
+    pub pcap: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub fn tcp_call(pppd: super::pppd::PppdOptions, ours: &[&str], ifname: &str) -> Option<TcpCall> {
+    let ns = Netns::new(ifname)?;
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("call.pcap");
+    assert!(ns
+        .run(&["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"])
+        .status
+        .success());
+    let pppd = super::pppd::start_or_skip(
+        pppd.pap_secrets("alice * s3cret *\n")
+            .chap_secrets("alice server s3cret *\n"),
+    )?;
+    pppd.exec(
+        "echo 0 > /proc/sys/net/ipv4/tcp_timestamps",
+        Duration::from_secs(10),
+    )
+    .expect("guest sysctl");
+    let dev = pppd.device().to_str().unwrap().to_string();
+    let pcap_s = pcap.to_str().unwrap().to_string();
+    let mut args: Vec<&str> = ours.to_vec();
+    args.extend_from_slice(&[
+        "--direct", "--device", &dev, "--ifname", ifname, "--pcap", &pcap_s,
+    ]);
+    let carrier = Carrier::spawn_in(Some(ns.name()), &args);
+    Some(TcpCall {
+        carrier,
+        pppd,
+        ns,
+        pcap,
+        _dir: dir,
+    })
+}

@@ -341,3 +341,39 @@ fn nothing_is_sent_compressed_before_ccp_opens() {
     }
     assert_eq!(p.b.stats().ccp.decompress_errors, 0);
 }
+
+/// The boundary holds inside 0x00fd too: a compressed IPv6 datagram on a
+/// link without IPv6CP, and IPv6 dressed as IPv4, are dropped and
+/// counted, never delivered.
+#[test]
+fn a_compressed_frame_carries_nothing_an_uncompressed_one_could_not() {
+    let mut p = up(
+        server(Some(CcpConfig::default())),
+        client(Some(CcpConfig::default())),
+    );
+    // b decompresses with Deflate 15 from sequence 0: a compressor of our
+    // own in the same state speaks to it as a would.
+    let mut z = carrier::ppp::compress::Compressor::new(DEFLATE15);
+    let mut s = carrier::ppp::compress::CcpStats::default();
+    let mut v6 = vec![0u8; 40 + 200];
+    v6[0] = 0x60;
+    v6[4..6].copy_from_slice(&200u16.to_be_bytes());
+    v6[6] = 17;
+    v6[7] = 64;
+    let dropped = p.b.stats().ip_in_dropped;
+    for (protocol, d) in [(proto::IPV6, &v6), (proto::IPV4, &v6)] {
+        let data = z
+            .compress(protocol, d, true, &mut s)
+            .expect("compressible")
+            .to_vec();
+        let f = Frame {
+            protocol: ccp::COMPRESSED,
+            data,
+        };
+        assert_eq!(p.b.handle_frame(&frame_bytes(&f), p.now), None);
+    }
+    assert_eq!(p.b.stats().ip_in_dropped, dropped + 2);
+    assert_eq!(p.b.stats().ccp.compressed_in, 2);
+    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
+    assert_eq!(p.b.stats().ipv6_in, 0);
+}

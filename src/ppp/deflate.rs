@@ -166,19 +166,20 @@ impl DeflateDecompressor {
         }
         self.seq = self.seq.wrapping_add(1);
         let (field, n) = protocol_field(protocol);
-        let mut whole = Vec::with_capacity(n + data.len());
-        whole.extend_from_slice(&field[..n]);
-        whole.extend_from_slice(data);
         let mut scratch = std::mem::take(&mut self.scratch);
-        for chunk in whole.chunks(usize::from(u16::MAX)) {
-            let len = chunk.len() as u16;
-            let mut block = Vec::with_capacity(5 + chunk.len());
-            block.push(0x00);
-            block.extend_from_slice(&len.to_le_bytes());
-            block.extend_from_slice(&(!len).to_le_bytes());
-            block.extend_from_slice(chunk);
+        // Any number of stored blocks adds to the window: one for the
+        // protocol field, one for each 64 kB of data, their headers fed
+        // apart so nothing is copied.
+        for piece in std::iter::once(&field[..n]).chain(data.chunks(usize::from(u16::MAX))) {
+            let len = piece.len() as u16;
+            let [lo, hi] = len.to_le_bytes();
+            let header = [0x00, lo, hi, !lo, !hi];
             scratch.clear();
-            if inflate(&mut self.z, &block, &mut scratch, chunk.len() + 16).is_err() {
+            let limit = piece.len() + 16;
+            if inflate(&mut self.z, &header, &mut scratch, limit)
+                .and_then(|()| inflate(&mut self.z, piece, &mut scratch, limit))
+                .is_err()
+            {
                 // The next compressed packet will fail and ask for a reset.
                 tracing::debug!("deflate: could not add an uncompressed packet to the history");
             }

@@ -861,6 +861,15 @@ impl Link {
         }
     }
 
+    /// The NCP of 0x0021 (IPCP) or 0x0057 (IPv6CP) is Opened: only then
+    /// may the family's datagrams come in, compressed or not.
+    fn family_open(&self, protocol: u16) -> bool {
+        match protocol {
+            proto::IPV4 => self.ip_up,
+            _ => self.ipv6_up,
+        }
+    }
+
     /// A datagram under 0x0021 or 0x0057, delivered only if its NCP is
     /// Opened and its own header names the same family.
     fn receive_datagram<'a>(
@@ -869,11 +878,7 @@ impl Link {
         info: &'a [u8],
         now: Instant,
     ) -> Option<&'a [u8]> {
-        let open = match protocol {
-            proto::IPV4 => self.ip_up,
-            _ => self.ipv6_up,
-        };
-        if !open {
+        if !self.family_open(protocol) {
             // RFC 1661 §3.5 (and RFC 5072 §3 for IPv6): no datagrams before
             // their NCP opened. Counted with the other unreadable ones,
             // since an unopened family is one the link does not carry.
@@ -907,11 +912,7 @@ impl Link {
         }
         match protocol {
             proto::IPV4 | proto::IPV6 => {
-                let open = match protocol {
-                    proto::IPV4 => self.ip_up && !self.cfg.noip,
-                    _ => self.ipv6_up && self.cfg.ipv6.is_some(),
-                };
-                if !open {
+                if !self.family_open(protocol) {
                     self.stats.ip_in_dropped += 1;
                     self.stats.not_ready += 1;
                     return None;

@@ -294,14 +294,20 @@ pub fn start_pair_or_skip(a: PppdOptions, b: PppdOptions) -> Option<(Pppd, Pppd,
 
 /// Boots two pppd VMs in parallel and joins their lines back to back.
 pub fn start_pair(a: PppdOptions, b: PppdOptions) -> Result<(Pppd, Pppd, Link), HarnessError> {
+    let (pa, pb) = boot_pair(a, b)?;
+    let link = pa.join(&pb).map_err(io_err("joining the two pppd lines"))?;
+    Ok((pa, pb, link))
+}
+
+/// Boots two pppd VMs in parallel, their lines left for the caller to join
+/// (through a paced cable, say).
+pub fn boot_pair(a: PppdOptions, b: PppdOptions) -> Result<(Pppd, Pppd), HarnessError> {
     let (ra, rb) = thread::scope(|s| {
         let ha = s.spawn(move || Pppd::start(a));
         let hb = s.spawn(move || Pppd::start(b));
         (join_thread(ha), join_thread(hb))
     });
-    let (pa, pb) = (ra?, rb?);
-    let link = pa.join(&pb).map_err(io_err("joining the two pppd lines"))?;
-    Ok((pa, pb, link))
+    Ok((ra?, rb?))
 }
 
 fn join_thread<T>(

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use zeroize::Zeroizing;
+
 use crate::ppp::auth::Secret;
 
 #[derive(Debug, Error)]
@@ -29,73 +31,11 @@ pub enum SecretsError {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub client: String,
-    pub server: String,
-    pub secret: Secret,
-    /// Addresses the client may use; empty means any, `-` none.
-    pub addresses: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SecretsTable {
-    entries: Vec<Entry>,
-}
-
-fn is_wild(w: &str) -> bool {
-    w == "*"
-}
+/// The table itself is the core's (no I/O there); its pppd file format is
+/// this module's.
+pub use crate::ppp::auth::{Entry, SecretsTable};
 
 impl SecretsTable {
-    pub fn new(entries: Vec<Entry>) -> Self {
-        SecretsTable { entries }
-    }
-
-    /// A table with one entry, for credentials given on the command line.
-    pub fn single(client: &str, server: &str, secret: Secret) -> Self {
-        SecretsTable::new(vec![Entry {
-            client: client.into(),
-            server: server.into(),
-            secret,
-            addresses: Vec::new(),
-        }])
-    }
-
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The best entry for `client` authenticating to `server`: exact names
-    /// beat wildcards, the client's name weighing more, as in pppd's
-    /// scan_authfile; among equals the first wins.
-    pub fn lookup(&self, client: &str, server: &str) -> Option<&Entry> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                (is_wild(&e.client) || e.client == client)
-                    && (is_wild(&e.server) || e.server == server)
-            })
-            .fold(None, |best: Option<(u8, &Entry)>, e| {
-                let score = 2 * u8::from(!is_wild(&e.client)) + u8::from(!is_wild(&e.server));
-                match best {
-                    Some((b, _)) if b >= score => best,
-                    _ => Some((score, e)),
-                }
-            })
-            .map(|(_, e)| e)
-    }
-
-    pub fn has_client(&self, client: &str) -> bool {
-        self.entries
-            .iter()
-            .any(|e| is_wild(&e.client) || e.client == client)
-    }
-
     /// Parses the text of a secrets file; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, SecretsError> {
         let mut entries = Vec::new();
@@ -125,7 +65,7 @@ impl SecretsTable {
                 addresses: w.collect(),
             });
         }
-        Ok(SecretsTable { entries })
+        Ok(SecretsTable::new(entries))
     }
 
     /// Reads a secrets file, refusing one that group or others can read.
@@ -138,7 +78,8 @@ impl SecretsTable {
 /// Reads a file holding secrets after checking that only its owner can
 /// read it. The mode is taken from the open descriptor, so the file checked
 /// is the file read.
-pub fn read_private(path: &Path) -> Result<String, SecretsError> {
+/// The text is wiped from memory when dropped.
+pub fn read_private(path: &Path) -> Result<Zeroizing<String>, SecretsError> {
     let io = |source| SecretsError::Io {
         path: path.to_path_buf(),
         source,
@@ -151,7 +92,7 @@ pub fn read_private(path: &Path) -> Result<String, SecretsError> {
             mode,
         });
     }
-    let mut text = String::new();
+    let mut text = Zeroizing::new(String::new());
     f.read_to_string(&mut text).map_err(io)?;
     Ok(text)
 }

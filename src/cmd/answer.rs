@@ -73,10 +73,8 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
             hooks: hook_setup(&a.line, &a.hooks),
             ..SessionConfig::default()
         };
-        let outcome = a
-            .line
-            .ip_plane()
-            .run_answer(&mut line, cfg, &reporter, stop.clone())
+        let outcome = line
+            .run_over(a.line.ip_plane(), cfg, &reporter, stop.clone())
             .await;
         line.close(&reporter).await;
         let code = finish(&reporter, &outcome?);

@@ -62,20 +62,6 @@ impl IpChoice {
         };
         r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
     }
-
-    pub async fn run_answer(
-        self,
-        line: &mut super::line::AnswerLine,
-        cfg: SessionConfig,
-        reporter: &Reporter,
-        stop: watch::Receiver<bool>,
-    ) -> Result<Outcome, Fatal> {
-        let r = match self {
-            IpChoice::None(mut p) => line.run(&mut p, cfg, reporter, stop).await,
-            IpChoice::Tun(mut p) => line.run(&mut p, cfg, reporter, stop).await,
-        };
-        r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
-    }
 }
 
 pub fn link_config(p: &PppArgs) -> LinkConfig {

@@ -398,6 +398,22 @@ impl AnswerLine {
         self.0.run(plane, cfg, reporter, stop).await
     }
 
+    /// Runs PPP on the answered call over the plane chosen on the
+    /// command line.
+    pub async fn run_over(
+        &mut self,
+        ip: IpChoice,
+        cfg: SessionConfig,
+        reporter: &Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, Fatal> {
+        let r = match ip {
+            IpChoice::None(mut p) => self.0.run(&mut p, cfg, reporter, stop).await,
+            IpChoice::Tun(mut p) => self.0.run(&mut p, cfg, reporter, stop).await,
+        };
+        r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+    }
+
     pub async fn close(self, reporter: &Reporter) {
         self.0.hang_up(reporter).await;
     }

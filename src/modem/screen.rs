@@ -1,5 +1,5 @@
 //! Screening calls by caller ID, as mgetty's CNDFILE does: only numbers
-//! on the allow lists are answered. Pure: [`super::answer`] feeds it the
+//! on the allow lists are answered. Pure: the answering code feeds it the
 //! NMBR items the modem delivers (IS-101 formatted caller ID) and acts on
 //! the verdict.
 //!

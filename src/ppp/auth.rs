@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::secrets::SecretsTable;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 /// An authentication protocol LCP can negotiate (RFC 1661 §6.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -41,9 +42,17 @@ impl AuthProto {
 }
 
 /// A password or CHAP secret. It prints as `<hidden>` so it cannot reach a
-/// log by accident, and compares in constant time.
-#[derive(Clone, PartialEq, Eq)]
+/// log by accident, compares in constant time, and is wiped when dropped.
+#[derive(Clone)]
 pub struct Secret(Vec<u8>);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
@@ -68,16 +77,16 @@ impl fmt::Debug for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        self.0.iter_mut().for_each(|b| *b = 0);
+        // zeroize's writes are volatile: a plain loop before the free
+        // may be optimised away.
+        self.0.zeroize();
     }
 }
 
-/// Equal-length comparison without an early exit.
+/// Comparison whose time depends on the lengths only (subtle's), so a
+/// wrong guess learns nothing from timing.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// Credentials for both roles.
@@ -118,6 +127,76 @@ impl AuthConfig {
         self.secrets
             .lookup(client, &self.name)
             .map(|e| e.secret.clone())
+    }
+}
+
+/// One line of a secrets file (read from pppd's format outside the core).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub client: String,
+    pub server: String,
+    pub secret: Secret,
+    /// Addresses the client may use; empty means any, `-` none.
+    pub addresses: Vec<String>,
+}
+
+/// pppd's secrets, as looked up by the authenticator and the peer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretsTable {
+    entries: Vec<Entry>,
+}
+
+fn is_wild(w: &str) -> bool {
+    w == "*"
+}
+
+impl SecretsTable {
+    pub fn new(entries: Vec<Entry>) -> Self {
+        SecretsTable { entries }
+    }
+
+    /// A table with one entry, for credentials given on the command line.
+    pub fn single(client: &str, server: &str, secret: Secret) -> Self {
+        SecretsTable::new(vec![Entry {
+            client: client.into(),
+            server: server.into(),
+            secret,
+            addresses: Vec::new(),
+        }])
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The best entry for `client` authenticating to `server`: exact names
+    /// beat wildcards, the client's name weighing more, as in pppd's
+    /// scan_authfile; among equals the first wins.
+    pub fn lookup(&self, client: &str, server: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                (is_wild(&e.client) || e.client == client)
+                    && (is_wild(&e.server) || e.server == server)
+            })
+            .fold(None, |best: Option<(u8, &Entry)>, e| {
+                let score = 2 * u8::from(!is_wild(&e.client)) + u8::from(!is_wild(&e.server));
+                match best {
+                    Some((b, _)) if b >= score => best,
+                    _ => Some((score, e)),
+                }
+            })
+            .map(|(_, e)| e)
+    }
+
+    pub fn has_client(&self, client: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|e| is_wild(&e.client) || e.client == client)
     }
 }
 

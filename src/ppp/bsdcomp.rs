@@ -19,7 +19,7 @@
 //! - a packet that does not shrink goes out as it was, after entering
 //!   the dictionary; the receiver runs its own dictionary over it.
 
-use super::compress::{take_sequence, DecompressError};
+use super::sequenced::{take_sequence, DecompressError};
 
 const CLEAR: u16 = 256;
 const FIRST: u16 = 257;

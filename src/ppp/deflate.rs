@@ -15,7 +15,7 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::compress::{take_sequence, DecompressError};
+use super::sequenced::{take_sequence, DecompressError};
 
 /// The empty stored block a sync flush ends with (RFC 1951 §3.2.4).
 const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -62,8 +62,8 @@ impl DeflateCompressor {
     }
 
     /// zlib failed mid-packet: what the stream holds is unknown, and
-    /// Deflate has no check that would tell the peer (see
-    /// [`Compressor::is_broken`](super::compress::Compressor::is_broken)).
+    /// Deflate has no check that would tell the peer (so it is up to
+    /// the compressor that holds this one, which says so to CCP).
     pub fn is_broken(&self) -> bool {
         self.broken
     }

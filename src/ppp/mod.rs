@@ -18,6 +18,7 @@ pub mod lcp;
 pub mod link;
 pub mod packet;
 pub mod pap;
+pub mod sequenced;
 pub mod trace;
 pub mod vj;
 

@@ -222,6 +222,41 @@ fn a_wrong_password_is_auth_failed_and_not_retried_forever() {
     assert!(c.events_named("down").all(|d| d["reason"] == "auth-failed"));
 }
 
+/// A modem told ATV0 answers in digits (V.250 §6.2.6), the answer to the
+/// ATV0 itself already; the dialer follows the init string, so BUSY (7)
+/// still moves on to the next number and CONNECT (1) still goes up.
+#[test]
+fn numeric_result_codes_after_v0_in_the_init_string() {
+    let x = Exchange::standard();
+    let profile = x.profile(
+        &[BUSY, SERVER],
+        account::PASSWORD,
+        "init = [\"ATZ\", \"AT&F E1 V0 Q0 X4 &C1 &D2\"]",
+    );
+    let log = x.switch.dir().join("dial.log");
+    let mut c = Carrier::spawn_logged(
+        None,
+        &[
+            "dial",
+            "--config",
+            profile.to_str().unwrap(),
+            "--no-tun",
+            "-v",
+        ],
+        &log,
+    );
+    let connect = c
+        .wait_event("connect", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no connect: {:?}", c.seen));
+    assert_eq!(connect["number"], SERVER, "{connect}");
+    // BUSY came as 7 and moved on to the next number.
+    assert_eq!(connect["tries"], 2, "{connect}\n{}", c.log_text());
+    c.wait_event("ipcp-up", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no ipcp-up: {:?}", c.seen));
+    c.terminate();
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(5));
+}
+
 #[test]
 fn persist_redials_after_the_carrier_drops() {
     let drop_after = FaultSpec {

@@ -95,6 +95,11 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         let noise_before = self.reader.stats().lost_to_noise();
         let octets_before = self.reader.stats().lost_octets;
         tracing::debug!(cmd, "modem <-");
+        // V.250 §6.2.6: the result of the command that sets V comes in
+        // the new form already.
+        if let Some(verbose) = verbose_after(cmd) {
+            self.reader.set_numeric(!verbose);
+        }
         let line = format!("{cmd}\r");
         self.reader.expect_echo(line.as_bytes());
         let deadline = crate::deadline_after(Instant::now(), timeout);
@@ -190,11 +195,6 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
                 Err(_) => return None,
             }
         }
-    }
-
-    /// After ATV0 or ATV1.
-    pub fn set_numeric(&mut self, numeric: bool) {
-        self.reader.set_numeric(numeric);
     }
 
     pub fn stats(&self) -> ReaderStats {
@@ -395,6 +395,65 @@ impl<P: AsyncWrite + Unpin> AsyncWrite for DataPort<P> {
     }
 }
 
+/// The response format a command line leaves the modem in (V.250 §6.2.6):
+/// `Some(false)` after `V0` (or a bare `V`), `Some(true)` after `V1` or
+/// `&F` (every factory profile is verbose), `None` if it does not say.
+/// Other commands on the line are stepped over by V.250's syntax, so the
+/// V of `+VCID=1`, `&V` or a dial string is not taken for one; `Z`
+/// restores a stored profile whose V cannot be known, and leaves it as is.
+pub fn verbose_after(cmd: &str) -> Option<bool> {
+    let b = cmd.trim().as_bytes();
+    if b.len() < 2 || !b[..2].eq_ignore_ascii_case(b"AT") {
+        return None;
+    }
+    let rest = &b[2..];
+    let digits = |mut i: usize| {
+        let start = i;
+        while rest.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i, &rest[start..i])
+    };
+    let mut verbose = None;
+    let mut i = 0;
+    while let Some(&c) = rest.get(i) {
+        match c.to_ascii_uppercase() {
+            // A dial string runs to the end of the line.
+            b'D' => break,
+            // Extended syntax: to the next `;` (V.250 §5.4.1).
+            b'+' => {
+                while rest.get(i).is_some_and(|&c| c != b';') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'&' | b'%' | b'\\' | b'#' | b'*' => {
+                let f = rest.get(i + 1).map(u8::to_ascii_uppercase);
+                if c == b'&' && f == Some(b'F') {
+                    verbose = Some(true);
+                }
+                i = digits(i + 2).0;
+            }
+            b'S' => {
+                i = digits(i + 1).0;
+                match rest.get(i) {
+                    Some(b'=') => i = digits(i + 1).0,
+                    Some(b'?') => i += 1,
+                    _ => {}
+                }
+            }
+            b'V' => {
+                let (next, n) = digits(i + 1);
+                verbose = Some(n.iter().any(|&d| d != b'0'));
+                i = next;
+            }
+            c if c.is_ascii_alphabetic() => i = digits(i + 1).0,
+            _ => i += 1,
+        }
+    }
+    verbose
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,6 +466,60 @@ mod tests {
     fn pair() -> (AtPort<DuplexStream>, DuplexStream) {
         let (a, b) = duplex(64 * 1024);
         (AtPort::new(a, ReaderConfig::default()), b)
+    }
+
+    #[test]
+    fn the_response_format_a_command_line_leaves() {
+        for (cmd, want) in [
+            ("ATV0", Some(false)),
+            ("atv1", Some(true)),
+            ("ATV", Some(false)),
+            ("AT&FE0V0S0=0", Some(false)),
+            ("AT&F", Some(true)),
+            ("AT&F1&C1&D2", Some(true)),
+            ("ATV0&F", Some(true)),
+            ("ATE0 V1 Q0", Some(true)),
+            ("AT+VCID=1", None),
+            ("AT+VCID=1;V0", Some(false)),
+            ("AT&V", None),
+            ("AT\\V1", None),
+            ("ATS7=60V0", Some(false)),
+            ("ATS7?V1", Some(true)),
+            ("ATDT5551234V0", None),
+            ("ATZ", None),
+            ("ATI3", None),
+            ("V0", None),
+            ("", None),
+        ] {
+            assert_eq!(verbose_after(cmd), want, "{cmd}");
+        }
+    }
+
+    #[tokio::test]
+    async fn after_atv0_numeric_results_are_understood() {
+        let (mut at, mut m) = pair();
+        let modem = tokio::spawn(async move {
+            assert_eq!(read_cmd(&mut m).await, "ATE0V0");
+            m.write_all(b"0\r").await.unwrap();
+            assert_eq!(read_cmd(&mut m).await, "ATDT5551234");
+            m.write_all(b"60\r").await.unwrap();
+            assert_eq!(read_cmd(&mut m).await, "ATV1");
+            m.write_all(b"\r\nOK\r\n").await.unwrap();
+            m
+        });
+        assert_eq!(
+            at.command("ATE0V0", T).await.unwrap().result,
+            ResultCode::Ok
+        );
+        assert_eq!(
+            at.command("ATDT5551234", T).await.unwrap().result,
+            ResultCode::Connect(Connect {
+                speed: Some(33600),
+                protocol: None
+            })
+        );
+        assert_eq!(at.command("ATV1", T).await.unwrap().result, ResultCode::Ok);
+        modem.await.unwrap();
     }
 
     #[tokio::test]

@@ -177,29 +177,29 @@ pub mod demo {
     }
 }
 
-/// The access server as a destination in the simulator's exchange: each
-/// answered call is served on its own task.
-#[derive(Clone, Debug)]
-pub struct AccessService {
-    pub server: Arc<AccessServer>,
-}
-
-impl carrier_sim::Service for AccessService {
-    fn answer(&self, line: tokio::io::DuplexStream, caller: carrier_sim::exchange::CallInfo) {
-        let server = self.server.clone();
+impl AccessServer {
+    /// Serves one answered call on a task of its own (the simulator's
+    /// exchange, or any other source of lines, hands calls over this way);
+    /// `call` and `caller` only name it in the logs.
+    pub fn serve_call<L>(self: &Arc<Self>, line: L, call: u64, caller: &str)
+    where
+        L: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let server = self.clone();
+        let caller = caller.to_string();
         tokio::spawn(async move {
-            let reporter = Reporter::to_log(&format!("access-server call {}", caller.call));
+            let reporter = Reporter::to_log(&format!("access-server call {call}"));
             match server.serve(line, &reporter).await {
                 Ok(Some(o)) => tracing::info!(
-                    call = caller.call,
-                    caller = %caller.caller,
+                    call,
+                    caller = %caller,
                     reason = ?o.reason,
                     fenced = o.ip_dropped,
                     "access-server call ended"
                 ),
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(call = caller.call, error = %e, "access-server call failed")
+                    tracing::warn!(call, error = %e, "access-server call failed")
                 }
             }
         });

@@ -258,7 +258,9 @@ fn nobody_calling_ends_the_wait_with_one_line() {
     assert!(!out.status.success(), "{:?}: {err}", out.status);
     assert!(out.status.code().is_some(), "exited, not killed");
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        // Start-up, init and the hang-up around the 2 s wait: room for a
+        // loaded machine (the wait itself is checked below).
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
         "took {took:?}"
     );
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carrier::access::{demo as account, AccessServer, AccessService};
-use carrier_sim::{Destination, FaultSpec};
+use carrier::access::{demo as account, AccessServer};
+use carrier_sim::{CallInfo, Destination, FaultSpec};
 use support::carrier::{Carrier, Netns};
 use support::sim::Switch;
 
@@ -29,8 +29,9 @@ struct Exchange {
 impl Exchange {
     fn start(routes: &[(&str, Destination, FaultSpec)]) -> Exchange {
         let server = Arc::new(AccessServer::new(account::config(None)));
-        let service = Arc::new(AccessService {
-            server: server.clone(),
+        let service = Arc::new({
+            let server = server.clone();
+            move |line, call: CallInfo| server.serve_call(line, call.call, &call.caller)
         });
         let switch = Switch::start_with(1, |mut cfg| {
             for (n, d, f) in routes {
@@ -495,14 +496,14 @@ fn hangup_by_signal_removes_the_tun_device() {
     // IP crosses the link to the service address behind the fence: ping
     // and a TCP connection to its port 443 (echoed)...
     assert!(ns
-        .run(&["ping", "-c", "1", "-W", "3", "10.64.1.10"])
+        .run(&["ping", "-c", "3", "-W", "5", "10.64.1.10"])
         .status
         .success());
     let echoed = Command::new("sh")
         .args([
             "-c",
             &format!(
-                "echo through-the-fence | ip netns exec {} socat -T 3 - TCP:10.64.1.10:443,connect-timeout=3",
+                "echo through-the-fence | ip netns exec {} socat -t 3 -T 3 - TCP:10.64.1.10:443,connect-timeout=3",
                 ns.name()
             ),
         ])

@@ -57,6 +57,8 @@ fn pppd_runs_its_scripts_as_the_reference_says() {
         cli.log()
     );
     hookrec::wait_runs(&cli.hooks_out(), "ip-up", 1, up);
+    // The server's IPCP may open a little later: its ip-up too, first.
+    hookrec::wait_runs(&srv.hooks_out(), "ip-up", 1, up);
     cli.terminate();
     let _ = cli.wait_exit(Duration::from_secs(20));
     let _ = srv.wait_exit(Duration::from_secs(20));
@@ -323,7 +325,7 @@ fn a_hanging_script_is_killed_and_ip_down_runs_when_the_line_drops() {
     // The link carried on.
     assert!(c
         .cli_ns
-        .run(&["ping", "-c", "1", "-W", "3", "10.77.0.1"])
+        .run(&["ping", "-c", "3", "-W", "5", "10.77.0.1"])
         .status
         .success());
     drop(c.answerer); // SIGKILL: the far modem hangs up, carrier drops.

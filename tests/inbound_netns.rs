@@ -218,6 +218,10 @@ impl Hosts {
                 "exec",
                 self.caller.name(),
                 "socat",
+                // -t: after stdin's EOF socat waits only 0.5 s for the
+                // answer by default; a loaded machine takes longer.
+                "-t",
+                "5",
                 "-T",
                 "2",
                 "-",

@@ -150,6 +150,9 @@ fn run(pppd_opts: &str, ours: &[&str], ifname: &str, peer_addr: &str, tx: Option
         "0.2",
         "-W",
         "3",
+        // -W only holds until the first reply; -w waits for them all.
+        "-w",
+        "15",
         "-s",
         "1000",
         "-p",

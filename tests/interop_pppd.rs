@@ -292,7 +292,9 @@ fn lcp_echo_both_ways() {
     // pppd's debug log leaves echoes out, so count on our side: pppd's
     // requests arrived (and were answered, or pppd would drop the link
     // after 3), and our requests were answered.
-    std::thread::sleep(Duration::from_millis(4500));
+    // At 1 s each, 3 echoes either way want 3 s; 6.5 s leaves room for
+    // a starved guest.
+    std::thread::sleep(Duration::from_millis(6500));
     assert!(!pppd.log().contains("No response to"), "{}", log_of(&pppd));
     c.terminate();
     let stats = c

@@ -14,7 +14,8 @@ use carrier::modem::{
     AtPort, DialError, DialEvent, DialPlan, HangupOptions, Line, ModemError, Number, ReaderConfig,
     ResultCode,
 };
-use carrier_hw::{AsyncTty, CtlLines, Lines, LinesError, ModemLines, Pty};
+use carrier_hw::{AsyncTty, Lines, LinesError, ModemLines, Pty};
+use carrier_sim::CtlLines;
 use carrier_sim::Destination::{Busy, Modem, NoAnswer, NoDialtone, Service};
 use carrier_sim::{CallInfo, Sim, SimConfig, TimeScale};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -245,7 +246,8 @@ async fn the_deadline_bounds_the_attempt_and_the_modem_stays_usable() {
     let e = r.unwrap_err();
     assert!(matches!(e, DialError::Deadline { .. }), "{e}");
     assert_eq!(e.exit_code(), 22);
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // The error says which came first; the bound only catches a hang.
+    assert!(t0.elapsed() < Duration::from_secs(6), "{:?}", t0.elapsed());
     assert!(events
         .iter()
         .any(|e| matches!(e, DialEvent::TimedOut { .. })));
@@ -280,8 +282,9 @@ async fn carrier_lost_when_the_far_end_hangs_up() {
     let mut data = caller.into_data();
     let lost = carrier_lost(&ctl, Duration::from_millis(10));
     let far = async {
-        // Let the watcher see DCD on first.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Let the watcher see DCD on first (it samples every 10 ms; a
+        // loaded machine may be slow to start it).
+        tokio::time::sleep(Duration::from_secs(1)).await;
         hangup(callee.into_inner(), None, &hangup_opts())
             .await
             .unwrap()
@@ -338,8 +341,9 @@ async fn answer_calls(
         mode,
         ring_timeout: Some(PATIENCE),
         connect_timeout: Duration::from_secs(10),
-        // The cadence is 6 s, 300 ms here.
-        ring_gap: Duration::from_millis(700),
+        // The cadence is 6 s, 300 ms here; a gap of 5 cadences tells
+        // calls apart even when the machine stalls a ring.
+        ring_gap: Duration::from_millis(1500),
         command_timeout: Duration::from_secs(2),
         allowed_callers: Default::default(),
     };
@@ -355,7 +359,7 @@ async fn answer_calls(
         if i + 1 < caller_s7.len() {
             assert_eq!(r.result, ResultCode::NoAnswer);
             // Past the callee's ring gap: the next call is a new one.
-            tokio::time::sleep(Duration::from_millis(800)).await;
+            tokio::time::sleep(Duration::from_millis(1600)).await;
         } else {
             assert!(matches!(r.result, ResultCode::Connect(_)), "{r:?}");
         }
@@ -418,7 +422,7 @@ async fn screens_callers_by_the_simulators_caller_id() {
         mode: AnswerMode::CountRings(1),
         ring_timeout: Some(PATIENCE),
         connect_timeout: Duration::from_secs(10),
-        ring_gap: Duration::from_millis(700),
+        ring_gap: Duration::from_millis(1500),
         command_timeout: Duration::from_secs(2),
         allowed_callers: allowed,
     };
@@ -433,7 +437,8 @@ async fn screens_callers_by_the_simulators_caller_id() {
     // 10 s at a twentieth: it rings half a second, nobody picks up.
     let r = refused.command("ATDT100", PATIENCE).await.unwrap();
     assert_eq!(r.result, ResultCode::NoAnswer, "never answered");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Past the ring gap.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let mut caller = open(sim.link(2).unwrap()).await;
     caller.ok("ATE0", PATIENCE).await.unwrap();
     let r = caller.command("ATDT100", PATIENCE).await.unwrap();
@@ -489,8 +494,8 @@ async fn far_end_hears_no_carrier(callee: &mut AtPort<AsyncTty>) {
 async fn hang_up_by_dtr_through_the_control_socket() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(fast(dir.path(), 2).route("100", Modem(1))).unwrap();
-    let ctl = carrier_hw::CtlLines::for_device(sim.link(0).unwrap()).expect("control socket");
-    assert!(carrier_hw::lines_for(sim.link(0).unwrap()).is_some());
+    let ctl = carrier_sim::CtlLines::for_device(sim.link(0).unwrap()).expect("control socket");
+    assert!(carrier_sim::lines_for(sim.link(0).unwrap()).is_some());
     let (caller, mut callee) = call(&sim).await;
     assert!(ctl.get().unwrap().dcd);
     let rec = Recorder {
@@ -586,7 +591,7 @@ async fn a_port_spewing_garbage_is_an_error_not_a_hang() {
         "{e}"
     );
     assert_eq!(e.exit_code(), 24);
-    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
     // Waiting for a call on it fails the same way.
     let opts = AnswerOptions {
         command_timeout: Duration::from_millis(500),

@@ -4,14 +4,12 @@
 //! enumeration; the control socket of a simulated modem.
 
 pub mod child;
-pub mod ctl;
 pub mod enumerate;
 pub mod lines;
 pub mod lock;
 pub mod pty;
 pub mod tty;
 
-pub use ctl::{ctl_path, lines_for, CtlLines};
 pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, UsbInfo};
 pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
 pub use lock::{LockError, LockOptions, PortLock};

@@ -246,6 +246,17 @@ impl AsyncTty {
         self.inner.get_ref().speed()
     }
 
+    /// Whether this is the slave side of a pseudo-terminal (Unix98 PTY
+    /// slaves are character majors 136-143, Documentation/admin-guide/
+    /// devices.txt): no modem control lines of its own, and never a real
+    /// serial port.
+    pub fn is_pty(&self) -> bool {
+        nix::sys::stat::fstat(self.as_raw_fd()).is_ok_and(|st| {
+            let major = nix::sys::stat::major(st.st_rdev);
+            (136..=143).contains(&major)
+        })
+    }
+
     /// Reads what is there; 0 means end of file (the line is gone).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {

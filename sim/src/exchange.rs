@@ -31,6 +31,17 @@ pub trait Service: Send + Sync + 'static {
     fn answer(&self, line: DuplexStream, caller: CallInfo);
 }
 
+/// A closure answers calls as well, so a service needs no type of its own
+/// (and its crate need not know this one).
+impl<F> Service for F
+where
+    F: Fn(DuplexStream, CallInfo) + Send + Sync + 'static,
+{
+    fn answer(&self, line: DuplexStream, caller: CallInfo) {
+        self(line, caller)
+    }
+}
+
 /// What a service learns about a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallInfo {

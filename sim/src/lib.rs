@@ -15,6 +15,7 @@ pub mod cid;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod ctl_lines;
 mod error;
 pub mod escape;
 pub mod exchange;
@@ -29,6 +30,7 @@ pub mod sim;
 
 pub use cable::{LineProfile, NullModem};
 pub use cid::CallingLine;
+pub use ctl_lines::{ctl_path, lines_for, CtlLines};
 pub use error::SimError;
 pub use exchange::{CallInfo, Destination, Route, Service};
 pub use fault::FaultSpec;

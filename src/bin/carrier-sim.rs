@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use carrier::access::{self, AccessServer, AccessService};
+use carrier::access::{self, AccessServer};
 use carrier::secrets::SecretsTable;
 use carrier_sim::cli::{self, Args};
-use carrier_sim::Service;
+use carrier_sim::{CallInfo, Service};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -32,7 +32,10 @@ fn access_server() -> Result<HashMap<String, Arc<dyn Service>>, String> {
     };
     let server = Arc::new(AccessServer::new(access::demo::config(secrets)));
     let mut services: HashMap<String, Arc<dyn Service>> = HashMap::new();
-    services.insert("access-server".into(), Arc::new(AccessService { server }));
+    services.insert(
+        "access-server".into(),
+        Arc::new(move |line, call: CallInfo| server.serve_call(line, call.call, &call.caller)),
+    );
     Ok(services)
 }
 

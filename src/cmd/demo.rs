@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carrier::access::{demo as account, AccessServer, AccessService};
+use carrier::access::{demo as account, AccessServer};
 use carrier::events::{Format, Reporter};
 use carrier::modem::dial::{DialPlan, Number};
 use carrier::modem::hangup::HangupOptions;
@@ -20,7 +20,7 @@ use carrier::net::NoIp;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::ppp::link::LinkConfig;
 use carrier::session::SessionConfig;
-use carrier_sim::{Destination, ModemSpec, Sim, SimConfig};
+use carrier_sim::{CallInfo, Destination, ModemSpec, Sim, SimConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -62,8 +62,9 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
     }
     config = config.service(
         "access-server",
-        Arc::new(AccessService {
-            server: server.clone(),
+        Arc::new({
+            let server = server.clone();
+            move |line, call: CallInfo| server.serve_call(line, call.call, &call.caller)
         }),
     );
     let sim = Sim::start(config).map_err(|e| fatal(EXIT_FATAL, format!("simulator: {e}")))?;

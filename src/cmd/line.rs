@@ -79,14 +79,17 @@ impl Screening {
     }
 }
 
-/// The lines of a port: the simulator's control socket next to its link,
-/// else the port's own ioctls on a duplicate of its descriptor (the same
-/// open file, not a second open by a path that may have moved). A PTY
-/// has none: then result codes and LCP echoes are all there is, said once.
+/// The lines of a port: its own ioctls on a duplicate of its descriptor
+/// (the same open file, not a second open by a path that may have moved).
+/// A PTY has none; if it is a simulated modem's, the simulator's control
+/// socket next to its link stands in (a real port is never probed for
+/// one). Otherwise result codes and LCP echoes are all there is, said once.
 fn control_lines(device: &Path, tty: &AsyncTty) -> Option<Lines> {
     use std::os::fd::AsFd;
-    if let Some(l) = carrier_hw::lines_for(device) {
-        return Some(l);
+    if tty.is_pty() {
+        if let Some(l) = carrier_sim::lines_for(device) {
+            return Some(l);
+        }
     }
     let file = std::fs::File::from(tty.as_fd().try_clone_to_owned().ok()?);
     match file.get() {

@@ -27,6 +27,10 @@ pub fn echo_through(ns: &Netns, pppd: &Pppd, to: &str, keystrokes: &[u8], data: 
             "exec",
             ns.name(),
             "socat",
+            // -t: after stdin's EOF socat waits only 0.5 s for the rest
+            // of the echo by default; one stalled segment is longer.
+            "-t",
+            "10",
             "-T",
             "5",
             "-",

@@ -38,7 +38,7 @@ use nix::sys::termios::{self, SetArg};
 /// SYNs sent back to back before the caller stops to read replies.
 pub const BURST: usize = 256;
 /// How long a scan waits after its last probe for late answers.
-pub const FINAL_WAIT: Duration = Duration::from_secs(2);
+pub const FINAL_WAIT: Duration = Duration::from_secs(3);
 
 const LCP_PROTOCOL_REJECT: u8 = 8;
 const TCP_FIN: u8 = 0x01;

@@ -6,7 +6,9 @@
 //! and between answers the modem pushes what changed (`DCD 0`).
 //!
 //! [`CtlLines`] speaks it with blocking reads bounded by a short timeout,
-//! so it fits the synchronous [`ModemLines`] trait like the ioctls do.
+//! so it fits the synchronous [`ModemLines`] trait like the ioctls do: the
+//! simulator supplies its lines through the same trait a real port's
+//! ioctls implement, and `carrier_hw` knows nothing of it.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::lines::{Lines, LinesError, ModemLines};
+use carrier_hw::{Lines, LinesError, ModemLines};
 
 /// How long a command may take to be answered.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);

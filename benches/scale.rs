@@ -259,14 +259,17 @@ fn idle_pass(cfg: &Configs, n: usize) -> Idle {
         }
     };
     for (i, (s, c)) in pairs.iter().enumerate() {
-        schedule(&mut heap, &mut scheduled, i, 0, &s.link);
-        schedule(&mut heap, &mut scheduled, i, 1, &c.link);
+        schedule(&mut heap, &mut scheduled, i, 0, s.link());
+        schedule(&mut heap, &mut scheduled, i, 1, c.link());
     }
     let sent0: u64 = pairs
         .iter()
-        .map(|p| p.0.link.stats().echo_requests_sent)
+        .map(|p| p.0.link().stats().echo_requests_sent)
         .sum();
-    let replies0: u64 = pairs.iter().map(|p| p.0.link.stats().echo_replies_in).sum();
+    let replies0: u64 = pairs
+        .iter()
+        .map(|p| p.0.link().stats().echo_replies_in)
+        .sum();
 
     let start = t0 + ECHO_INTERVAL;
     let end = start + IDLE;
@@ -293,14 +296,14 @@ fn idle_pass(cfg: &Configs, n: usize) -> Idle {
         // timed apart.
         loop {
             wire.clear();
-            let from_server = s.transmit(&mut wire);
+            let from_server = s.transmit(&mut wire, now);
             let t_client = Instant::now();
             let mut from_client = 0;
             if from_server > 0 {
                 c.receive(&wire, now);
             }
             wire.clear();
-            from_client += c.transmit(&mut wire);
+            from_client += c.transmit(&mut wire, now);
             client_time += t_client.elapsed();
             if from_client > 0 {
                 s.receive(&wire, now);
@@ -309,19 +312,19 @@ fn idle_pass(cfg: &Configs, n: usize) -> Idle {
                 break;
             }
         }
-        schedule(&mut heap, &mut scheduled, i, 0, &s.link);
-        schedule(&mut heap, &mut scheduled, i, 1, &c.link);
+        schedule(&mut heap, &mut scheduled, i, 0, s.link());
+        schedule(&mut heap, &mut scheduled, i, 1, c.link());
     }
     let cpu3 = thread_cpu().unwrap_or_default();
     let allocations = ALLOCATIONS.load(Ordering::SeqCst) - allocs0;
     let echoes = pairs
         .iter()
-        .map(|p| p.0.link.stats().echo_requests_sent)
+        .map(|p| p.0.link().stats().echo_requests_sent)
         .sum::<u64>()
         - sent0;
     let replies = pairs
         .iter()
-        .map(|p| p.0.link.stats().echo_replies_in)
+        .map(|p| p.0.link().stats().echo_replies_in)
         .sum::<u64>()
         - replies0;
     let still_up = pairs

@@ -9,6 +9,7 @@ pub mod events;
 pub mod hdlc;
 pub mod hooks;
 pub mod inbound;
+pub mod line;
 pub mod modem;
 pub mod net;
 pub mod pcap;

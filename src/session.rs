@@ -13,13 +13,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::events::Reporter;
-use crate::hdlc::{Decoder, DecoderStats, Encoder};
+use crate::hdlc::DecoderStats;
 use crate::hooks::{HookConfig, Hooks};
+use crate::line::Line;
 use crate::net::resolv::ResolvConf;
 use crate::net::{Ip6Link, IpLink, IpPlane};
 use crate::pcap::{Direction, PcapWriter};
-use crate::ppp::link::{AuthRole, Event, Framing, Link, LinkConfig, LinkStats};
-use crate::ppp::trace::describe;
+use crate::ppp::link::{AuthRole, Event, LinkConfig, LinkStats};
 use crate::ppp::{DownReason, Phase};
 
 #[derive(Debug, Error)]
@@ -120,9 +120,7 @@ where
     // The gate decides inside the core's Authenticate phase, before the
     // peer hears Success and before any NCP packet is taken.
     link_cfg.hold_auth = cfg.auth_gate.is_some();
-    let mut link = Link::new(link_cfg, rand::random());
-    let mut enc = Encoder::new();
-    let mut dec = Decoder::default();
+    let mut line_core = Line::new(link_cfg, rand::random());
     let mut wire = BytesMut::with_capacity(4096);
     let mut rbuf = vec![0u8; 4096];
     let mut obuf = vec![0u8; 65536];
@@ -137,26 +135,21 @@ where
         .map(|h| Hooks::new(h.cfg, &h.device, h.speed, &h.ifname, reporter.clone()));
     let usepeerdns = cfg.link.ipcp.request_dns;
     let mut peer_authenticated = false;
-    // Octets of IP data frames (protocol field on), as pppd's BYTES_SENT
-    // and BYTES_RCVD count them: the kernel's unit sees no control frames.
-    let mut octets = Octets::default();
     let mut pending = cfg.pending.clone();
     // Datagrams to frame after this round's control frames.
-    let mut ready: Vec<(u16, Vec<u8>)> = Vec::new();
+    let mut ready: Vec<Vec<u8>> = Vec::new();
 
-    let now = Instant::now().into_std();
-    link.open(now);
-    link.lower_up(now);
+    line_core.start(Instant::now().into_std());
 
     loop {
         // Events first: a framing change must apply before the frames that
         // follow it are encoded.
-        while let Some(ev) = link.poll_event() {
+        while let Some(ev) = line_core.poll_event() {
             reporter.link_event(&ev);
+            let octets = line_core.octets();
+            let link = line_core.link_mut();
             match &ev {
-                Event::LcpUp { .. } => apply_framing(&link.framing(), &mut enc, &mut dec),
                 Event::LcpDown => {
-                    apply_framing(&link.framing(), &mut enc, &mut dec);
                     if let Some(h) = &mut hooks {
                         h.link_down(octets.sent, octets.rcvd).await;
                     }
@@ -215,7 +208,6 @@ where
                             }
                             release(
                                 &mut pending,
-                                &mut link,
                                 crate::ppp::proto::IPV4,
                                 Some(*local),
                                 &mut ready,
@@ -268,13 +260,7 @@ where
                                 }
                                 h.ipv6_up(local.link_local(), peer.link_local());
                             }
-                            release(
-                                &mut pending,
-                                &mut link,
-                                crate::ppp::proto::IPV6,
-                                None,
-                                &mut ready,
-                            );
+                            release(&mut pending, crate::ppp::proto::IPV6, None, &mut ready);
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot carry IPv6: closing IPv6CP");
@@ -321,15 +307,12 @@ where
         }
         wire.clear();
         let now = Instant::now().into_std();
-        while let Some(f) = link.poll_transmit() {
-            frame_out(&mut capture, &mut enc, f.protocol, &f.data, now, &mut wire);
-        }
-        for (protocol, datagram) in ready.drain(..) {
-            octets.sent += 2 + datagram.len() as u64;
-            frame_out(&mut capture, &mut enc, protocol, &datagram, now, &mut wire);
+        line_core.transmit(now, capture.tap(), &mut wire);
+        for datagram in ready.drain(..) {
+            line_core.send_ip(&datagram, now, capture.tap(), &mut wire);
         }
         if !wire.is_empty() && !write_wire(line, &wire).await {
-            link.lower_down(Instant::now().into_std());
+            line_core.link_mut().lower_down(Instant::now().into_std());
             continue;
         }
         if let Some(reason) = down {
@@ -338,78 +321,50 @@ where
             }
             return Ok(Outcome {
                 reason,
-                link: *link.stats(),
-                framing: *dec.stats(),
+                link: *line_core.link_stats(),
+                framing: *line_core.framing_stats(),
                 ip_dropped: ip.dropped() + pending.len() as u64,
             });
         }
 
-        let deadline = link.poll_timeout().map(Instant::from_std);
+        let deadline = line_core.poll_timeout().map(Instant::from_std);
         tokio::select! {
             r = line.read(&mut rbuf) => {
                 let now = Instant::now().into_std();
                 match r {
                     Ok(0) => {
                         tracing::info!("line closed");
-                        link.lower_down(now);
+                        line_core.link_mut().lower_down(now);
                     }
-                    Ok(n) => {
-                        let discarded = dec.stats().discarded();
-                        dec.decode(
-                            &rbuf[..n],
-                            |frame| {
-                                // The header is split here only for the
-                                // trace and the capture; the link splits
-                                // it for itself.
-                                let watched = capture.writer.is_some()
-                                    || tracing::enabled!(target: "carrier::frame", tracing::Level::DEBUG);
-                                if let Some((protocol, info)) = watched.then(|| crate::hdlc::split_header(frame).ok()).flatten() {
-                                    tracing::debug!(target: "carrier::frame", "rcvd [{}]", describe(protocol, info));
-                                    capture.record(Direction::Received, protocol, info);
-                                }
-                                if let Some(datagram) = link.handle_frame(frame, now) {
-                                    octets.rcvd += 2 + datagram.len() as u64;
-                                    ip.deliver(datagram);
-                                }
-                            },
-                            |why| tracing::debug!(?why, "frame discarded"),
-                        );
-                        // A damaged frame may have been a VJ one: the
-                        // decompressor must resynchronise (RFC 1144 §4.3).
-                        if dec.stats().discarded() > discarded {
-                            link.frame_lost();
-                        }
-                    }
+                    Ok(n) => line_core.handle_input(&rbuf[..n], now, capture.tap(), |d| ip.deliver(d)),
                     Err(e) if carrier_hw::is_hangup(&e) => {
                         tracing::info!("line hung up");
-                        link.lower_down(now);
+                        line_core.link_mut().lower_down(now);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "read from line failed");
-                        link.lower_down(now);
+                        line_core.link_mut().lower_down(now);
                     }
                 }
             }
-            _ = sleep_until(deadline) => link.handle_timeout(Instant::now().into_std()),
+            _ = sleep_until(deadline) => line_core.handle_timeout(Instant::now().into_std()),
             lost = carrier_lost(&mut carrier) => {
                 if lost {
                     tracing::info!("carrier lost (DCD dropped)");
-                    link.lower_down(Instant::now().into_std());
+                    line_core.link_mut().lower_down(Instant::now().into_std());
                 }
                 // else: the watcher is gone; keep going on echoes alone.
                 carrier = None;
             }
-            r = ip.next_outbound(&mut obuf), if link.carries_ip() => match r {
+            r = ip.next_outbound(&mut obuf), if line_core.link().carries_ip() => match r {
                 Ok(0) => {}
                 Ok(n) => {
                     let now = Instant::now().into_std();
-                    if let Some((protocol, datagram)) = link.send_ip(&obuf[..n], now) {
-                        octets.sent += 2 + datagram.len() as u64;
-                        wire.clear();
-                        frame_out(&mut capture, &mut enc, protocol, datagram, now, &mut wire);
-                        if !write_wire(line, &wire).await {
-                            link.lower_down(Instant::now().into_std());
-                        }
+                    wire.clear();
+                    if line_core.send_ip(&obuf[..n], now, capture.tap(), &mut wire)
+                        && !write_wire(line, &wire).await
+                    {
+                        line_core.link_mut().lower_down(Instant::now().into_std());
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "IP interface read failed"),
@@ -422,11 +377,11 @@ where
                 } else if *stop.borrow_and_update() {
                     if stopping {
                         // Asked twice: give up waiting for the peer.
-                        link.lower_down(now);
+                        line_core.link_mut().lower_down(now);
                     } else {
                         stopping = true;
                         tracing::info!("terminating the link");
-                        link.close(DownReason::UserRequest, now);
+                        line_core.link_mut().close(DownReason::UserRequest, now);
                     }
                 }
             }
@@ -438,12 +393,10 @@ where
 /// now that its NCP is open.
 fn release(
     pending: &mut Vec<Vec<u8>>,
-    link: &mut Link,
     protocol: u16,
     local: Option<std::net::Ipv4Addr>,
-    ready: &mut Vec<(u16, Vec<u8>)>,
+    ready: &mut Vec<Vec<u8>>,
 ) {
-    let now = Instant::now().into_std();
     pending.retain_mut(|d| {
         if crate::ppp::datagram::classify(d).map(|(p, _)| p) != Some(protocol) {
             return true;
@@ -457,17 +410,9 @@ fn release(
                 tracing::info!(from = %h.src, to = %local, "queued datagram's source rewritten");
             }
         }
-        if let Some((p, dg)) = link.send_ip(d, now) {
-            ready.push((p, dg.to_vec()));
-        }
+        ready.push(std::mem::take(d));
         false
     });
-}
-
-#[derive(Default)]
-struct Octets {
-    sent: u64,
-    rcvd: u64,
 }
 
 /// The `--pcap` capture, if any. One that cannot be written (disk full,
@@ -492,27 +437,21 @@ impl Capture {
         })
     }
 
-    fn record(&mut self, dir: Direction, protocol: u16, info: &[u8]) {
+    /// The capture as the line's tap; none when nothing is captured.
+    fn tap(&mut self) -> crate::line::Tap<'_> {
+        self.writer.as_ref()?;
+        Some(self)
+    }
+}
+
+impl crate::line::FrameTap for Capture {
+    fn frame(&mut self, dir: Direction, protocol: u16, info: &[u8]) {
         let Some(w) = &mut self.writer else { return };
         if let Err(e) = w.write(dir, protocol, info, SystemTime::now()) {
             tracing::warn!(path = %self.path.display(), error = %e, "capture stopped: cannot write");
             self.writer = None;
         }
     }
-}
-
-/// One frame out: traced, captured, framed onto `wire`.
-fn frame_out(
-    capture: &mut Capture,
-    enc: &mut Encoder,
-    protocol: u16,
-    info: &[u8],
-    now: std::time::Instant,
-    wire: &mut BytesMut,
-) {
-    tracing::debug!(target: "carrier::frame", "sent [{}]", describe(protocol, info));
-    capture.record(Direction::Sent, protocol, info);
-    enc.encode_at(protocol, info, now, wire);
 }
 
 /// Writes `wire` to the line; false (logged) if the line failed or stopped
@@ -546,19 +485,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-fn apply_framing(f: &Framing, enc: &mut Encoder, dec: &mut Decoder) {
-    enc.set_accm(f.tx_accm);
-    enc.set_compression(f.tx_acfc, f.tx_pfc);
-    dec.set_accm(f.rx_accm);
-    // RFC 1661 §6.1: we still accept full-size frames if we asked for less.
-    dec.set_mru(usize::from(f.mru).max(crate::hdlc::DEFAULT_MRU));
-    tracing::debug!(
-        tx_accm = format_args!("{:#x}", f.tx_accm),
-        rx_accm = format_args!("{:#x}", f.rx_accm),
-        acfc = f.tx_acfc,
-        pfc = f.tx_pfc,
-        "framing"
-    );
 }

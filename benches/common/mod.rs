@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use carrier::hdlc::{split_header, Decoder, Encoder, DEFAULT_MRU, FLAG};
+use carrier::hdlc::{split_header, Decoder, DEFAULT_MRU, FLAG};
+use carrier::line::Line;
 use carrier::ppp::link::{Event, Link, LinkConfig};
 use carrier::ppp::proto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -328,13 +329,11 @@ impl<L: AsyncWrite + Unpin> AsyncWrite for Tap<L> {
 
 // ------------------------------------------------------- in-memory lines
 
-/// One end of an in-memory line: a sans-IO link with its HDLC framers,
-/// driven the way `session::run` drives it (events first, so a framing
-/// change applies before the frames that follow it).
+/// One end of an in-memory line: carrier's sans-IO [`Line`] (the link
+/// with its HDLC framers, the same glue `session::run` drives) and what
+/// its events said.
 pub struct End {
-    pub link: Link,
-    pub enc: Encoder,
-    pub dec: Decoder,
+    pub line: Line,
     pub ip_up: bool,
     pub down: bool,
 }
@@ -342,28 +341,23 @@ pub struct End {
 impl End {
     pub fn new(cfg: LinkConfig, seed: [u8; 32]) -> End {
         End {
-            link: Link::new(cfg, seed),
-            enc: Encoder::new(),
-            dec: Decoder::default(),
+            line: Line::new(cfg, seed),
             ip_up: false,
             down: false,
         }
     }
 
+    pub fn link(&self) -> &Link {
+        self.line.link()
+    }
+
     pub fn start(&mut self, now: Instant) {
-        self.link.open(now);
-        self.link.lower_up(now);
+        self.line.start(now);
     }
 
     fn events(&mut self) {
-        while let Some(ev) = self.link.poll_event() {
+        while let Some(ev) = self.line.poll_event() {
             match ev {
-                Event::LcpUp { .. } | Event::LcpDown => {
-                    let f = self.link.framing();
-                    self.enc.set_accm(f.tx_accm);
-                    self.enc.set_compression(f.tx_acfc, f.tx_pfc);
-                    self.dec.set_accm(f.rx_accm);
-                }
                 Event::IpUp { .. } => self.ip_up = true,
                 Event::IpDown => self.ip_up = false,
                 Event::Down { .. } => self.down = true,
@@ -374,32 +368,21 @@ impl End {
 
     /// Encodes everything the link wants to send onto `wire`; returns the
     /// number of frames.
-    pub fn transmit(&mut self, wire: &mut BytesMut) -> usize {
+    pub fn transmit(&mut self, wire: &mut BytesMut, now: Instant) -> usize {
         self.events();
-        let mut n = 0;
-        while let Some(f) = self.link.poll_transmit() {
-            self.enc.encode(f.protocol, &f.data, wire);
-            n += 1;
-        }
+        let n = self.line.transmit(now, None, wire);
         self.events();
         n
     }
 
     /// Feeds octets from the line to the link.
     pub fn receive(&mut self, wire: &[u8], now: Instant) {
-        let link = &mut self.link;
-        self.dec.decode(
-            wire,
-            |frame| {
-                link.handle_frame(frame, now);
-            },
-            |_| {},
-        );
+        self.line.handle_input(wire, now, None, |_| {});
         self.events();
     }
 
     pub fn timeout(&mut self, now: Instant) {
-        self.link.handle_timeout(now);
+        self.line.handle_timeout(now);
         self.events();
     }
 }
@@ -410,12 +393,12 @@ pub fn exchange(a: &mut End, b: &mut End, now: Instant, wire: &mut BytesMut) -> 
     let mut frames = (0, 0);
     loop {
         wire.clear();
-        let na = a.transmit(wire);
+        let na = a.transmit(wire, now);
         if na > 0 {
             b.receive(wire, now);
         }
         wire.clear();
-        let nb = b.transmit(wire);
+        let nb = b.transmit(wire, now);
         if nb > 0 {
             a.receive(wire, now);
         }

@@ -1,0 +1,257 @@
+//! One PPP line without I/O: the HDLC codec (RFC 1662) joined to the
+//! sans-IO [`Link`], octets in and out, datagrams in and out, events, the
+//! next deadline and the statistics of both layers, with the time passed
+//! in. Every driver (the tokio session, the benches, the fuzz target)
+//! feeds this one type, so the glue between codec and link exists once:
+//!
+//! * the framing follows LCP: when it opens or goes down the encoder's
+//!   ACCM, ACFC and PFC and the decoder's ACCM and MRU change before the
+//!   next frame is encoded or decoded;
+//! * a frame the decoder drops tells the link (VJ must resynchronise,
+//!   RFC 1144 §4.3);
+//! * control frames queued in the link go out before a datagram, so the
+//!   peer hears (say) our Configure-Ack before the first datagram of the
+//!   protocol it opens;
+//! * frames are traced (`-v`) and shown to a tap (the pcap) in both
+//!   directions, the header split only when someone looks.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use crate::hdlc::{split_header, Decoder, DecoderStats, Encoder, DEFAULT_MRU, FLAG};
+use crate::pcap::Direction;
+use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
+use crate::ppp::trace::describe;
+
+/// Something that sees every frame, by direction, protocol and
+/// information field (the session's pcap capture; any closure).
+pub trait FrameTap {
+    fn frame(&mut self, dir: Direction, protocol: u16, info: &[u8]);
+}
+
+impl<F: FnMut(Direction, u16, &[u8])> FrameTap for F {
+    fn frame(&mut self, dir: Direction, protocol: u16, info: &[u8]) {
+        self(dir, protocol, info)
+    }
+}
+
+/// The tap of one call, if anyone looks.
+pub type Tap<'a> = Option<&'a mut dyn FrameTap>;
+
+/// The tap again for one call of several (an `Option` is no coercion
+/// site, so `as_deref_mut` cannot shorten the object's lifetime).
+fn again<'b>(tap: &'b mut Tap<'_>) -> Tap<'b> {
+    match tap {
+        Some(t) => Some(&mut **t),
+        None => None,
+    }
+}
+
+/// Octets of IP data frames (protocol field on), as pppd's BYTES_SENT and
+/// BYTES_RCVD count them: the kernel's unit sees no control frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Octets {
+    pub sent: u64,
+    pub rcvd: u64,
+}
+
+/// A PPP line: [`Link`] plus its HDLC [`Encoder`] and [`Decoder`].
+#[derive(Debug)]
+pub struct Line {
+    link: Link,
+    enc: Encoder,
+    dec: Decoder,
+    /// The framing the codec was last set to.
+    applied: Option<Framing>,
+    octets: Octets,
+}
+
+impl Line {
+    pub fn new(cfg: LinkConfig, seed: [u8; 32]) -> Line {
+        let mut line = Line {
+            link: Link::new(cfg, seed),
+            enc: Encoder::new(),
+            dec: Decoder::default(),
+            applied: None,
+            octets: Octets::default(),
+        };
+        line.sync_framing();
+        line
+    }
+
+    /// Opens the link on a lower layer that is up (a connected line).
+    pub fn start(&mut self, now: Instant) {
+        self.link.open(now);
+        self.link.lower_up(now);
+    }
+
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// For what the line does not wrap (close, authorize, lower_down...);
+    /// the framing is looked at again before the next octet either way.
+    pub fn link_mut(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    pub fn link_stats(&self) -> &LinkStats {
+        self.link.stats()
+    }
+
+    pub fn framing_stats(&self) -> &DecoderStats {
+        self.dec.stats()
+    }
+
+    pub fn octets(&self) -> Octets {
+        self.octets
+    }
+
+    /// The next event of the link, the framing already changed for it.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let ev = self.link.poll_event()?;
+        if matches!(ev, Event::LcpUp { .. } | Event::LcpDown) {
+            self.sync_framing();
+        }
+        Some(ev)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.link.poll_timeout()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.link.handle_timeout(now);
+    }
+
+    /// Octets read from the line: each good frame goes to the link, and
+    /// each IP datagram that comes out of it to `deliver`.
+    ///
+    /// The octets are decoded a frame at a time, the framing looked at
+    /// between frames: the peer's Configure-Ack that opens LCP and its
+    /// first frame under the new ACCM (raw control octets) often come in
+    /// one read, and that frame decoded under the old ACCM loses its
+    /// controls and is dropped (pppd's kernel does, and retransmits three
+    /// seconds later).
+    pub fn handle_input(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        mut tap: Tap<'_>,
+        mut deliver: impl FnMut(&[u8]),
+    ) {
+        self.sync_framing();
+        let discarded = self.dec.stats().discarded();
+        let watched =
+            tap.is_some() || tracing::enabled!(target: "carrier::frame", tracing::Level::DEBUG);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let cut = memchr::memchr(FLAG, rest).map_or(rest.len(), |i| i + 1);
+            let (chunk, tail) = rest.split_at(cut);
+            rest = tail;
+            let (link, octets) = (&mut self.link, &mut self.octets);
+            let mut tap = again(&mut tap);
+            self.dec.decode(
+                chunk,
+                |frame| {
+                    // The header is split here only for the trace and the
+                    // tap; the link splits it for itself.
+                    if let Some((protocol, info)) =
+                        watched.then(|| split_header(frame).ok()).flatten()
+                    {
+                        tracing::debug!(target: "carrier::frame", "rcvd [{}]", describe(protocol, info));
+                        if let Some(t) = tap.as_mut() {
+                            t.frame(Direction::Received, protocol, info);
+                        }
+                    }
+                    if let Some(datagram) = link.handle_frame(frame, now) {
+                        octets.rcvd += 2 + datagram.len() as u64;
+                        deliver(datagram);
+                    }
+                },
+                |why| tracing::debug!(?why, "frame discarded"),
+            );
+            self.sync_framing();
+        }
+        // A damaged frame may have been a VJ one: the decompressor must
+        // resynchronise (RFC 1144 §4.3).
+        if self.dec.stats().discarded() > discarded {
+            self.link.frame_lost();
+        }
+    }
+
+    /// Appends to `wire` every frame the link has to send; returns how many.
+    pub fn transmit(&mut self, now: Instant, mut tap: Tap<'_>, wire: &mut BytesMut) -> usize {
+        self.sync_framing();
+        let mut n = 0;
+        while let Some(f) = self.link.poll_transmit() {
+            encode(
+                &mut self.enc,
+                f.protocol,
+                &f.data,
+                now,
+                again(&mut tap),
+                wire,
+            );
+            n += 1;
+        }
+        n
+    }
+
+    /// An IP datagram (IPv4 or IPv6) to send: appended to `wire` after the
+    /// control frames waiting before it, compressed as the link agreed.
+    /// False if the link does not carry it now (dropped and counted there).
+    pub fn send_ip(
+        &mut self,
+        datagram: &[u8],
+        now: Instant,
+        mut tap: Tap<'_>,
+        wire: &mut BytesMut,
+    ) -> bool {
+        self.transmit(now, again(&mut tap), wire);
+        let Some((protocol, frame)) = self.link.send_ip(datagram, now) else {
+            return false;
+        };
+        self.octets.sent += 2 + frame.len() as u64;
+        encode(&mut self.enc, protocol, frame, now, tap, wire);
+        true
+    }
+
+    /// Sets the codec to the link's framing if that changed.
+    fn sync_framing(&mut self) {
+        let f = self.link.framing();
+        if self.applied == Some(f) {
+            return;
+        }
+        self.applied = Some(f);
+        self.enc.set_accm(f.tx_accm);
+        self.enc.set_compression(f.tx_acfc, f.tx_pfc);
+        self.dec.set_accm(f.rx_accm);
+        // RFC 1661 §6.1: we still accept full-size frames if we asked for less.
+        self.dec.set_mru(usize::from(f.mru).max(DEFAULT_MRU));
+        tracing::debug!(
+            tx_accm = format_args!("{:#x}", f.tx_accm),
+            rx_accm = format_args!("{:#x}", f.rx_accm),
+            acfc = f.tx_acfc,
+            pfc = f.tx_pfc,
+            "framing"
+        );
+    }
+}
+
+/// One frame out: traced, tapped, framed onto `wire`.
+fn encode(
+    enc: &mut Encoder,
+    protocol: u16,
+    info: &[u8],
+    now: Instant,
+    tap: Tap<'_>,
+    wire: &mut BytesMut,
+) {
+    tracing::debug!(target: "carrier::frame", "sent [{}]", describe(protocol, info));
+    if let Some(t) = tap {
+        t.frame(Direction::Sent, protocol, info);
+    }
+    enc.encode_at(protocol, info, now, wire);
+}

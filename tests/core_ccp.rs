@@ -45,19 +45,7 @@ fn ccp_up(ev: &[Event]) -> Option<(Option<Method>, Option<Method>)> {
 
 /// A UDP datagram from 10.0.0.2 to 10.0.0.1 carrying `payload`.
 fn udp(payload: &[u8]) -> Vec<u8> {
-    let total = 28 + payload.len();
-    let mut p = vec![0u8; total];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    p[8] = 64;
-    p[9] = 17;
-    p[12..16].copy_from_slice(&[10, 0, 0, 2]);
-    p[16..20].copy_from_slice(&[10, 0, 0, 1]);
-    p[20..22].copy_from_slice(&4000u16.to_be_bytes());
-    p[22..24].copy_from_slice(&2125u16.to_be_bytes());
-    p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    p[28..].copy_from_slice(payload);
-    p
+    support::packet::udp4([10, 0, 0, 2], [10, 0, 0, 1], payload)
 }
 
 /// The console's call-home text: log lines and an XML problem report.

@@ -9,6 +9,8 @@ use carrier::line::Line;
 use carrier::pcap::Direction;
 use carrier::ppp::link::{Event, LinkConfig};
 
+mod support;
+
 fn pair() -> (Line, Line, Instant) {
     let mut a_cfg = LinkConfig::default();
     a_cfg.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
@@ -45,19 +47,7 @@ fn pump(a: &mut Line, b: &mut Line, now: Instant) -> (Vec<u8>, Vec<Vec<u8>>, Vec
 /// An IPv4/UDP datagram whose payload holds every control octet.
 fn datagram() -> Vec<u8> {
     let payload: Vec<u8> = (0u8..32).chain([0x7d, 0x7e]).collect();
-    let total = 28 + payload.len();
-    let mut p = vec![0u8; total];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    p[8] = 64;
-    p[9] = 17;
-    p[12..16].copy_from_slice(&[10, 0, 0, 1]);
-    p[16..20].copy_from_slice(&[10, 0, 0, 2]);
-    p[20..22].copy_from_slice(&40000u16.to_be_bytes());
-    p[22..24].copy_from_slice(&9u16.to_be_bytes());
-    p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    p[28..].copy_from_slice(&payload);
-    p
+    support::packet::udp4([10, 0, 0, 1], [10, 0, 0, 2], &payload)
 }
 
 #[test]

@@ -8,5 +8,6 @@ pub mod hostile;
 pub mod hosts;
 pub mod linkpair;
 pub mod listen;
+pub mod packet;
 pub mod pppd;
 pub mod sim;

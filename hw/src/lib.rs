@@ -4,12 +4,14 @@
 //! enumeration; the control socket of a simulated modem.
 
 pub mod child;
+pub mod dirwatch;
 pub mod enumerate;
 pub mod lines;
 pub mod lock;
 pub mod pty;
 pub mod tty;
 
+pub use dirwatch::DirWatch;
 pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, UsbInfo};
 pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
 pub use lock::{LockError, LockOptions, PortLock};

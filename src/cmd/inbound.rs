@@ -223,17 +223,8 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
     let reporter = Reporter::new(format);
     let stop = stop_on_signals()?;
     // `disable` from another shell hangs the call up (or stops the wait).
-    let (revoke_tx, mut revoke) = watch::channel(false);
-    let watch_store = store.clone();
-    let watcher = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            if !inb::call::still_allowed(&watch_store) {
-                let _ = revoke_tx.send(true);
-                return;
-            }
-        }
-    });
+    let watcher = inb::revoke::watch(store.clone());
+    let mut revoke = watcher.revoked.clone();
     let (stop_tx, merged) = watch::channel(false);
     let mut signals = stop;
     tokio::spawn(async move {
@@ -257,7 +248,7 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
     let mut line = match opened {
         Ok(Some(l)) => l,
         Ok(None) | Err(_) => {
-            watcher.abort();
+            drop(watcher);
             // Stopped before any call: by `disable`, or by a signal.
             return match opened {
                 Err(f) => Err(f),
@@ -277,7 +268,7 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
     let outcome = line.run(&mut plane, cfg, &reporter, merged).await;
     line.close(&reporter).await;
     drop(plane);
-    watcher.abort();
+    drop(watcher);
     drop(held);
     let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
     Ok(finish(&reporter, &outcome))

@@ -7,6 +7,7 @@ pub mod firewall;
 pub mod forwarding;
 pub mod lock;
 pub mod plane;
+pub mod revoke;
 pub mod state;
 
 pub use state::{AuthKind, Enablement, InboundError, Partition, State, Store};

@@ -15,6 +15,7 @@ pub mod net;
 pub mod pcap;
 pub mod ppp;
 pub mod profile;
+pub mod redial;
 pub mod secrets;
 pub mod session;
 

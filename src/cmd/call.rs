@@ -12,6 +12,7 @@ use carrier::modem::dial::{self, DialEvent, DialPlan};
 use carrier::modem::hangup::HangupOptions;
 use carrier::net::IpPlane;
 use carrier::ppp::{DownReason, Event};
+use carrier::redial::{CallResult, Next, Redial};
 use carrier::session::{Outcome, SessionConfig};
 use serde_json::json;
 use tokio::sync::watch;
@@ -64,7 +65,12 @@ pub async fn run<P: IpPlane>(
     reporter: &Reporter,
     mut stop: watch::Receiver<bool>,
 ) -> Result<u8, Fatal> {
-    let mut failures = 0u32;
+    let mut redial = Redial::new(
+        setup.persist,
+        setup.holdoff,
+        setup.maxfail,
+        setup.demand.is_some(),
+    );
     loop {
         let mut this = setup.clone();
         if let Some(d) = &setup.demand {
@@ -103,28 +109,31 @@ pub async fn run<P: IpPlane>(
             }
         }
         let stopped = *stop.borrow_and_update();
-        let user = matches!(&end, CallEnd::Session(o) if o.reason == DownReason::UserRequest);
-        if !setup.persist || stopped || user {
-            return Ok(code);
-        }
-        failures = if worked { 0 } else { failures + 1 };
-        if setup.maxfail > 0 && failures >= setup.maxfail {
-            reporter.emit(
-                "maxfail",
-                json!({"failures": failures}),
-                &format!("{failures} calls failed in a row (maxfail): giving up"),
-            );
-            return Ok(code);
-        }
-        // pppd skips the holdoff after an idle hang-up: the link did its
-        // job and the next call waits for traffic anyway.
-        let idle = matches!(&end, CallEnd::Session(o) if o.reason == DownReason::Idle);
-        if idle && setup.demand.is_some() {
-            continue;
-        }
+        let result = CallResult {
+            reason: match &end {
+                CallEnd::Session(o) => Some(o.reason),
+                CallEnd::Failed(_) => None,
+            },
+            worked,
+            stopped,
+        };
+        let holdoff = match redial.after(result) {
+            Next::Finish => return Ok(code),
+            Next::GiveUp { failures } => {
+                reporter.emit(
+                    "maxfail",
+                    json!({"failures": failures}),
+                    &format!("{failures} calls failed in a row (maxfail): giving up"),
+                );
+                return Ok(code);
+            }
+            // pppd skips the holdoff after an idle hang-up under demand.
+            Next::Again => continue,
+            Next::Redial { after } => after,
+        };
         reporter.emit(
             "holdoff",
-            json!({"seconds": setup.holdoff.as_secs_f64()}),
+            json!({"seconds": holdoff.as_secs_f64()}),
             &format!(
                 "{} in {} s ({})",
                 if setup.demand.is_some() {
@@ -132,7 +141,7 @@ pub async fn run<P: IpPlane>(
                 } else {
                     "redialing"
                 },
-                setup.holdoff.as_secs(),
+                holdoff.as_secs(),
                 if setup.demand.is_some() {
                     "demand"
                 } else {
@@ -141,7 +150,7 @@ pub async fn run<P: IpPlane>(
             ),
         );
         tokio::select! {
-            _ = tokio::time::sleep(setup.holdoff) => {}
+            _ = tokio::time::sleep(holdoff) => {}
             // A signal while waiting to redial ends carrier as pppd ends:
             // terminated (5), the link's end reported. (A stop channel
             // nobody can send on any more only leaves the sleep.)

@@ -145,7 +145,13 @@ where
         // Events first: a framing change must apply before the frames that
         // follow it are encoded.
         while let Some(ev) = line_core.poll_event() {
-            reporter.link_event(&ev);
+            // ipcp-up and ipv6cp-up are told once the interface is set
+            // up (or could not be): whoever acts on them (a script, a
+            // test pinging the peer) finds the address and route there.
+            let after_plane = matches!(ev, Event::IpUp { .. } | Event::Ipv6Up { .. });
+            if !after_plane {
+                reporter.link_event(&ev);
+            }
             let octets = line_core.octets();
             let link = line_core.link_mut();
             match &ev {
@@ -193,7 +199,9 @@ where
                         dns: dns.clone(),
                         mtu: link.framing().peer_mru,
                     };
-                    match ip.up(&l) {
+                    let up = ip.up(&l);
+                    reporter.link_event(&ev);
+                    match up {
                         Ok(what) => {
                             reporter.emit(
                                 "ip-interface",
@@ -247,7 +255,9 @@ where
                         peer: *peer,
                         mtu: link.framing().peer_mru,
                     };
-                    match ip.up6(&l) {
+                    let up = ip.up6(&l);
+                    reporter.link_event(&ev);
+                    match up {
                         Ok(what) => {
                             reporter.emit(
                                 "ip-interface",

@@ -232,7 +232,7 @@ fn carrier_runs_the_scripts_as_pppd_does() {
     ping6(&c.srv_ns, &cli_ll, "hks0");
     assert!(c
         .cli_ns
-        .run(&["ping", "-c", "2", "-W", "3", "10.77.0.1"])
+        .run(&["ping", "-c", "3", "-W", "5", "10.77.0.1"])
         .status
         .success());
     // No address but the agreed link-local one on either end.

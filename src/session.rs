@@ -371,9 +371,10 @@ where
                 Ok(n) => {
                     let now = Instant::now().into_std();
                     wire.clear();
-                    if line_core.send_ip(&obuf[..n], now, capture.tap(), &mut wire)
-                        && !write_wire(line, &wire).await
-                    {
+                    // Control frames it flushed go out even if the
+                    // datagram itself was not carried.
+                    line_core.send_ip(&obuf[..n], now, capture.tap(), &mut wire);
+                    if !wire.is_empty() && !write_wire(line, &wire).await {
                         line_core.link_mut().lower_down(Instant::now().into_std());
                     }
                 }

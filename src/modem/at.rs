@@ -407,8 +407,14 @@ pub fn verbose_after(cmd: &str) -> Option<bool> {
         return None;
     }
     let rest = &b[2..];
+    // V.250 §5.1: spaces inside a command line are ignored. A prefix at
+    // the very end of the line (`AT&`, a typo) has no name or digits.
     let digits = |mut i: usize| {
-        let start = i;
+        while rest.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let start = i.min(rest.len());
+        let mut i = start;
         while rest.get(i).is_some_and(u8::is_ascii_digit) {
             i += 1;
         }
@@ -490,6 +496,16 @@ mod tests {
             ("ATI3", None),
             ("V0", None),
             ("", None),
+            ("ATV 1", Some(true)),
+            ("AT V0", Some(false)),
+            ("AT&", None),
+            ("AT&F&", Some(true)),
+            ("ATZ%", None),
+            ("AT\\", None),
+            ("AT*", None),
+            ("ATS", None),
+            ("ATS7=", None),
+            ("AT+", None),
         ] {
             assert_eq!(verbose_after(cmd), want, "{cmd}");
         }

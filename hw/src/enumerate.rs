@@ -12,6 +12,14 @@
 //!
 //! Stable names come from udev's /dev/serial/by-id and by-path links, which
 //! we read where they exist.
+//!
+//! On the real machine, [`available_ports`] adds what
+//! `serialport::available_ports()` reports: the USB descriptors it reads
+//! (vendor, product, serial number, manufacturer, product name) and ports
+//! only it lists (Bluetooth rfcomm). The sysfs walk stays ours because
+//! serialport reads only the real /sys (no fake tree for tests), lists the
+//! 8250 placeholders, knows neither drivers, PCI ids nor udev's links, and
+//! panics where /sys/class/tty is missing.
 
 use std::fs;
 use std::io;
@@ -94,9 +102,17 @@ impl Default for Enumerator {
     }
 }
 
-/// Every serial port on this machine.
+/// Every serial port on this machine: the sysfs walk, with what
+/// serialport's enumeration knows merged in.
 pub fn available_ports() -> io::Result<Vec<PortInfo>> {
-    Enumerator::default().ports()
+    let e = Enumerator::default();
+    // Read /sys/class/tty first: serialport's scan panics without it.
+    let mut ports = e.ports()?;
+    match serialport::available_ports() {
+        Ok(found) => e.merge(&mut ports, found),
+        Err(err) => tracing::debug!(error = %err, "serialport could not enumerate; sysfs only"),
+    }
+    Ok(ports)
 }
 
 /// How far up the device tree we look for USB attributes: port device,
@@ -179,6 +195,59 @@ impl Enumerator {
         })
     }
 
+    /// Folds serialport's findings into the sysfs walk's `ports`. For a
+    /// USB port its descriptor strings win where it has them (the
+    /// interface number stays ours: the crate reads it only with a feature
+    /// we do not build). Of the ports the walk left out, only Bluetooth
+    /// ones are added; the rest it left out on purpose (placeholders).
+    pub(crate) fn merge(&self, ports: &mut Vec<PortInfo>, found: Vec<serialport::SerialPortInfo>) {
+        let mut added = false;
+        for info in found {
+            let path = PathBuf::from(&info.port_name);
+            if let Some(port) = ports.iter_mut().find(|p| p.path == path) {
+                if let serialport::SerialPortType::UsbPort(u) = info.port_type {
+                    let ours = port.usb.take().unwrap_or_default();
+                    port.usb = Some(UsbInfo {
+                        vid: u.vid,
+                        pid: u.pid,
+                        manufacturer: clean(u.manufacturer).or(ours.manufacturer),
+                        product: clean(u.product).or(ours.product),
+                        serial_number: clean(u.serial_number).or(ours.serial_number),
+                        interface: ours.interface,
+                    });
+                }
+                continue;
+            }
+            if !matches!(info.port_type, serialport::SerialPortType::BluetoothPort) {
+                continue;
+            }
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let pick = |links: Vec<(String, PathBuf)>| {
+                links
+                    .into_iter()
+                    .filter(|(target, _)| *target == name)
+                    .map(|(_, link)| link)
+                    .collect::<Vec<_>>()
+            };
+            ports.push(PortInfo {
+                by_id: pick(self.links("serial/by-id")),
+                by_path: pick(self.links("serial/by-path")),
+                name,
+                path,
+                kind: PortKind::Other("bluetooth".into()),
+                driver: None,
+                usb: None,
+                pci: None,
+            });
+            added = true;
+        }
+        if added {
+            ports.sort_by_key(|p| natural_key(&p.name));
+        }
+    }
+
     /// The links in a /dev/serial subdirectory, with the device name each
     /// points at (udev makes them relative: ../../ttyUSB0).
     fn links(&self, sub: &str) -> Vec<(String, PathBuf)> {
@@ -243,7 +312,12 @@ fn read_attr(path: &Path) -> Option<String> {
     let bytes = fs::read(path).ok()?;
     // Descriptor strings come from the device: not to be trusted to be
     // UTF-8 or free of padding.
-    let text = String::from_utf8_lossy(&bytes);
+    clean(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// A descriptor string without padding; None if nothing is left.
+fn clean(text: Option<String>) -> Option<String> {
+    let text = text?;
     let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');
     (!text.is_empty()).then(|| text.to_owned())
 }
@@ -558,6 +632,56 @@ mod tests {
         assert_eq!(natural_key("ttyé"), ("ttyé".to_string(), u64::MAX));
         assert_eq!(natural_key("42"), (String::new(), 42));
         assert_eq!(natural_key(""), (String::new(), u64::MAX));
+    }
+
+    #[test]
+    fn serialport_findings_are_merged() {
+        use serialport::{SerialPortInfo, SerialPortType, UsbPortInfo};
+        let t = sample();
+        let e = t.enumerator();
+        let mut ports = e.ports().unwrap();
+        let dev = |n: &str| t.p(&format!("dev/{n}")).display().to_string();
+        symlink("../../rfcomm0", t.p("dev/serial/by-id/bt-headset")).unwrap();
+        let found = vec![
+            SerialPortInfo {
+                port_name: dev("ttyUSB0"),
+                port_type: SerialPortType::UsbPort(UsbPortInfo {
+                    vid: 0x067b,
+                    pid: 0x2303,
+                    serial_number: Some("A1B2\0".into()),
+                    manufacturer: Some("  ".into()),
+                    product: Some("PL2303GT".into()),
+                }),
+            },
+            // A placeholder the walk left out stays out.
+            SerialPortInfo {
+                port_name: dev("ttyS1"),
+                port_type: SerialPortType::Unknown,
+            },
+            SerialPortInfo {
+                port_name: dev("rfcomm0"),
+                port_type: SerialPortType::BluetoothPort,
+            },
+        ];
+        e.merge(&mut ports, found);
+        let names: Vec<_> = ports.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["rfcomm0", "ttyACM0", "ttyAMA0", "ttyS0", "ttyS4", "ttyUSB0"]
+        );
+        let bt = &ports[0];
+        assert_eq!(bt.kind, PortKind::Other("bluetooth".into()));
+        assert_eq!(bt.by_id, [t.p("dev/serial/by-id/bt-headset")]);
+        let usb = ports[5].usb.as_ref().unwrap();
+        assert_eq!(usb.serial_number.as_deref(), Some("A1B2"));
+        assert_eq!(usb.product.as_deref(), Some("PL2303GT"));
+        // Blank in the crate's answer: sysfs's stays.
+        assert_eq!(
+            usb.manufacturer.as_deref(),
+            Some("Prolific Technology Inc.")
+        );
+        assert_eq!(usb.interface, Some(0));
+        assert_eq!(ports[5].driver.as_deref(), Some("pl2303"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod dirwatch;
 pub mod enumerate;
 pub mod lines;
 pub mod lock;
+pub mod miwait;
 pub mod pty;
 pub mod tty;
 
@@ -15,5 +16,6 @@ pub use dirwatch::DirWatch;
 pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, UsbInfo};
 pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
 pub use lock::{LockError, LockOptions, PortLock};
+pub use miwait::{wait_for_change, LineMask};
 pub use pty::Pty;
 pub use tty::{is_hangup, AsyncTty, Flow, HwError, Tty};

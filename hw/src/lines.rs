@@ -7,16 +7,22 @@
 //! adapters answer EINVAL; both become [`LinesError::Unsupported`] so that
 //! the caller can say so once and fall back to result codes and LCP echo
 //! instead of failing the call.
+//!
+//! Hand-written rather than serialport's `SerialPort` calls, because the
+//! crate's errors keep a message and not the errno, so ENOTTY could not be
+//! told from EIO, and they need a `TTYPort` where these serve any
+//! descriptor (a File, a PTY master, the simulator's fds).
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::libc;
 use thiserror::Error;
 
+use crate::miwait::LineMask;
 use crate::tty::{AsyncTty, Tty};
 
 #[derive(Debug, Error)]
@@ -28,7 +34,7 @@ pub enum LinesError {
 }
 
 impl LinesError {
-    fn from_errno(e: Errno) -> LinesError {
+    pub(crate) fn from_errno(e: Errno) -> LinesError {
         match e {
             Errno::ENOTTY | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP => {
                 LinesError::Unsupported
@@ -68,6 +74,14 @@ pub trait ModemLines {
     /// Raises or drops Request To Send.
     fn set_rts(&self, on: bool) -> Result<(), LinesError>;
     fn get(&self) -> Result<Lines, LinesError>;
+    /// Blocks until one of `mask`'s lines changes (Ok(true)) or `timeout`
+    /// passes (Ok(false)), through TIOCMIWAIT where the device has it
+    /// (see [`crate::miwait`]); then read the lines with `get`.
+    /// Unsupported (the default, and a PTY's answer) means: poll `get`.
+    fn wait_change(&self, mask: LineMask, timeout: Duration) -> Result<bool, LinesError> {
+        let _ = (mask, timeout);
+        Err(LinesError::Unsupported)
+    }
 }
 
 // The "bad" variants because these request numbers predate the _IOR/_IOW
@@ -124,6 +138,9 @@ macro_rules! impl_modem_lines {
             fn get(&self) -> Result<Lines, LinesError> {
                 get_bits(self.as_raw_fd()).map(Lines::from_bits)
             }
+            fn wait_change(&self, mask: LineMask, timeout: Duration) -> Result<bool, LinesError> {
+                crate::miwait::fd_wait_change(self.as_fd(), mask, timeout)
+            }
         }
     )*};
 }
@@ -169,7 +186,8 @@ pub async fn hangup_by_dtr_async<L: ModemLines + ?Sized>(
 }
 
 /// Sends a break (tcsendbreak(3), 0.25 to 0.5 s of continuous space), as
-/// chat's `\K` does.
+/// chat's `\K` does. Not serialport's `send_break`: that one is the same
+/// tcsendbreak, but only on a `TTYPort` and without the errno.
 pub fn send_break<F: AsRawFd + ?Sized>(port: &F) -> Result<(), LinesError> {
     // SAFETY: the descriptor is borrowed from `port`, which outlives this
     // call.
@@ -182,7 +200,6 @@ mod tests {
     use super::*;
     use crate::pty::Pty;
     use nix::pty::openpty;
-    use std::os::fd::AsFd;
 
     #[test]
     fn pty_answers_unsupported_not_panic() {
@@ -195,6 +212,8 @@ mod tests {
             assert!(matches!(f.set_dtr(false), Err(LinesError::Unsupported)));
             assert!(matches!(f.set_rts(true), Err(LinesError::Unsupported)));
             assert!(matches!(fd_get(f.as_fd()), Err(LinesError::Unsupported)));
+            let w = f.wait_change(LineMask::DCD, Duration::from_secs(5));
+            assert!(matches!(w, Err(LinesError::Unsupported)));
         }
         let err = hangup_by_dtr(&master, Duration::from_millis(1)).unwrap_err();
         assert!(matches!(err, LinesError::Unsupported));

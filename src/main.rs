@@ -7,8 +7,6 @@ use std::process::ExitCode;
 
 use carrier::events::Format;
 use carrier::inbound::AuthKind;
-use carrier::net::tun::TunPlane;
-use carrier::net::NoIp;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 mod cmd;
@@ -44,7 +42,7 @@ impl std::fmt::Debug for CliSecret {
     }
 }
 
-use cmd::common::{IpChoice, EXIT_FATAL};
+use cmd::common::EXIT_FATAL;
 
 #[derive(Parser, Debug)]
 #[command(name = "carrier", version, about = "Modem dialer and PPP stack")]
@@ -167,16 +165,6 @@ pub struct LineArgs {
     /// Create no IP interface: bring the link up only.
     #[arg(long)]
     pub no_tun: bool,
-}
-
-impl LineArgs {
-    pub fn ip_plane(&self) -> IpChoice {
-        if self.no_tun {
-            IpChoice::None(NoIp::default())
-        } else {
-            IpChoice::Tun(TunPlane::new(&self.ifname))
-        }
-    }
 }
 
 /// Options in pppd's spirit, with pppd's names.

@@ -99,6 +99,26 @@ impl std::fmt::Debug for SessionConfig {
 /// A write that takes longer than this means the far end stopped reading.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 
+/// Reports how a session ended (the `stats` event) and returns its exit
+/// status.
+pub fn report_end(reporter: &Reporter, outcome: &Outcome) -> u8 {
+    reporter.emit(
+        "stats",
+        serde_json::json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped}),
+        &format!(
+            "{} frames in ({} IP), {} out ({} IP); {} discarded by the framer, {} malformed, {} protocol-rejected",
+            outcome.link.frames_in,
+            outcome.link.ip_in,
+            outcome.link.frames_out + outcome.link.ip_out,
+            outcome.link.ip_out,
+            outcome.framing.discarded(),
+            outcome.link.malformed + outcome.link.bad_header,
+            outcome.link.protocol_rejected
+        ),
+    );
+    outcome.exit_code() as u8
+}
+
 /// Runs PPP on an open line until the link goes down, carrying IP between
 /// the peer and `ip`. `stop` turning true asks for an orderly close (LCP
 /// Terminate-Request, then the Ack or the Max-Terminate timeout); a second

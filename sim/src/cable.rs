@@ -33,7 +33,12 @@ impl NullModem {
         let a = Pty::open()?;
         let b = Pty::open()?;
         let paths = (a.slave_path().to_path_buf(), b.slave_path().to_path_buf());
-        Ok(Self::carry(End::Pty(a), End::Pty(b), paths, profile))
+        Ok(Self::carry(
+            End::Pty(Box::new(a)),
+            End::Pty(Box::new(b)),
+            paths,
+            profile,
+        ))
     }
 
     /// Opens two existing ttys (raw) and carries bytes between them;
@@ -42,7 +47,12 @@ impl NullModem {
         let ta = AsyncTty::open(a, None)?;
         let tb = AsyncTty::open(b, None)?;
         let paths = (a.to_path_buf(), b.to_path_buf());
-        Ok(Self::carry(End::Tty(ta), End::Tty(tb), paths, profile))
+        Ok(Self::carry(
+            End::Tty(Box::new(ta)),
+            End::Tty(Box::new(tb)),
+            paths,
+            profile,
+        ))
     }
 
     fn carry(a: End, b: End, paths: (PathBuf, PathBuf), profile: LineProfile) -> NullModem {
@@ -81,8 +91,9 @@ impl Drop for NullModem {
 /// One end of the cable: a PTY master of ours, or a tty someone else made.
 #[derive(Debug)]
 enum End {
-    Pty(Pty),
-    Tty(AsyncTty),
+    // Boxed: each holds the line settings it restores, and an End moves.
+    Pty(Box<Pty>),
+    Tty(Box<AsyncTty>),
 }
 
 impl End {

@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
+use carrier::answerer::{self, Screening};
 use carrier::events::{Format, Reporter};
+use carrier::net::choice::PlaneChoice;
 use carrier::ppp::auth::{AuthConfig, AuthProto};
 use carrier::ppp::link::LinkConfig;
 use carrier::secrets::SecretsTable;
 use carrier::session::SessionConfig;
-use serde_json::json;
 
 use super::common::*;
-use super::line::{AnswerLine, Screening};
 use crate::AnswerArgs;
 
 pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fatal> {
@@ -51,40 +51,25 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         ));
     }
     let link = answer_link(&a, secrets)?;
+    let setup = answer_setup(&a.line, &a.modem)?;
     let screening = Screening::new(&[("--allow-caller", &a.modem.allow_caller)])?;
     let reporter = Reporter::new(format);
-    let mut stop = stop_on_signals()?;
-    loop {
-        let Some(mut line) = AnswerLine::open(
-            &a.line,
-            &a.modem,
-            &screening,
-            &reporter,
-            stop.clone(),
-            "PPP",
-        )
-        .await?
-        else {
-            return Ok(EXIT_SIGNAL);
-        };
-        let cfg = SessionConfig {
-            link: link.clone(),
-            pcap: a.line.pcap.clone(),
-            hooks: hook_setup(&a.line, &a.hooks),
-            ..SessionConfig::default()
-        };
-        let outcome = line
-            .run_over(a.line.ip_plane(), cfg, &reporter, stop.clone())
-            .await;
-        line.close(&reporter).await;
-        let code = finish(&reporter, &outcome?);
-        if !a.modem.persist || *stop.borrow_and_update() {
-            return Ok(code);
-        }
-        reporter.emit(
-            "persist",
-            json!({"last_exit_code": code}),
-            "call over: waiting for the next one",
-        );
-    }
+    let stop = stop_on_signals()?;
+    let session = SessionConfig {
+        link,
+        pcap: a.line.pcap.clone(),
+        hooks: hook_setup(&a.line, &a.hooks),
+        ..SessionConfig::default()
+    };
+    let plane = || PlaneChoice::new(a.line.no_tun, &a.line.ifname);
+    Ok(answerer::serve(
+        &setup,
+        &screening,
+        &session,
+        a.modem.persist,
+        plane,
+        &reporter,
+        stop,
+    )
+    .await?)
 }

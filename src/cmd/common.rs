@@ -1,30 +1,23 @@
 //! What every command shares: exit statuses, errors, PPP options from
-//! flags, signals, and the end-of-session report.
+//! flags, and signals.
 
 use std::path::Path;
 use std::time::Duration;
 
-use carrier::events::Reporter;
-use carrier::net::tun::TunPlane;
-use carrier::net::NoIp;
+use carrier::answerer::AnswerSetup;
+use carrier::inbound::InboundError;
+use carrier::modem::answer::AnswerMode;
+use carrier::port::{PortError, PortSpec};
 use carrier::ppp::auth::AuthProto;
 use carrier::ppp::fsm::FsmConfig;
 use carrier::ppp::link::{EchoConfig, LinkConfig};
 use carrier::secrets::SecretsTable;
-use carrier::session::{self, Outcome, SessionConfig};
-use serde_json::json;
+use carrier::session;
 use tokio::sync::watch;
 
 use crate::PppArgs;
 
-/// pppd's exit status 1: a fatal error (device, file).
-pub const EXIT_FATAL: u8 = 1;
-/// pppd's exit status 2: bad options or configuration.
-pub const EXIT_CONFIG: u8 = 2;
-/// pppd's exit status 5: stopped by a signal.
-pub const EXIT_SIGNAL: u8 = 5;
-/// No inbound call may be answered: not enabled, already used, disabled.
-pub const EXIT_INBOUND_CLOSED: u8 = 20;
+pub use carrier::exit::{CONFIG as EXIT_CONFIG, FATAL as EXIT_FATAL};
 
 /// A failure before or outside PPP, with its exit status.
 pub struct Fatal {
@@ -39,29 +32,62 @@ pub fn fatal(code: u8, message: impl Into<String>) -> Fatal {
     }
 }
 
-/// The IP plane chosen on the command line.
-pub enum IpChoice {
-    None(NoIp),
-    Tun(TunPlane),
+impl From<PortError> for Fatal {
+    fn from(e: PortError) -> Fatal {
+        fatal(e.exit_code(), e.to_string())
+    }
 }
 
-impl IpChoice {
-    pub async fn run<L>(
-        self,
-        line: &mut L,
-        cfg: SessionConfig,
-        reporter: &Reporter,
-        stop: watch::Receiver<bool>,
-    ) -> Result<Outcome, Fatal>
-    where
-        L: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    {
-        let r = match self {
-            IpChoice::None(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
-            IpChoice::Tun(mut p) => session::run(line, &mut p, cfg, reporter, stop).await,
-        };
-        r.map_err(|e| fatal(EXIT_FATAL, e.to_string()))
+impl From<InboundError> for Fatal {
+    fn from(e: InboundError) -> Fatal {
+        fatal(e.exit_code(), e.to_string())
     }
+}
+
+/// The port named by the flags. The simulator's PTYs get their control
+/// lines from its control socket; a real port never asks it.
+pub fn port_spec(device: &Path, line: &crate::LineArgs, lock_dir: Option<&Path>) -> PortSpec {
+    PortSpec {
+        device: device.to_path_buf(),
+        speed: line.speed,
+        flow: line.flow.map(Into::into).unwrap_or_default(),
+        lock_dir: lock_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(carrier::port::default_lock_dir),
+        pty_lines: Some(sim_lines),
+    }
+}
+
+fn sim_lines(device: &Path) -> Option<carrier::port::Lines> {
+    carrier_sim::lines_for(device)
+}
+
+/// How `carrier answer` (and `--inbound`) waits for its call, from the
+/// flags.
+pub fn answer_setup(
+    line: &crate::LineArgs,
+    m: &crate::AnswerModemArgs,
+) -> Result<AnswerSetup, Fatal> {
+    let Some(device) = &line.device else {
+        return Err(fatal(
+            EXIT_CONFIG,
+            "give --device PATH (a modem), or --direct --device PATH for a null-modem line",
+        ));
+    };
+    for cmd in &m.init {
+        carrier::profile::check_init_command(cmd)
+            .map_err(|e| fatal(EXIT_CONFIG, format!("--init: {e}")))?;
+    }
+    Ok(AnswerSetup {
+        direct: line.direct,
+        mode: match m.modem_answers {
+            Some(n) => AnswerMode::ModemAnswers(n),
+            None => AnswerMode::CountRings(m.rings),
+        },
+        wait: m.wait.map(Duration::from_secs),
+        init: m.init.clone(),
+        ..AnswerSetup::new(port_spec(device, line, m.lock_dir.as_deref()))
+    })
 }
 
 pub fn link_config(p: &PppArgs) -> LinkConfig {
@@ -190,24 +216,6 @@ pub fn stop_on_signals() -> Result<watch::Receiver<bool>, Fatal> {
         }
     });
     Ok(rx)
-}
-
-pub fn finish(reporter: &Reporter, outcome: &Outcome) -> u8 {
-    reporter.emit(
-        "stats",
-        json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped}),
-        &format!(
-            "{} frames in ({} IP), {} out ({} IP); {} discarded by the framer, {} malformed, {} protocol-rejected",
-            outcome.link.frames_in,
-            outcome.link.ip_in,
-            outcome.link.frames_out + outcome.link.ip_out,
-            outcome.link.ip_out,
-            outcome.framing.discarded(),
-            outcome.link.malformed + outcome.link.bad_header,
-            outcome.link.protocol_rejected
-        ),
-    );
-    outcome.exit_code() as u8
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::access::{demo as account, AccessServer};
+use carrier::dialer::{self as call, CallSetup};
 use carrier::events::{Format, Reporter};
 use carrier::modem::dial::{DialPlan, Number};
 use carrier::modem::hangup::HangupOptions;
 use carrier::net::probe::ProbePlane;
 use carrier::net::NoIp;
+use carrier::port::PortSpec;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::ppp::link::LinkConfig;
 use carrier::session::SessionConfig;
@@ -24,7 +26,6 @@ use carrier_sim::{CallInfo, Destination, ModemSpec, Sim, SimConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::call::{self, CallSetup};
 use super::common::*;
 use crate::DemoArgs;
 
@@ -96,11 +97,13 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         ..AuthConfig::default()
     };
     let setup = CallSetup {
-        device,
-        speed: None,
-        flow: carrier_hw::Flow::None,
-        // The simulator's PTYs are ours alone: lock them next to the links.
-        lock_dir: dir.0.clone(),
+        port: PortSpec {
+            flow: carrier_hw::Flow::None,
+            // The simulator's PTYs are ours alone: lock them next to the links.
+            lock_dir: dir.0.clone(),
+            pty_lines: Some(carrier_sim::lines_for),
+            ..PortSpec::new(device)
+        },
         plan: DialPlan {
             numbers: NUMBERS
                 .iter()

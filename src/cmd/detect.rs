@@ -9,9 +9,6 @@ use carrier::modem::detect::{self, DetectOptions, DetectResult};
 use super::common::*;
 use crate::DetectArgs;
 
-/// No port held a modem.
-pub const EXIT_NO_MODEM: u8 = 3;
-
 pub async fn detect(a: DetectArgs, format: Format) -> Result<u8, Fatal> {
     let defaults = DetectOptions::default();
     let opts = DetectOptions {
@@ -43,5 +40,5 @@ pub async fn detect(a: DetectArgs, format: Format) -> Result<u8, Fatal> {
     let found = results
         .iter()
         .any(|r| matches!(r, DetectResult::Detected(_)));
-    Ok(if found { 0 } else { EXIT_NO_MODEM })
+    Ok(if found { 0 } else { carrier::exit::NO_MODEM })
 }

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::demand::DemandConfig;
+use carrier::dialer::{self as call, CallSetup};
 use carrier::events::{Format, Reporter};
 use carrier::modem::dial::{DialPlan, Number};
 use carrier::modem::hangup::HangupOptions;
 use carrier::net::tun::TunPlane;
 use carrier::net::NoIp;
+use carrier::port::PortSpec;
 use carrier::ppp::activity::ActiveFilter;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::profile::{check_init_command, is_dialable, Profile};
@@ -17,7 +19,6 @@ use carrier::secrets::{read_private, SecretsTable};
 use carrier::session::{HookSetup, SessionConfig};
 use serde_json::json;
 
-use super::call::{self, CallSetup};
 use super::common::*;
 use crate::DialArgs;
 
@@ -250,14 +251,15 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
         None
     };
     let mut setup = CallSetup {
-        device,
-        speed: a.line.speed.or(p.speed),
-        flow,
-        lock_dir: m
-            .lock_dir
-            .clone()
-            .or_else(|| p.lock_dir.clone())
-            .unwrap_or_else(super::line::default_lock_dir),
+        port: PortSpec {
+            speed: a.line.speed.or(p.speed),
+            flow,
+            ..port_spec(
+                &device,
+                &a.line,
+                m.lock_dir.as_deref().or(p.lock_dir.as_deref()),
+            )
+        },
         plan,
         connect_script,
         session: SessionConfig {
@@ -289,8 +291,8 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
         cfg.linkname = cfg.linkname.or_else(|| p.linkname.clone());
         setup.session.hooks = Some(HookSetup {
             cfg,
-            device: setup.device.clone(),
-            speed: setup.speed.unwrap_or(0),
+            device: setup.port.device.clone(),
+            speed: setup.port.speed.unwrap_or(0),
             ifname: ifname.clone(),
         });
     }
@@ -304,11 +306,11 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     let reporter = Reporter::new(format);
     reporter.emit(
         "modem",
-        json!({"device": setup.device, "numbers": setup.plan.numbers.len(),
+        json!({"device": setup.port.device, "numbers": setup.plan.numbers.len(),
                "persist": setup.persist}),
         &format!(
             "{}: {} number(s) to try{}",
-            setup.device.display(),
+            setup.port.device.display(),
             setup.plan.numbers.len(),
             if setup.persist {
                 ", redialing after a drop"
@@ -319,36 +321,16 @@ pub async fn dial(a: DialArgs, format: Format) -> Result<u8, Fatal> {
     );
     let stop = stop_on_signals()?;
     if a.line.no_tun {
-        return call::run(&setup, &mut NoIp::default(), &reporter, stop).await;
+        return Ok(call::run(&setup, &mut NoIp::default(), &reporter, stop).await?);
     }
     let plane = TunPlane::new(&ifname)
         .default_route(defaultroute)
         .default_route6(defaultroute6);
     let mut plane = match &setup.demand {
         None => plane,
-        Some(d) => {
-            let unit = carrier::net::tun::unit_number(&ifname)
-                .and_then(|u| u8::try_from(u).ok())
-                .unwrap_or(0);
-            let addrs = carrier::demand::placeholders(unit, 1500);
-            let plane = plane
-                .demand(&addrs, d.queue)
-                .map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-            reporter.emit(
-                "ip-interface",
-                json!({"detail": "demand", "interface": plane.interface(),
-                       "local": addrs.local, "peer": addrs.peer}),
-                &format!(
-                    "interface {} {} peer {} waits for traffic (demand)",
-                    plane.interface().unwrap_or_default(),
-                    addrs.local,
-                    addrs.peer.unwrap_or(addrs.local)
-                ),
-            );
-            plane
-        }
+        Some(d) => call::demand_plane(plane, &ifname, d, &reporter)?,
     };
-    call::run(&setup, &mut plane, &reporter, stop).await
+    Ok(call::run(&setup, &mut plane, &reporter, stop).await?)
 }
 
 #[cfg(test)]

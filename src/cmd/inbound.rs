@@ -2,20 +2,14 @@
 //! the one-time service call.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use carrier::events::{Format, Reporter};
 use carrier::inbound::lock::CallLock;
-use carrier::inbound::{self as inb, AuthKind, Partition, Store};
-use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
-use carrier::secrets::SecretsTable;
-use carrier::session::SessionConfig;
+use carrier::inbound::{self as inb, Partition, Store};
 use serde_json::json;
-use tokio::sync::watch;
 
 use super::common::*;
-use super::line::{AnswerLine, Screening};
 use crate::{AnswerArgs, InboundCommand};
 
 /// How long `disable` waits for a call in progress to hang up.
@@ -58,16 +52,6 @@ fn callers_human(allowed: &[String], prefix: &str) -> String {
     }
 }
 
-fn inbound_error(e: inb::InboundError) -> Fatal {
-    use inb::InboundError as E;
-    let code = match &e {
-        E::NotEnabled | E::Consumed(_) | E::Disabled(_) | E::InProgress(_) => EXIT_INBOUND_CLOSED,
-        E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) => EXIT_CONFIG,
-        E::Io { .. } => EXIT_FATAL,
-    };
-    fatal(code, e.to_string())
-}
-
 pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
     let reporter = Reporter::new(format);
     match c {
@@ -90,8 +74,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                     allowed_callers: a.allow_caller.clone(),
                     ipv6: a.ipv6,
                 },
-            )
-            .map_err(inbound_error)?;
+            )?;
             // The one time the secret is shown: for the customer to pass on.
             reporter.emit(
                 "inbound-enabled",
@@ -110,7 +93,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
         }
         InboundCommand::Disable(d) => {
             let store = Store::new(&d.state_dir);
-            let found = inb::call::disable(&store).map_err(inbound_error)?;
+            let found = inb::call::disable(&store)?;
             let inb::call::Disabled::Running(pid) = found else {
                 reporter.emit(
                     "inbound-disabled",
@@ -121,8 +104,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
             };
             // The call sees the revoked record and hangs up by itself: no
             // signal goes to a PID that may be anyone's by now.
-            let ended =
-                CallLock::wait_released(store.dir(), DISABLE_WAIT).map_err(inbound_error)?;
+            let ended = CallLock::wait_released(store.dir(), DISABLE_WAIT)?;
             let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             reporter.emit(
                 "inbound-disabled",
@@ -140,8 +122,8 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
         }
         InboundCommand::Status(d) => {
             let store = Store::new(&d.state_dir);
-            let call = CallLock::holder(store.dir()).map_err(inbound_error)?;
-            match store.load().map_err(inbound_error)? {
+            let call = CallLock::holder(store.dir())?;
+            match store.load()? {
                 None => reporter.emit("inbound-status", json!({"state": "none"}), "inbound service: never enabled"),
                 Some(e) => reporter.emit(
                     "inbound-status",
@@ -188,88 +170,18 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
             "--ipv6/--noip do not apply to inbound calls: the enablement decides (inbound enable --ipv6)",
         ));
     }
-    let store = Store::new(&a.state.state_dir);
-    // Held until this process exits: the proof, to `enable`, `disable`
-    // and the next start, that this call is alive.
-    let held = CallLock::acquire(store.dir()).map_err(inbound_error)?;
-    let e = inb::call::prepare(&store, &held).map_err(inbound_error)?;
-    let mut link = link_config(&a.ppp);
-    link.lcp.require_auth = vec![match e.auth {
-        AuthKind::Chap => AuthProto::ChapMd5,
-        AuthKind::Pap => AuthProto::Pap,
-    }];
-    // IPv6CP only if the customer allowed it; then the firewall covers
-    // IPv6 as it covers IPv4.
-    link.ipv6 = e.ipv6.then(carrier::ppp::ipv6cp::Ipv6cpConfig::default);
-    link.ipv6cp_fsm = link.ipcp_fsm;
-    link.ipcp.local = Some(e.ppp_local);
-    link.ipcp.remote = Some(e.ppp_remote);
-    link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];
-    link.auth = AuthConfig {
+    let setup = inb::service::ServiceSetup {
+        answer: answer_setup(&a.line, &a.modem)?,
+        state_dir: a.state.state_dir.clone(),
+        link: link_config(&a.ppp),
         name: a.name.clone(),
-        secrets: Arc::new(SecretsTable::single(
-            &e.user,
-            "*",
-            Secret::new(e.secret.reveal().as_bytes()),
-        )),
-        ..AuthConfig::default()
+        ms_dns: [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()],
+        allow_callers: a.modem.allow_caller.clone(),
+        ifname: a.line.ifname.clone(),
+        pcap: a.line.pcap.clone(),
+        hooks: hook_setup(&a.line, &a.hooks),
     };
-    // The customer's list and the operator's: a call must pass both, so
-    // the command line can narrow the enablement but never widen it.
-    let screening = Screening::new(&[
-        ("the inbound enablement", &e.allowed_callers),
-        ("--allow-caller", &a.modem.allow_caller),
-    ])?;
     let reporter = Reporter::new(format);
     let stop = stop_on_signals()?;
-    // `disable` from another shell hangs the call up (or stops the wait).
-    let watcher = inb::revoke::watch(store.clone());
-    let mut revoke = watcher.revoked.clone();
-    let (stop_tx, merged) = watch::channel(false);
-    let mut signals = stop;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                r = signals.changed() => if r.is_err() { return },
-                r = revoke.changed() => if r.is_err() { return },
-            }
-            stop_tx.send_modify(|v| *v = true);
-        }
-    });
-    let opened = AnswerLine::open(
-        &a.line,
-        &a.modem,
-        &screening,
-        &reporter,
-        merged.clone(),
-        "the service call",
-    )
-    .await;
-    let mut line = match opened {
-        Ok(Some(l)) => l,
-        Ok(None) | Err(_) => {
-            drop(watcher);
-            // Stopped before any call: by `disable`, or by a signal.
-            return match opened {
-                Err(f) => Err(f),
-                _ if !inb::call::still_allowed(&store) => Ok(EXIT_INBOUND_CLOSED),
-                _ => Ok(EXIT_SIGNAL),
-            };
-        }
-    };
-    let cfg = SessionConfig {
-        link,
-        pcap: a.line.pcap.clone(),
-        auth_gate: Some(inb::call::consuming_gate(&store, &e)),
-        hooks: hook_setup(&a.line, &a.hooks),
-        ..SessionConfig::default()
-    };
-    let mut plane = inb::plane::InboundPlane::new(&a.line.ifname, e, store.clone());
-    let outcome = line.run(&mut plane, cfg, &reporter, merged).await;
-    line.close(&reporter).await;
-    drop(plane);
-    drop(watcher);
-    drop(held);
-    let outcome = outcome.map_err(|e| fatal(EXIT_FATAL, e.to_string()))?;
-    Ok(finish(&reporter, &outcome))
+    Ok(inb::service::serve(setup, &reporter, stop).await?)
 }

@@ -8,6 +8,7 @@ pub mod forwarding;
 pub mod lock;
 pub mod plane;
 pub mod revoke;
+pub mod service;
 pub mod state;
 
 pub use state::{AuthKind, Enablement, InboundError, Partition, State, Store};

@@ -41,6 +41,21 @@ pub enum InboundError {
     Invalid(String),
 }
 
+impl InboundError {
+    /// The exit status: a call that may not be answered is told apart from
+    /// a configuration or an I/O failure.
+    pub fn exit_code(&self) -> u8 {
+        use InboundError as E;
+        match self {
+            E::NotEnabled | E::Consumed(_) | E::Disabled(_) | E::InProgress(_) => {
+                crate::exit::INBOUND_CLOSED
+            }
+            E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) => crate::exit::CONFIG,
+            E::Io { .. } => crate::exit::FATAL,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {

@@ -179,11 +179,52 @@ where
 /// warning): the caller then relies on NO CARRIER, end of file and LCP
 /// echoes.
 pub async fn carrier_lost(lines: &(dyn ModemLines + Sync), poll: Duration) {
+    watch_dcd(lines, None, poll).await
+}
+
+/// As [`carrier_lost`], woken by the port itself (TIOCMIWAIT on `port`)
+/// where its driver can, so that a dropped carrier is seen at once; a PTY
+/// or a driver without it is polled.
+pub async fn carrier_lost_on(
+    lines: &(dyn ModemLines + Sync),
+    port: std::os::fd::BorrowedFd<'_>,
+    poll: Duration,
+) {
+    watch_dcd(lines, Some(port), poll).await
+}
+
+/// How long one TIOCMIWAIT may wait before DCD is read anyway: a change
+/// between reading the lines and the wait starting is not reported by it.
+const WAKE_BOUND: Duration = Duration::from_secs(5);
+
+async fn watch_dcd(
+    lines: &(dyn ModemLines + Sync),
+    mut port: Option<std::os::fd::BorrowedFd<'_>>,
+    poll: Duration,
+) {
     let mut seen_on = false;
     let mut ticker = tokio::time::interval(poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
     loop {
-        ticker.tick().await;
+        match port.filter(|_| !first) {
+            Some(fd) => {
+                match carrier_hw::wait_for_change(fd, carrier_hw::LineMask::DCD, WAKE_BOUND).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        if !matches!(e, carrier_hw::LinesError::Unsupported) {
+                            tracing::debug!(error = %e, "TIOCMIWAIT failed: polling DCD");
+                        }
+                        port = None;
+                        ticker.tick().await;
+                    }
+                }
+            }
+            None => {
+                ticker.tick().await;
+            }
+        }
+        first = false;
         match blocking(|| lines.get()) {
             Ok(l) if l.dcd => seen_on = true,
             Ok(_) if seen_on => {

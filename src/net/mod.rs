@@ -99,6 +99,7 @@ impl IpPlane for NoIp {
         self.dropped
     }
 }
+pub mod choice;
 pub mod fence;
 pub mod hosts;
 pub mod ipv4;

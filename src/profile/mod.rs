@@ -49,7 +49,9 @@ use field_path::{key, line_of, locate_in_table, path_string, span_of};
 pub use error::{ProfileError, ProfileErrorKind};
 pub use fields::{AsyncMap, Flow, Ipv6Setting, Password, PhoneNumber};
 pub use locate::{config_dirs, config_dirs_from, resolve_device};
-pub use validate::{check_ifname, check_init_command, is_dialable, MAX_SECONDS, STANDARD_SPEEDS};
+pub use validate::{
+    check_ifname, check_init_command, is_dialable, MAX_SECONDS, SPEEDS, STANDARD_SPEEDS,
+};
 
 /// One dial profile. Fields are in the file's kebab-case (`dial-prefix`,
 /// `lcp-echo-interval`); see the module documentation.
@@ -61,7 +63,7 @@ pub struct Profile {
     /// link or a node in /dev (see [`Profile::device_path`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<PathBuf>,
-    /// Line speed, bit/s; one of [`STANDARD_SPEEDS`].
+    /// Line speed, bit/s: any rate the port takes (termios2), 50 to 16000000.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speed: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,9 +4,13 @@
 use super::field_path::{key, Seg};
 use super::Profile;
 
-/// Line speeds a serial port can be set to (the rates `carrier_hw::Tty`
-/// knows).
+/// The common line speeds (what `carrier detect` tries).
 pub use carrier_hw::tty::STANDARD_SPEEDS;
+
+/// The rates a port may be asked for: termios2 sets any rate (USB
+/// adapters and cellular modules use non-standard ones); below 50 bit/s
+/// or above 16 Mbit/s no UART goes, so such a value is a typo.
+pub const SPEEDS: std::ops::RangeInclusive<u32> = 50..=16_000_000;
 
 /// Whether `s` is made of what a dial string may hold: digits, `* # ,`,
 /// the dial modifiers `W T P @ ! ;`, `+`, and spacing (` - ( )`).
@@ -82,12 +86,13 @@ impl Profile {
             }
         }
         if let Some(s) = self.speed {
-            if !STANDARD_SPEEDS.contains(&s) {
+            if !SPEEDS.contains(&s) {
                 return bad(
                     vec![key("speed")],
                     format!(
-                        "{s} is not a standard rate ({})",
-                        STANDARD_SPEEDS.map(|s| s.to_string()).join(", ")
+                        "{s} is not a line speed (from {} to {} bit/s)",
+                        SPEEDS.start(),
+                        SPEEDS.end()
                     ),
                 );
             }
@@ -238,10 +243,13 @@ mod tests {
     #[test]
     fn validation_errors() {
         assert_eq!(
-            error("\n\nspeed = 12345"),
-            "/etc/carrier/t.toml:3: speed: 12345 is not a standard rate \
-             (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)"
+            error("\n\nspeed = 20"),
+            "/etc/carrier/t.toml:3: speed: 20 is not a line speed (from 50 to 16000000 bit/s)"
         );
+        // What USB adapters and cellular modules run at is a speed too.
+        for rate in [250000, 460800, 3000000] {
+            assert_eq!(parse(&format!("speed = {rate}")).unwrap().speed, Some(rate));
+        }
         assert_eq!(
             error("password = \"x\"\npassword-file = \"/p\""),
             "/etc/carrier/t.toml:2: password-file: both password and password-file are set: keep one"

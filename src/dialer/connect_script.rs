@@ -3,18 +3,15 @@
 
 use std::path::Path;
 
-use carrier::events::Reporter;
-use carrier::modem::chat::{ChatConfig, Script};
-use carrier::modem::result::Connect;
-use carrier::modem::script::{run_script, tty_break, ScriptEvent};
-use carrier::modem::AtPort;
 use carrier_hw::AsyncTty;
 use serde_json::json;
 
-use super::common::EXIT_CONFIG;
-
-/// pppd's exit status 8: the connect script failed.
-pub const EXIT_CONNECT_SCRIPT: u8 = 8;
+use crate::events::Reporter;
+use crate::exit;
+use crate::modem::chat::{ChatConfig, Script};
+use crate::modem::result::Connect;
+use crate::modem::script::{run_script, tty_break, ScriptEvent};
+use crate::modem::AtPort;
 
 /// The script's text. chat reads any script, but one with `word:` in it
 /// holds a password, so say so when others can read it: the mode is the
@@ -57,7 +54,7 @@ pub async fn run_connect_script(
                     json!({"script": path, "reason": e}),
                     &format!("{}: {e}", path.display()),
                 );
-                return Err(EXIT_CONFIG);
+                return Err(exit::CONFIG);
             }
         };
     let cfg = ChatConfig {
@@ -81,7 +78,7 @@ pub async fn run_connect_script(
                 run.outcome
             ),
         );
-        return Err(EXIT_CONNECT_SCRIPT);
+        return Err(exit::CONNECT_SCRIPT);
     }
     // The speed, if the script REPORTed a CONNECT.
     Ok(run

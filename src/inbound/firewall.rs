@@ -31,19 +31,25 @@
 //!
 //! Every drop rule counts what it drops.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
-use serde_json::{json, Value};
+use nftables::expr::{
+    Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, SetItem, CT,
+};
+use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Table};
+use nftables::stmt::{Counter, Match, Operator, Statement, NAT};
+use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
 use super::state::Enablement;
 
 /// Every call's table name starts so; the rest is its interface's name.
 pub const TABLE_PREFIX: &str = "carrier_inbound_";
 /// The one table of earlier versions, shared by every call.
-const LEGACY_TABLE: (&str, &str) = ("ip", "carrier_inbound");
-const FAMILY: &str = "inet";
+const LEGACY_TABLE: (NfFamily, &str) = (NfFamily::IP, "carrier_inbound");
+const FAMILY: NfFamily = NfFamily::INet;
 
 /// The service ports of the console (SEED 5.3): TCP and UDP.
 pub const SERVICE_PORTS: [u16; 7] = [22, 23, 2125, 2300, 9090, 9735, 9940];
@@ -57,6 +63,8 @@ pub enum FirewallError {
     Refused(String),
     #[error("nft listed something that is not its JSON: {0}")]
     Listing(String),
+    #[error("the rules could not be put in nft's JSON: {0}")]
+    Encoding(String),
 }
 
 /// The table of the call on `ifname`: letters and digits kept, every
@@ -92,32 +100,80 @@ pub fn table_interface(table: &str) -> Option<String> {
     String::from_utf8(out).ok().filter(|s| !s.is_empty())
 }
 
-fn iif(ifname: &str) -> Value {
-    json!({"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": ifname}})
+/// The schema's `nft -j` objects live as long as the batch; every string
+/// here is built for it.
+type Expr = Expression<'static>;
+type Stmt = Statement<'static>;
+
+fn s(v: impl Into<String>) -> Expr {
+    Expression::String(Cow::Owned(v.into()))
 }
 
-fn oif(ifname: &str) -> Value {
-    json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": ifname}})
+fn matches(left: Expr, op: Operator, right: Expr) -> Stmt {
+    Statement::Match(Match { left, right, op })
 }
 
-fn family(f: &str) -> Value {
-    json!({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": f}})
+fn meta(key: MetaKey) -> Expr {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
 }
 
-fn established() -> Value {
-    json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}})
+fn payload(protocol: &'static str, field: &'static str) -> Expr {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: Cow::Borrowed(protocol),
+            field: Cow::Borrowed(field),
+        },
+    )))
 }
 
-fn dnatted() -> Value {
-    json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}})
+fn ct(key: &'static str) -> Expr {
+    Expression::Named(NamedExpression::CT(CT {
+        key: Cow::Borrowed(key),
+        family: None,
+        dir: None,
+    }))
 }
 
-fn ip(field: &str, op: &str, addr: Ipv4Addr) -> Value {
-    json!({"match": {"op": op, "left": {"payload": {"protocol": "ip", "field": field}}, "right": addr.to_string()}})
+fn set(items: impl IntoIterator<Item = Expr>) -> Expr {
+    Expression::Named(NamedExpression::Set(
+        items.into_iter().map(SetItem::Element).collect(),
+    ))
 }
 
-fn ip6(field: &str, op: &str, addr: Ipv6Addr) -> Value {
-    json!({"match": {"op": op, "left": {"payload": {"protocol": "ip6", "field": field}}, "right": addr.to_string()}})
+fn iif(ifname: &str) -> Stmt {
+    matches(meta(MetaKey::Iifname), Operator::EQ, s(ifname))
+}
+
+fn oif(ifname: &str) -> Stmt {
+    matches(meta(MetaKey::Oifname), Operator::EQ, s(ifname))
+}
+
+fn family(f: &'static str) -> Stmt {
+    matches(meta(MetaKey::Nfproto), Operator::EQ, s(f))
+}
+
+fn established() -> Stmt {
+    matches(
+        ct("state"),
+        Operator::IN,
+        Expression::List(vec![s("established"), s("related")]),
+    )
+}
+
+fn dnatted() -> Stmt {
+    matches(ct("status"), Operator::IN, s("dnat"))
+}
+
+fn ip(field: &'static str, op: Operator, addr: Ipv4Addr) -> Stmt {
+    matches(payload("ip", field), op, s(addr.to_string()))
+}
+
+fn ip6(field: &'static str, op: Operator, addr: Ipv6Addr) -> Stmt {
+    matches(payload("ip6", field), op, s(addr.to_string()))
+}
+
+fn accept() -> Stmt {
+    Statement::Accept(None)
 }
 
 /// The caller's and the console's addresses, as far as the NCPs have
@@ -130,31 +186,56 @@ pub struct Peers {
     pub v6: Option<(Ipv6Addr, Ipv6Addr)>,
 }
 
-fn drop_counted() -> [Value; 2] {
-    [json!({"counter": null}), json!({"drop": null})]
+fn table(family: NfFamily, name: &str) -> NfListObject<'static> {
+    NfListObject::Table(Table {
+        family,
+        name: Cow::Owned(name.to_string()),
+        handle: None,
+    })
+}
+
+fn cmd(c: NfCmd<'static>) -> NfObject<'static> {
+    NfObject::CmdObject(c)
 }
 
 struct Batch {
     table: String,
-    cmds: Vec<Value>,
+    cmds: Vec<NfObject<'static>>,
 }
 
 impl Batch {
-    fn chain(&mut self, name: &str, kind: &str, hook: &str, prio: i32) {
-        self.cmds.push(
-            json!({"add": {"chain": {"family": FAMILY, "table": self.table, "name": name,
-            "type": kind, "hook": hook, "prio": prio, "policy": "accept"}}}),
-        );
+    fn chain(&mut self, name: &'static str, kind: NfChainType, hook: NfHook, prio: i32) {
+        self.cmds.push(cmd(NfCmd::Add(NfListObject::Chain(Chain {
+            family: FAMILY,
+            table: Cow::Owned(self.table.clone()),
+            name: Cow::Borrowed(name),
+            _type: Some(kind),
+            hook: Some(hook),
+            prio: Some(prio),
+            policy: Some(NfChainPolicy::Accept),
+            ..Chain::default()
+        }))));
     }
 
-    fn rule(&mut self, chain: &str, expr: Vec<Value>) {
-        self.cmds.push(json!({"add": {"rule": {"family": FAMILY, "table": self.table, "chain": chain, "expr": expr}}}));
+    fn rule(&mut self, chain: &'static str, expr: Vec<Stmt>) {
+        self.cmds.push(cmd(NfCmd::Add(NfListObject::Rule(Rule {
+            family: FAMILY,
+            table: Cow::Owned(self.table.clone()),
+            chain: Cow::Borrowed(chain),
+            expr: Cow::Owned(expr),
+            handle: None,
+            index: None,
+            comment: None,
+        }))));
     }
 
     /// A rule matching `m` that counts and drops.
-    fn drop(&mut self, chain: &str, m: Vec<Value>) {
+    fn drop(&mut self, chain: &'static str, m: Vec<Stmt>) {
         let mut expr = m;
-        expr.extend(drop_counted());
+        expr.extend([
+            Statement::Counter(Counter::Anonymous(None)),
+            Statement::Drop(None),
+        ]);
         self.rule(chain, expr);
     }
 }
@@ -164,34 +245,42 @@ impl Batch {
 /// forwarding the call turned on for its partitions' replies. Applying it
 /// replaces any earlier copy of the same table (the batch deletes it
 /// first), and nothing else.
-pub fn ruleset(ifname: &str, peers: &Peers, e: &Enablement, switched_on: &[String]) -> Value {
-    let table = table_name(ifname);
+pub fn ruleset(
+    ifname: &str,
+    peers: &Peers,
+    e: &Enablement,
+    switched_on: &[String],
+) -> Nftables<'static> {
+    let name = table_name(ifname);
     let mut b = Batch {
         cmds: vec![
             // "add" makes the "delete" succeed whether or not a table was left.
-            json!({"add": {"table": {"family": FAMILY, "name": table}}}),
-            json!({"delete": {"table": {"family": FAMILY, "name": table}}}),
-            json!({"add": {"table": {"family": FAMILY, "name": table}}}),
+            cmd(NfCmd::Add(table(FAMILY, &name))),
+            cmd(NfCmd::Delete(table(FAMILY, &name))),
+            cmd(NfCmd::Add(table(FAMILY, &name))),
         ],
-        table,
+        table: name,
     };
-    b.chain("admit", "filter", "prerouting", -150);
-    b.chain("input", "filter", "input", -200);
-    b.chain("forward", "filter", "forward", -200);
-    b.chain("prerouting", "nat", "prerouting", -110);
-    b.chain("postrouting", "nat", "postrouting", 90);
+    b.chain("admit", NfChainType::Filter, NfHook::Prerouting, -150);
+    b.chain("input", NfChainType::Filter, NfHook::Input, -200);
+    b.chain("forward", NfChainType::Filter, NfHook::Forward, -200);
+    b.chain("prerouting", NfChainType::NAT, NfHook::Prerouting, -110);
+    b.chain("postrouting", NfChainType::NAT, NfHook::Postrouting, 90);
 
     // Before anything is accepted: no family whose NCP is not up, and no
     // source but the caller's, for new flows and established ones alike.
-    let mut to: Vec<Value> = vec![json!(e.ppp_local.to_string())];
-    to.extend(e.partitions.iter().map(|p| json!(p.alias.to_string())));
+    let mut to = vec![s(e.ppp_local.to_string())];
+    to.extend(e.partitions.iter().map(|p| s(p.alias.to_string())));
     for chain in ["admit", "input", "forward"] {
         match peers.v6 {
-            Some((_, caller)) => b.drop(chain, vec![iif(ifname), ip6("saddr", "!=", caller)]),
+            Some((_, caller)) => b.drop(
+                chain,
+                vec![iif(ifname), ip6("saddr", Operator::NEQ, caller)],
+            ),
             None => b.drop(chain, vec![iif(ifname), family("ipv6")]),
         }
         match peers.v4 {
-            Some(caller) => b.drop(chain, vec![iif(ifname), ip("saddr", "!=", caller)]),
+            Some(caller) => b.drop(chain, vec![iif(ifname), ip("saddr", Operator::NEQ, caller)]),
             None => b.drop(chain, vec![iif(ifname), family("ipv4")]),
         }
     }
@@ -200,35 +289,50 @@ pub fn ruleset(ifname: &str, peers: &Peers, e: &Enablement, switched_on: &[Strin
             "admit",
             vec![
                 iif(ifname),
-                json!({"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"set": to}}}),
+                matches(payload("ip", "daddr"), Operator::NEQ, set(to)),
             ],
         );
     }
     if let Some((console, _)) = peers.v6 {
-        b.drop("admit", vec![iif(ifname), ip6("daddr", "!=", console)]);
+        b.drop(
+            "admit",
+            vec![iif(ifname), ip6("daddr", Operator::NEQ, console)],
+        );
     }
 
-    b.rule(
-        "input",
-        vec![iif(ifname), established(), json!({"accept": null})],
-    );
+    b.rule("input", vec![iif(ifname), established(), accept()]);
     if e.console_access {
-        let mut ports: Vec<Value> = SERVICE_PORTS.iter().map(|p| json!(p)).collect();
-        ports.push(json!({"range": [SERVICE_RANGE.0, SERVICE_RANGE.1]}));
-        let service = |to: Value| {
+        let ports = || {
+            let mut p: Vec<Expr> = SERVICE_PORTS
+                .iter()
+                .map(|p| Expression::Number(u32::from(*p)))
+                .collect();
+            p.push(Expression::Range(Box::new(nftables::expr::Range {
+                range: [
+                    Expression::Number(u32::from(SERVICE_RANGE.0)),
+                    Expression::Number(u32::from(SERVICE_RANGE.1)),
+                ],
+            })));
+            set(p)
+        };
+        let service = |to: Stmt| {
             vec![
                 iif(ifname),
                 to,
-                json!({"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": {"set": ["tcp", "udp"]}}}),
-                json!({"match": {"op": "==", "left": {"payload": {"protocol": "th", "field": "dport"}}, "right": {"set": ports.clone()}}}),
-                json!({"accept": null}),
+                matches(
+                    meta(MetaKey::L4proto),
+                    Operator::EQ,
+                    set([s("tcp"), s("udp")]),
+                ),
+                matches(payload("th", "dport"), Operator::EQ, ports()),
+                accept(),
             ]
         };
         if peers.v4.is_some() {
-            b.rule("input", service(ip("daddr", "==", e.ppp_local)));
+            b.rule("input", service(ip("daddr", Operator::EQ, e.ppp_local)));
         }
         if let Some((console, _)) = peers.v6 {
-            b.rule("input", service(ip6("daddr", "==", console)));
+            b.rule("input", service(ip6("daddr", Operator::EQ, console)));
         }
     }
     b.drop("input", vec![iif(ifname)]);
@@ -243,50 +347,56 @@ pub fn ruleset(ifname: &str, peers: &Peers, e: &Enablement, switched_on: &[Strin
             "prerouting",
             vec![
                 iif(ifname),
-                ip("saddr", "==", caller),
-                ip("daddr", "==", p.alias),
-                json!({"dnat": {"family": "ip", "addr": p.address.to_string()}}),
+                ip("saddr", Operator::EQ, caller),
+                ip("daddr", Operator::EQ, p.alias),
+                Statement::DNAT(Some(NAT {
+                    addr: Some(s(p.address.to_string())),
+                    family: Some(nftables::stmt::NATFamily::IP),
+                    port: None,
+                    flags: None,
+                })),
             ],
         );
         b.rule(
             "forward",
             vec![
                 iif(ifname),
-                ip("daddr", "==", p.address),
+                ip("daddr", Operator::EQ, p.address),
                 dnatted(),
-                json!({"accept": null}),
+                accept(),
             ],
         );
         b.rule(
             "postrouting",
             vec![
-                ip("saddr", "==", caller),
-                ip("daddr", "==", p.address),
+                ip("saddr", Operator::EQ, caller),
+                ip("daddr", Operator::EQ, p.address),
                 dnatted(),
-                json!({"masquerade": null}),
+                Statement::Masquerade(None),
             ],
         );
     }
     b.drop("forward", vec![iif(ifname)]);
-    b.rule(
-        "forward",
-        vec![oif(ifname), established(), json!({"accept": null})],
-    );
+    b.rule("forward", vec![oif(ifname), established(), accept()]);
     b.drop("forward", vec![oif(ifname)]);
     for other in switched_on.iter().filter(|i| *i != ifname) {
         // Forwarding was off here before the call: it serves the call's
         // replies (accepted above) and nothing else.
         b.drop("forward", vec![iif(other)]);
     }
-    json!({"nftables": b.cmds})
+    Nftables {
+        objects: Cow::Owned(b.cmds),
+    }
 }
 
 /// The batch that removes `table` of `family`, and only it, if it exists.
-fn removal_of(family: &str, table: &str) -> Value {
-    json!({"nftables": [
-        {"add": {"table": {"family": family, "name": table}}},
-        {"delete": {"table": {"family": family, "name": table}}},
-    ]})
+fn removal_of(family: NfFamily, name: &str) -> Nftables<'static> {
+    Nftables {
+        objects: Cow::Owned(vec![
+            cmd(NfCmd::Add(table(family, name))),
+            cmd(NfCmd::Delete(table(family, name))),
+        ]),
+    }
 }
 
 /// Removes the table of the call on `ifname`, if it stands.
@@ -303,7 +413,7 @@ pub fn remove_orphans(
 ) -> Result<Vec<String>, FirewallError> {
     let mut removed = Vec::new();
     for (family, name) in tables()? {
-        let orphan = if (family.as_str(), name.as_str()) == LEGACY_TABLE {
+        let orphan = if (family, name.as_str()) == LEGACY_TABLE {
             // Shared by every call of an earlier version: only a leftover
             // can still hold it after an upgrade.
             true
@@ -313,7 +423,7 @@ pub fn remove_orphans(
             false
         };
         if orphan {
-            apply(&removal_of(&family, &name))?;
+            apply(&removal_of(family, &name))?;
             tracing::info!(table = %name, "removed the rules of a call that is no longer alive");
             removed.push(name);
         }
@@ -322,7 +432,7 @@ pub fn remove_orphans(
 }
 
 /// (family, name) of every nftables table carrier made.
-fn tables() -> Result<Vec<(String, String)>, FirewallError> {
+fn tables() -> Result<Vec<(NfFamily, String)>, FirewallError> {
     let out = Command::new("nft")
         .args(["-j", "list", "tables"])
         .stdin(Stdio::null())
@@ -333,28 +443,29 @@ fn tables() -> Result<Vec<(String, String)>, FirewallError> {
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ));
     }
-    let v: Value =
+    let listed: Nftables =
         serde_json::from_slice(&out.stdout).map_err(|e| FirewallError::Listing(e.to_string()))?;
-    Ok(v["nftables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| {
-            let t = item.get("table")?;
-            let name = t["name"].as_str()?;
-            name.starts_with(LEGACY_TABLE.1).then(|| {
-                (
-                    t["family"].as_str().unwrap_or_default().to_string(),
-                    name.to_string(),
-                )
-            })
-        })
-        .collect())
+    Ok(carriers_tables(&listed))
 }
 
-/// Hands a JSON batch to `nft -j -f -`; the batch applies whole or not at
-/// all.
-pub fn apply(batch: &Value) -> Result<(), FirewallError> {
+/// The tables of a listing whose names carrier gives its tables.
+fn carriers_tables(listed: &Nftables) -> Vec<(NfFamily, String)> {
+    listed
+        .objects
+        .iter()
+        .filter_map(|item| match item {
+            NfObject::ListObject(NfListObject::Table(t)) if t.name.starts_with(LEGACY_TABLE.1) => {
+                Some((t.family, t.name.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Hands a batch to `nft -j -f -` as JSON; the batch applies whole or not
+/// at all.
+pub fn apply(batch: &Nftables) -> Result<(), FirewallError> {
+    let json = serde_json::to_vec(batch).map_err(|e| FirewallError::Encoding(e.to_string()))?;
     let mut child = Command::new("nft")
         .args(["-j", "-f", "-"])
         .stdin(Stdio::piped())
@@ -363,9 +474,7 @@ pub fn apply(batch: &Value) -> Result<(), FirewallError> {
         .spawn()
         .map_err(FirewallError::Spawn)?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(batch.to_string().as_bytes())
-            .map_err(FirewallError::Spawn)?;
+        stdin.write_all(&json).map_err(FirewallError::Spawn)?;
     }
     let out = child.wait_with_output().map_err(FirewallError::Spawn)?;
     if out.status.success() {
@@ -402,7 +511,12 @@ mod tests {
             v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
             v6: None,
         };
-        ruleset("carrier0", &peers, &enablement(console), &["eth1".into()]).to_string()
+        json(&ruleset(
+            "carrier0",
+            &peers,
+            &enablement(console),
+            &["eth1".into()],
+        ))
     }
 
     #[test]
@@ -412,7 +526,7 @@ mod tests {
             v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
             v6: Some((console, caller)),
         };
-        let r = ruleset("carrier0", &both, &enablement(true), &[]).to_string();
+        let r = json(&ruleset("carrier0", &both, &enablement(true), &[]));
         for chain in ["admit", "input", "forward"] {
             let exprs = chain_rules(&r, chain);
             assert!(
@@ -442,7 +556,7 @@ mod tests {
             v4: None,
             v6: Some((console, caller)),
         };
-        let r = ruleset("carrier0", &v6_only, &enablement(false), &[]).to_string();
+        let r = json(&ruleset("carrier0", &v6_only, &enablement(false), &[]));
         let input = chain_rules(&r, "input");
         assert!(
             input[1].contains("ipv4") && input[1].contains("drop"),
@@ -451,9 +565,14 @@ mod tests {
         assert!(!r.contains("dnat") && !r.contains("dport"));
     }
 
+    /// A batch as `nft -j` is given it.
+    fn json(b: &Nftables) -> String {
+        serde_json::to_string(b).unwrap()
+    }
+
     /// The rules of `chain`, each as its expression list in JSON.
     fn chain_rules(r: &str, chain: &str) -> Vec<String> {
-        let v: Value = serde_json::from_str(r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(r).unwrap();
         v["nftables"]
             .as_array()
             .unwrap()
@@ -520,6 +639,22 @@ mod tests {
         assert!(
             last.contains(r#""right":"eth1""#) && last.contains("iifname") && last.contains("drop")
         );
+    }
+
+    #[test]
+    fn carriers_tables_are_read_from_nfts_own_listing() {
+        // `nft -j list tables` of nftables 1.0.6, as printed here.
+        let listing = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "carrier_inbound_cin0", "handle": 1}}, {"table": {"family": "ip", "name": "carrier_inbound", "handle": 2}}, {"table": {"family": "ip", "name": "filter", "handle": 3}}]}"#;
+        let listed: Nftables = serde_json::from_str(listing).unwrap();
+        assert_eq!(
+            carriers_tables(&listed),
+            vec![
+                (NfFamily::INet, "carrier_inbound_cin0".to_string()),
+                (NfFamily::IP, "carrier_inbound".to_string()),
+            ]
+        );
+        // What is not nft's JSON is an error, not an empty list.
+        assert!(serde_json::from_str::<Nftables>(r#"{"tables": []}"#).is_err());
     }
 
     #[test]

@@ -586,7 +586,7 @@ fn main() -> ExitCode {
             Command::Answer(a) => cmd::answer::answer(*a, cli.events).await,
             Command::Demo(a) => cmd::demo::demo(a, cli.events).await,
             Command::Detect(a) => cmd::detect::detect(a, cli.events).await,
-            Command::Inbound(c) => cmd::inbound::inbound(c, cli.events),
+            Command::Inbound(c) => cmd::inbound::inbound(c, cli.events).await,
         }
     });
     match result {

@@ -52,7 +52,7 @@ fn callers_human(allowed: &[String], prefix: &str) -> String {
     }
 }
 
-pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
+pub async fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
     let reporter = Reporter::new(format);
     match c {
         InboundCommand::Enable(a) => {
@@ -104,7 +104,7 @@ pub fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
             };
             // The call sees the revoked record and hangs up by itself: no
             // signal goes to a PID that may be anyone's by now.
-            let ended = CallLock::wait_released(store.dir(), DISABLE_WAIT)?;
+            let ended = CallLock::wait_released(store.dir(), DISABLE_WAIT).await?;
             let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             reporter.emit(
                 "inbound-disabled",

@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -91,29 +91,75 @@ impl CallLock {
     /// Whether a live process holds the lock, and the PID it wrote. (A
     /// flock belongs to an open file, so the holder asking sees itself.)
     pub fn holder(dir: &Path) -> Result<Option<Option<u32>>, InboundError> {
-        if !dir.join(CALL_LOCK).exists() {
-            return Ok(None);
-        }
-        match try_lock(dir)? {
-            Some(_free) => Ok(None),
-            None => Ok(Some(recorded_pid(dir))),
+        let path = dir.join(CALL_LOCK);
+        // Read-only: a look must not write or create anything, and its
+        // close must not wake a watcher of IN_CLOSE_WRITE (our own wait
+        // below would wake itself for ever).
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(InboundError::Io { path, source }),
+        };
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(_free) => Ok(None),
+            Err((_, Errno::EWOULDBLOCK)) => Ok(Some(recorded_pid(dir))),
+            Err((_, e)) => Err(InboundError::Io {
+                path,
+                source: e.into(),
+            }),
         }
     }
 
     /// Waits up to `timeout` for the holder to let go; true if it did.
-    pub fn wait_released(dir: &Path, timeout: Duration) -> Result<bool, InboundError> {
-        let end = Instant::now() + timeout;
-        loop {
-            if Self::holder(dir)?.is_none() {
-                return Ok(true);
-            }
-            if Instant::now() >= end {
-                return Ok(false);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    /// The holder's descriptor is open for writing, so its close (however
+    /// the process ends) is an inotify IN_CLOSE_WRITE in the directory:
+    /// the wait wakes on that, and polls only where inotify cannot be had.
+    pub async fn wait_released(dir: &Path, timeout: Duration) -> Result<bool, InboundError> {
+        wait_released(dir, timeout, RECHECK).await
+    }
+}
+
+async fn wait_released(
+    dir: &Path,
+    timeout: Duration,
+    recheck: Duration,
+) -> Result<bool, InboundError> {
+    use tokio::time::{sleep_until, Instant};
+    let end = Instant::now() + timeout;
+    // Watch first, then look: a release between the two is not missed.
+    let watch = match carrier_hw::DirWatch::new(dir) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::debug!(dir = %dir.display(), "no inotify watch ({e}); polling every {POLL:?}");
+            None
+        }
+    };
+    loop {
+        if CallLock::holder(dir)?.is_none() {
+            return Ok(true);
+        }
+        if Instant::now() >= end {
+            return Ok(false);
+        }
+        // With a watch, the recheck is a safety net for a lost event (a
+        // queue overflow), not the mechanism.
+        let next = (Instant::now() + if watch.is_some() { recheck } else { POLL }).min(end);
+        match &watch {
+            Some(w) => tokio::select! {
+                r = w.changed() => if r.is_err() {
+                    sleep_until(next).await;
+                },
+                _ = sleep_until(next) => {}
+            },
+            None => sleep_until(next).await,
         }
     }
 }
+
+/// Without inotify, how often the wait looks again.
+const POLL: Duration = Duration::from_millis(50);
+/// With inotify, how often it looks again all the same.
+const RECHECK: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
@@ -142,15 +188,49 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn a_recorded_pid_without_the_lock_is_no_call() {
+    #[tokio::test]
+    async fn a_release_wakes_the_wait_without_a_poll() {
+        let dir = tmpdir("wake");
+        let held = CallLock::acquire(&dir).unwrap();
+        let hour = Duration::from_secs(3600);
+        let (d, started) = (dir.clone(), std::sync::mpsc::channel::<()>());
+        let releaser = std::thread::spawn(move || {
+            started.1.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+            d
+        });
+        let wait = wait_released(&dir, hour, hour);
+        started.0.send(()).unwrap();
+        // Neither the timeout nor the recheck can end this wait: only the
+        // close of the holder's descriptor can.
+        let released = tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .expect("the release was not seen");
+        assert!(released.unwrap());
+        releaser.join().unwrap();
+        assert!(CallLock::holder(&dir).unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_is_waited_for_only_until_the_timeout() {
+        let dir = tmpdir("timeout");
+        let _held = CallLock::acquire(&dir).unwrap();
+        let w = CallLock::wait_released(&dir, Duration::from_millis(200));
+        assert!(!w.await.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_recorded_pid_without_the_lock_is_no_call() {
         // After a crash and a reboot the file names a PID that may now be
         // anyone's (here: init's). Nobody holds the lock: no call.
         let dir = tmpdir("stale");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(CALL_LOCK), "1\n").unwrap();
         assert!(CallLock::holder(&dir).unwrap().is_none());
-        assert!(CallLock::wait_released(&dir, Duration::ZERO).unwrap());
+        assert!(CallLock::wait_released(&dir, Duration::ZERO).await.unwrap());
         let _l = CallLock::acquire(&dir).unwrap();
         assert_eq!(recorded_pid(&dir), Some(std::process::id()));
         std::fs::remove_dir_all(&dir).unwrap();

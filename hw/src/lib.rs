@@ -12,7 +12,7 @@ pub mod miwait;
 pub mod pty;
 pub mod tty;
 
-pub use dirwatch::DirWatch;
+pub use dirwatch::{wait_in_dir, DirWatch, Recheck};
 pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, UsbInfo};
 pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
 pub use lock::{LockError, LockOptions, PortLock};

@@ -1,6 +1,6 @@
 //! The console's rules for one inbound call, in an nftables table of the
-//! call's own (`inet carrier_inbound_<interface>`), given to `nft` as JSON:
-//! no shell strings. One table per call, so two lines answering at once
+//! call's own (`inet carrier_inbound_<interface>`), built in the
+//! `nftables` crate's typed schema and given to `nft -j`: no shell strings. One table per call, so two lines answering at once
 //! never touch each other's rules; `inet`, so IPv4 and IPv6 alike pass
 //! through it.
 //!
@@ -100,12 +100,11 @@ pub fn table_interface(table: &str) -> Option<String> {
     String::from_utf8(out).ok().filter(|s| !s.is_empty())
 }
 
-/// The schema's `nft -j` objects live as long as the batch; every string
-/// here is built for it.
+/// `'static`: a batch owns every string it holds.
 type Expr = Expression<'static>;
 type Stmt = Statement<'static>;
 
-fn s(v: impl Into<String>) -> Expr {
+fn text(v: impl Into<String>) -> Expr {
     Expression::String(Cow::Owned(v.into()))
 }
 
@@ -141,35 +140,35 @@ fn set(items: impl IntoIterator<Item = Expr>) -> Expr {
 }
 
 fn iif(ifname: &str) -> Stmt {
-    matches(meta(MetaKey::Iifname), Operator::EQ, s(ifname))
+    matches(meta(MetaKey::Iifname), Operator::EQ, text(ifname))
 }
 
 fn oif(ifname: &str) -> Stmt {
-    matches(meta(MetaKey::Oifname), Operator::EQ, s(ifname))
+    matches(meta(MetaKey::Oifname), Operator::EQ, text(ifname))
 }
 
 fn family(f: &'static str) -> Stmt {
-    matches(meta(MetaKey::Nfproto), Operator::EQ, s(f))
+    matches(meta(MetaKey::Nfproto), Operator::EQ, text(f))
 }
 
 fn established() -> Stmt {
     matches(
         ct("state"),
         Operator::IN,
-        Expression::List(vec![s("established"), s("related")]),
+        Expression::List(vec![text("established"), text("related")]),
     )
 }
 
 fn dnatted() -> Stmt {
-    matches(ct("status"), Operator::IN, s("dnat"))
+    matches(ct("status"), Operator::IN, text("dnat"))
 }
 
 fn ip(field: &'static str, op: Operator, addr: Ipv4Addr) -> Stmt {
-    matches(payload("ip", field), op, s(addr.to_string()))
+    matches(payload("ip", field), op, text(addr.to_string()))
 }
 
 fn ip6(field: &'static str, op: Operator, addr: Ipv6Addr) -> Stmt {
-    matches(payload("ip6", field), op, s(addr.to_string()))
+    matches(payload("ip6", field), op, text(addr.to_string()))
 }
 
 fn accept() -> Stmt {
@@ -223,9 +222,7 @@ impl Batch {
             table: Cow::Owned(self.table.clone()),
             chain: Cow::Borrowed(chain),
             expr: Cow::Owned(expr),
-            handle: None,
-            index: None,
-            comment: None,
+            ..Rule::default()
         }))));
     }
 
@@ -241,7 +238,7 @@ impl Batch {
 }
 
 /// The whole table for a call on `ifname` (the kernel's name for it, not
-/// a template) from `caller`. `switched_on` are the interfaces whose
+/// a template) with `peers` as far as the NCPs are up. `switched_on` are the interfaces whose
 /// forwarding the call turned on for its partitions' replies. Applying it
 /// replaces any earlier copy of the same table (the batch deletes it
 /// first), and nothing else.
@@ -269,8 +266,8 @@ pub fn ruleset(
 
     // Before anything is accepted: no family whose NCP is not up, and no
     // source but the caller's, for new flows and established ones alike.
-    let mut to = vec![s(e.ppp_local.to_string())];
-    to.extend(e.partitions.iter().map(|p| s(p.alias.to_string())));
+    let mut to = vec![text(e.ppp_local.to_string())];
+    to.extend(e.partitions.iter().map(|p| text(p.alias.to_string())));
     for chain in ["admit", "input", "forward"] {
         match peers.v6 {
             Some((_, caller)) => b.drop(
@@ -322,7 +319,7 @@ pub fn ruleset(
                 matches(
                     meta(MetaKey::L4proto),
                     Operator::EQ,
-                    set([s("tcp"), s("udp")]),
+                    set([text("tcp"), text("udp")]),
                 ),
                 matches(payload("th", "dport"), Operator::EQ, ports()),
                 accept(),
@@ -350,7 +347,7 @@ pub fn ruleset(
                 ip("saddr", Operator::EQ, caller),
                 ip("daddr", Operator::EQ, p.alias),
                 Statement::DNAT(Some(NAT {
-                    addr: Some(s(p.address.to_string())),
+                    addr: Some(text(p.address.to_string())),
                     family: Some(nftables::stmt::NATFamily::IP),
                     port: None,
                     flags: None,

@@ -115,50 +115,31 @@ impl CallLock {
     /// the process ends) is an inotify IN_CLOSE_WRITE in the directory:
     /// the wait wakes on that, and polls only where inotify cannot be had.
     pub async fn wait_released(dir: &Path, timeout: Duration) -> Result<bool, InboundError> {
-        wait_released(dir, timeout, RECHECK).await
+        wait_for_release(dir, timeout, RECHECK).await
     }
 }
 
-async fn wait_released(
+async fn wait_for_release(
     dir: &Path,
     timeout: Duration,
     recheck: Duration,
 ) -> Result<bool, InboundError> {
-    use tokio::time::{sleep_until, Instant};
-    let end = Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     // Watch first, then look: a release between the two is not missed.
-    let watch = match carrier_hw::DirWatch::new(dir) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::debug!(dir = %dir.display(), "no inotify watch ({e}); polling every {POLL:?}");
-            None
-        }
+    let watch = carrier_hw::DirWatch::or_poll(dir);
+    let looks = carrier_hw::Recheck {
+        watched: recheck,
+        unwatched: POLL,
     };
-    loop {
-        if CallLock::holder(dir)?.is_none() {
-            return Ok(true);
-        }
-        if Instant::now() >= end {
-            return Ok(false);
-        }
-        // With a watch, the recheck is a safety net for a lost event (a
-        // queue overflow), not the mechanism.
-        let next = (Instant::now() + if watch.is_some() { recheck } else { POLL }).min(end);
-        match &watch {
-            Some(w) => tokio::select! {
-                r = w.changed() => if r.is_err() {
-                    sleep_until(next).await;
-                },
-                _ = sleep_until(next) => {}
-            },
-            None => sleep_until(next).await,
-        }
-    }
+    carrier_hw::wait_in_dir(watch.as_ref(), looks, Some(deadline), || {
+        Ok(CallLock::holder(dir)?.is_none())
+    })
+    .await
 }
 
-/// Without inotify, how often the wait looks again.
+/// Without inotify, how often the wait looks; with it, how often it
+/// looks all the same.
 const POLL: Duration = Duration::from_millis(50);
-/// With inotify, how often it looks again all the same.
 const RECHECK: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
@@ -200,7 +181,7 @@ mod tests {
             drop(held);
             d
         });
-        let wait = wait_released(&dir, hour, hour);
+        let wait = wait_for_release(&dir, hour, hour);
         started.0.send(()).unwrap();
         // Neither the timeout nor the recheck can end this wait: only the
         // close of the holder's descriptor can.

@@ -8,16 +8,19 @@
 
 use std::time::Duration;
 
-use carrier_hw::DirWatch;
+use carrier_hw::{DirWatch, Recheck};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::call::still_allowed;
 use super::Store;
 
-/// Without inotify: how often the record is read.
-const POLL: Duration = Duration::from_millis(300);
-/// With inotify: how often it is read anyway.
+/// With inotify, how often the record is read anyway; without, how often
+/// it is read.
+const LOOKS: Recheck = Recheck {
+    watched: RECHECK,
+    unwatched: Duration::from_millis(300),
+};
 const RECHECK: Duration = Duration::from_secs(10);
 
 /// A running watcher; dropping it stops the watching.
@@ -35,40 +38,18 @@ impl Drop for Revocation {
     }
 }
 
-fn inotify(store: &Store) -> Option<DirWatch> {
-    // The record is replaced by a rename (Store::update), or removed.
-    DirWatch::new(store.dir())
-        .inspect_err(|e| {
-            tracing::debug!(dir = %store.dir().display(), error = %e, "no inotify watch: polling")
-        })
-        .ok()
-}
-
 /// Starts watching `store`; `revoked` turns true once the enablement no
 /// longer allows the call (disabled, removed or unreadable). Call within
 /// a tokio runtime.
 pub fn watch(store: Store) -> Revocation {
     let (tx, revoked) = watch::channel(false);
-    let fd = inotify(&store);
+    // The record is replaced by a rename (Store::update), or removed.
+    let fd = DirWatch::or_poll(store.dir());
     let notified = fd.is_some();
     let task = tokio::spawn(async move {
-        loop {
-            if !still_allowed(&store) {
-                let _ = tx.send(true);
-                return;
-            }
-            match &fd {
-                Some(fd) => {
-                    tokio::select! {
-                        r = fd.changed() => if r.is_err() {
-                            tokio::time::sleep(POLL).await;
-                        },
-                        _ = tokio::time::sleep(RECHECK) => {}
-                    }
-                }
-                None => tokio::time::sleep(POLL).await,
-            }
-        }
+        let revoked_now = || Ok::<_, std::convert::Infallible>(!still_allowed(&store));
+        let _ = carrier_hw::wait_in_dir(fd.as_ref(), LOOKS, None, revoked_now).await;
+        let _ = tx.send(true);
     });
     Revocation {
         revoked,

@@ -41,6 +41,8 @@ pub struct Outcome {
     pub framing: DecoderStats,
     /// IP datagrams the IP plane dropped (no interface, fenced off).
     pub ip_dropped: u64,
+    /// What the IP plane had to say of the call ([`IpPlane::summary`]).
+    pub ip_summary: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -102,18 +104,27 @@ const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Reports how a session ended (the `stats` event) and returns its exit
 /// status.
 pub fn report_end(reporter: &Reporter, outcome: &Outcome) -> u8 {
+    let mut fields = serde_json::json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped});
+    if let Some(s) = &outcome.ip_summary {
+        fields["ip"] = s.clone();
+    }
     reporter.emit(
         "stats",
-        serde_json::json!({"link": outcome.link, "framing": outcome.framing, "ip_dropped": outcome.ip_dropped}),
+        fields,
         &format!(
-            "{} frames in ({} IP), {} out ({} IP); {} discarded by the framer, {} malformed, {} protocol-rejected",
+            "{} frames in ({} IP), {} out ({} IP); {} discarded by the framer, {} malformed, {} protocol-rejected{}",
             outcome.link.frames_in,
             outcome.link.ip_in,
             outcome.link.frames_out + outcome.link.ip_out,
             outcome.link.ip_out,
             outcome.framing.discarded(),
             outcome.link.malformed + outcome.link.bad_header,
-            outcome.link.protocol_rejected
+            outcome.link.protocol_rejected,
+            outcome
+                .ip_summary
+                .as_ref()
+                .map(|s| format!("; IP plane: {s}"))
+                .unwrap_or_default()
         ),
     );
     outcome.exit_code() as u8
@@ -354,6 +365,7 @@ where
                 link: *line_core.link_stats(),
                 framing: *line_core.framing_stats(),
                 ip_dropped: ip.dropped() + pending.len() as u64,
+                ip_summary: ip.summary(),
             });
         }
 
@@ -397,6 +409,17 @@ where
                     if !wire.is_empty() && !write_wire(line, &wire).await {
                         line_core.link_mut().lower_down(Instant::now().into_std());
                     }
+                }
+                Err(e) if ip.must_be_up() => {
+                    // A plane that must carry the call as it promised
+                    // (its firewall kept standing) and cannot: hang up.
+                    tracing::error!(error = %e, "the IP plane failed: hanging up");
+                    reporter.emit(
+                        "ip-interface",
+                        serde_json::json!({"error": e.to_string()}),
+                        &format!("IP plane failed: {e}"),
+                    );
+                    line_core.link_mut().close(DownReason::LocalFailure, Instant::now().into_std());
                 }
                 Err(e) => tracing::warn!(error = %e, "IP interface read failed"),
             },

@@ -9,6 +9,7 @@ pub mod enumerate;
 pub mod lines;
 pub mod lock;
 pub mod miwait;
+pub mod nlwatch;
 pub mod pty;
 pub mod tty;
 
@@ -17,5 +18,6 @@ pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, Us
 pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
 pub use lock::{LockError, LockOptions, PortLock};
 pub use miwait::{wait_for_change, LineMask};
+pub use nlwatch::NetlinkWatch;
 pub use pty::Pty;
 pub use tty::{is_hangup, AsyncTty, Flow, HwError, Tty};

@@ -51,9 +51,7 @@ pub const TABLE_PREFIX: &str = "carrier_inbound_";
 const LEGACY_TABLE: (NfFamily, &str) = (NfFamily::IP, "carrier_inbound");
 const FAMILY: NfFamily = NfFamily::INet;
 
-/// The service ports of the console (SEED 5.3): TCP and UDP.
-pub const SERVICE_PORTS: [u16; 7] = [22, 23, 2125, 2300, 9090, 9735, 9940];
-pub const SERVICE_RANGE: (u16, u16) = (30000, 30009);
+pub use super::policy::{SERVICE_PORTS, SERVICE_RANGE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FirewallError {
@@ -159,6 +157,22 @@ fn established() -> Stmt {
     )
 }
 
+fn new_flow() -> Stmt {
+    matches(ct("state"), Operator::IN, text("new"))
+}
+
+/// The flow was started during this call (see [`Peers::mark`]).
+fn this_calls(mark: u32) -> Stmt {
+    matches(ct("mark"), Operator::EQ, Expression::Number(mark))
+}
+
+fn set_mark(mark: u32) -> Stmt {
+    Statement::Mangle(nftables::stmt::Mangle {
+        key: ct("mark"),
+        value: Expression::Number(mark),
+    })
+}
+
 fn dnatted() -> Stmt {
     matches(ct("status"), Operator::IN, text("dnat"))
 }
@@ -183,6 +197,13 @@ pub struct Peers {
     pub v4: Option<Ipv4Addr>,
     /// (console, caller) link-local addresses, once IPv6CP is up.
     pub v6: Option<(Ipv6Addr, Ipv6Addr)>,
+    /// The conntrack mark of this call's flows, set on each flow's first
+    /// packet and required of every reply accepted as established: a flow
+    /// left in conntrack by an earlier call from the same address (a TCP
+    /// session the console still holds open) is not this call's, and
+    /// reaches nothing it would not reach as a new flow. Chosen at random
+    /// per call, never 0 (what an unmarked flow has).
+    pub mark: u32,
 }
 
 fn table(family: NfFamily, name: &str) -> NfListObject<'static> {
@@ -261,6 +282,7 @@ pub fn ruleset(
     b.chain("admit", NfChainType::Filter, NfHook::Prerouting, -150);
     b.chain("input", NfChainType::Filter, NfHook::Input, -200);
     b.chain("forward", NfChainType::Filter, NfHook::Forward, -200);
+    b.chain("output", NfChainType::Filter, NfHook::Output, -200);
     b.chain("prerouting", NfChainType::NAT, NfHook::Prerouting, -110);
     b.chain("postrouting", NfChainType::NAT, NfHook::Postrouting, 90);
 
@@ -296,8 +318,18 @@ pub fn ruleset(
             vec![iif(ifname), ip6("daddr", Operator::NEQ, console)],
         );
     }
+    // What is admitted and new is this call's; so is what the console
+    // starts toward the caller.
+    b.rule("admit", vec![iif(ifname), new_flow(), set_mark(peers.mark)]);
+    b.rule(
+        "output",
+        vec![oif(ifname), new_flow(), set_mark(peers.mark)],
+    );
 
-    b.rule("input", vec![iif(ifname), established(), accept()]);
+    b.rule(
+        "input",
+        vec![iif(ifname), established(), this_calls(peers.mark), accept()],
+    );
     if e.console_access {
         let ports = || {
             let mut p: Vec<Expr> = SERVICE_PORTS
@@ -360,6 +392,7 @@ pub fn ruleset(
                 iif(ifname),
                 ip("daddr", Operator::EQ, p.address),
                 dnatted(),
+                this_calls(peers.mark),
                 accept(),
             ],
         );
@@ -374,7 +407,10 @@ pub fn ruleset(
         );
     }
     b.drop("forward", vec![iif(ifname)]);
-    b.rule("forward", vec![oif(ifname), established(), accept()]);
+    b.rule(
+        "forward",
+        vec![oif(ifname), established(), this_calls(peers.mark), accept()],
+    );
     b.drop("forward", vec![oif(ifname)]);
     for other in switched_on.iter().filter(|i| *i != ifname) {
         // Forwarding was off here before the call: it serves the call's
@@ -459,6 +495,27 @@ fn carriers_tables(listed: &Nftables) -> Vec<(NfFamily, String)> {
         .collect()
 }
 
+/// The call's table on `ifname` as nft lists it now, reduced by
+/// [`super::wall::canonical`]; None if it does not exist.
+pub fn listing(ifname: &str) -> Result<Option<String>, FirewallError> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "table", "inet", &table_name(ifname)])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(FirewallError::Spawn)?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        // nft 1.0's words for a table that is not there.
+        if err.contains("No such file or directory") || err.contains("does not exist") {
+            return Ok(None);
+        }
+        return Err(FirewallError::Refused(err.trim().to_string()));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| FirewallError::Listing(e.to_string()))?;
+    Ok(Some(super::wall::canonical(&v)))
+}
+
 /// Hands a batch to `nft -j -f -` as JSON; the batch applies whole or not
 /// at all.
 pub fn apply(batch: &Nftables) -> Result<(), FirewallError> {
@@ -488,6 +545,8 @@ mod tests {
     use super::*;
     use crate::inbound::state::{AuthKind, Partition};
 
+    const MARK: u32 = 0x5eed_0001;
+
     fn enablement(console: bool) -> Enablement {
         Enablement::new(
             Ipv4Addr::new(10, 99, 0, 1),
@@ -507,6 +566,7 @@ mod tests {
         let peers = Peers {
             v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
             v6: None,
+            mark: MARK,
         };
         json(&ruleset(
             "carrier0",
@@ -522,6 +582,7 @@ mod tests {
         let both = Peers {
             v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
             v6: Some((console, caller)),
+            mark: MARK,
         };
         let r = json(&ruleset("carrier0", &both, &enablement(true), &[]));
         for chain in ["admit", "input", "forward"] {
@@ -552,6 +613,7 @@ mod tests {
         let v6_only = Peers {
             v4: None,
             v6: Some((console, caller)),
+            mark: MARK,
         };
         let r = json(&ruleset("carrier0", &v6_only, &enablement(false), &[]));
         let input = chain_rules(&r, "input");
@@ -612,8 +674,10 @@ mod tests {
 
     #[test]
     fn only_the_ppp_address_and_the_aliases_are_admitted_before_routing() {
-        let admit = chain_rules(&rules(false), "admit");
-        assert_eq!(admit.len(), 3, "{admit:?}");
+        let all = chain_rules(&rules(false), "admit");
+        // The drops, then the mark of what passes them.
+        let (admit, marks) = all.split_at(3);
+        assert_eq!(marks.len(), 1, "{all:?}");
         assert!(admit
             .iter()
             .all(|r| r.contains("drop") && r.contains("counter")));
@@ -622,6 +686,46 @@ mod tests {
             "{}",
             admit[2]
         );
+    }
+
+    #[test]
+    fn only_this_calls_flows_are_accepted_as_established() {
+        let r = rules(true);
+        let mark = MARK.to_string();
+        // Every new flow through the link is marked, inbound and outbound.
+        for chain in ["admit", "output"] {
+            let m: Vec<String> = chain_rules(&r, chain)
+                .into_iter()
+                .filter(|e| e.contains("mangle"))
+                .collect();
+            assert_eq!(m.len(), 1, "{chain}: {m:?}");
+            assert!(
+                m[0].contains(r#""right":"new""#) && m[0].contains(&mark),
+                "{m:?}"
+            );
+        }
+        // Nothing is accepted for being established unless it is this
+        // call's, nor forwarded for being translated.
+        for chain in ["input", "forward"] {
+            for e in chain_rules(&r, chain) {
+                if e.contains("accept") && (e.contains("established") || e.contains("dnat")) {
+                    assert!(
+                        e.contains(r#""key":"mark""#) && e.contains(&mark),
+                        "{chain}: {e}"
+                    );
+                }
+            }
+        }
+        let other = Peers {
+            mark: MARK + 1,
+            ..Peers {
+                v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
+                v6: None,
+                mark: 0,
+            }
+        };
+        let r2 = json(&ruleset("carrier0", &other, &enablement(true), &[]));
+        assert!(!r2.contains(&mark) && r2.contains(&(MARK + 1).to_string()));
     }
 
     #[test]

@@ -7,8 +7,10 @@ pub mod firewall;
 pub mod forwarding;
 pub mod lock;
 pub mod plane;
+pub mod policy;
 pub mod revoke;
 pub mod service;
 pub mod state;
+pub mod wall;
 
 pub use state::{AuthKind, Enablement, InboundError, Partition, State, Store};

@@ -5,20 +5,25 @@
 //! closes. If any of it cannot be put in place the call must not carry IP,
 //! so `up` fails and the session hangs up.
 //!
-//! Before anything reaches the kernel, a datagram from the link must come
-//! from the address IPCP gave the caller (or, if the enablement allows
-//! IPv6, the link-local address IPv6CP agreed on); the firewall checks it
-//! again.
+//! Two walls stand between the caller and the console. The first is
+//! carrier's own: every datagram from the link is judged by the call's
+//! [`Policy`] before it reaches the TUN, and every datagram the host sends
+//! toward the caller before it reaches the link. The second is the
+//! kernel's table, which the plane keeps standing ([`super::wall`]): put
+//! back if the host flushes or changes it, the call ended if it cannot be.
 
 use std::io;
-use std::net::{IpAddr, Ipv6Addr};
+use std::time::Instant;
 
 use super::call;
 use super::firewall::{self, Peers};
 use super::forwarding::{self, Sysctl};
+use super::policy::{Policy, Way};
 use super::state::{Enablement, Store};
+use super::wall::{self, Look, Wall, Watch};
+use crate::events::Reporter;
 use crate::net::tun::TunPlane;
-use crate::net::{ipv4, Ip6Link, IpLink, IpPlane};
+use crate::net::{Ip6Link, IpLink, IpPlane};
 
 #[derive(Debug)]
 pub struct InboundPlane {
@@ -32,27 +37,159 @@ pub struct InboundPlane {
     /// Interfaces whose forwarding the call switched on.
     switched_on: Vec<String>,
     forwarding_was: Vec<Sysctl>,
-    /// Datagrams from the link whose source was not the caller's address.
-    dropped_source: u64,
     /// Partitions the console has no route to, for the user.
     unrouted: Vec<String>,
+    /// The first wall: what this call lets through, judged here.
+    policy: Policy,
+    /// The second: the kernel's table, kept standing.
+    wall: Wall,
+    /// nf_tables' notifications; None where they cannot be had (then
+    /// the table is looked at every [`wall::RECHECK_UNWATCHED`]).
+    watch: Option<Watch>,
+    next_look: Option<tokio::time::Instant>,
+    /// Why the call can no longer be carried, once it cannot.
+    failed: Option<String>,
+    reporter: Reporter,
 }
 
 impl InboundPlane {
-    pub fn new(ifname: &str, enablement: Enablement, store: Store) -> Self {
+    pub fn new(ifname: &str, enablement: Enablement, store: Store, reporter: Reporter) -> Self {
+        let policy = Policy::new(
+            enablement.ppp_local,
+            enablement.console_access,
+            enablement.partitions.iter().map(|p| p.alias).collect(),
+            enablement.ipv6,
+        );
         InboundPlane {
             // The caller must not be able to route the console or hand it
             // addresses; the firewall drops ICMPv6 from the link as well.
             tun: TunPlane::new(ifname).closed_to_router_advertisements(),
             enablement,
             store,
-            peers: Peers::default(),
+            peers: Peers {
+                mark: call_mark(),
+                ..Peers::default()
+            },
             ruled: None,
             switched_on: Vec::new(),
             forwarding_was: Vec::new(),
-            dropped_source: 0,
             unrouted: Vec::new(),
+            policy,
+            wall: Wall::default(),
+            watch: None,
+            next_look: None,
+            failed: None,
+            reporter,
         }
+    }
+
+    /// What the policy passed and dropped, for the call's summary.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Times the kernel's table had to be put back.
+    pub fn repairs(&self) -> u64 {
+        self.wall.repairs()
+    }
+
+    /// Subscribes to nf_tables' notifications, once, before the first
+    /// table goes in: no change after it can go unheard.
+    fn watch(&mut self) {
+        if self.watch.is_some() {
+            return;
+        }
+        match wall::watch() {
+            Ok(w) => self.watch = Some(w),
+            Err(e) => tracing::warn!(
+                error = %e,
+                every = ?wall::RECHECK_UNWATCHED,
+                "no nf_tables notifications: the call's table is looked at on a period"
+            ),
+        }
+    }
+
+    /// Whether the ruleset changed since the last look: if so, the
+    /// partitions are shut until the table is seen whole.
+    fn heard(&mut self) {
+        if self.watch.as_ref().is_some_and(|w| w.drain()) {
+            self.wall.suspect();
+            self.policy.set_aliases_open(false);
+        }
+    }
+
+    /// Looks at the table if anything may have touched it; puts it back if
+    /// it is gone or changed, or gives the call up.
+    fn keep_wall(&mut self) {
+        self.heard();
+        let due = self
+            .next_look
+            .is_some_and(|t| t <= tokio::time::Instant::now());
+        if !(self.wall.is_suspect() || (due && self.wall.standing())) {
+            return;
+        }
+        self.schedule_look();
+        let Some(ifname) = self.ruled.clone() else {
+            return;
+        };
+        let listed = match firewall::listing(&ifname) {
+            Ok(l) => l,
+            Err(e) => {
+                self.fail(format!("cannot list the call's firewall table: {e}"));
+                return;
+            }
+        };
+        match self.wall.look(listed.as_deref(), Instant::now()) {
+            Look::Intact => self.policy.set_aliases_open(true),
+            Look::Restore(found) => {
+                tracing::warn!(table = %firewall::table_name(&ifname), found,
+                    "the call's firewall table was {found}: putting it back");
+                match self.rules() {
+                    Ok(()) => self.reporter.emit(
+                        "firewall-restored",
+                        serde_json::json!({
+                            "table": firewall::table_name(&ifname),
+                            "found": found,
+                            "repairs": self.wall.repairs(),
+                        }),
+                        &format!(
+                            "the call's firewall table was {found} (the host's firewall reloaded?): put back ({} so far)",
+                            self.wall.repairs()
+                        ),
+                    ),
+                    Err(e) => self.fail(format!(
+                        "the call's firewall table was {found} and cannot be put back: {e}"
+                    )),
+                }
+            }
+            Look::GiveUp(why) => self.fail(why),
+        }
+    }
+
+    fn schedule_look(&mut self) {
+        let every = if self.watch.is_some() {
+            wall::RECHECK
+        } else {
+            wall::RECHECK_UNWATCHED
+        };
+        self.next_look = Some(tokio::time::Instant::now() + every);
+    }
+
+    /// The call can no longer be carried: nothing more passes, and the
+    /// session hangs up at its next look at the plane.
+    fn fail(&mut self, why: String) {
+        if self.failed.is_some() {
+            return;
+        }
+        tracing::error!(%why, "inbound call firewall lost");
+        self.reporter.emit(
+            "firewall-lost",
+            serde_json::json!({"message": why, "repairs": self.wall.repairs()}),
+            &format!("hanging up: {why}"),
+        );
+        self.policy.set_caller4(None);
+        self.policy.set_link6(None);
+        self.failed = Some(why);
     }
 
     /// (Re)builds the call's table for the families up now; it replaces
@@ -65,6 +202,7 @@ impl InboundPlane {
             .interface()
             .ok_or_else(|| io::Error::other("no interface name"))?
             .to_string();
+        self.watch();
         firewall::apply(&firewall::ruleset(
             &ifname,
             &self.peers,
@@ -72,7 +210,15 @@ impl InboundPlane {
             &self.switched_on,
         ))
         .map_err(io::Error::other)?;
-        self.ruled = Some(ifname);
+        self.ruled = Some(ifname.clone());
+        // What this batch made is the table to keep; our own change is
+        // heard of too, and found intact.
+        let listed = firewall::listing(&ifname)
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::other("the table just made is not there"))?;
+        self.wall.built(listed);
+        self.policy.set_aliases_open(true);
+        self.schedule_look();
         Ok(())
     }
 
@@ -139,6 +285,7 @@ impl IpPlane for InboundPlane {
             self.down();
             return Err(e);
         }
+        self.policy.set_caller4(Some(caller));
         let aliases: Vec<String> = self
             .enablement
             .partitions
@@ -179,14 +326,17 @@ impl IpPlane for InboundPlane {
         self.peers.v6 = Some((link.local.link_local(), link.peer.link_local()));
         let what = self.rules().and_then(|()| self.tun.up6(link));
         match what {
-            Ok(what) => Ok(format!(
-                "{what}; console {}",
-                if self.enablement.console_access {
-                    "reachable on the service ports only"
-                } else {
-                    "unreachable"
-                }
-            )),
+            Ok(what) => Ok({
+                self.policy.set_link6(self.peers.v6);
+                format!(
+                    "{what}; console {}",
+                    if self.enablement.console_access {
+                        "reachable on the service ports only"
+                    } else {
+                        "unreachable"
+                    }
+                )
+            }),
             Err(e) => {
                 self.down6();
                 Err(e)
@@ -195,7 +345,9 @@ impl IpPlane for InboundPlane {
     }
 
     fn down6(&mut self) {
-        // IPv6 off on the interface first, then rules without it.
+        // Nothing more of IPv6 passes; IPv6 off on the interface, then
+        // rules without it.
+        self.policy.set_link6(None);
         self.tun.down6();
         if self.peers.v6.take().is_some() && self.ruled.is_some() {
             if self.peers.v4.is_some() {
@@ -209,8 +361,11 @@ impl IpPlane for InboundPlane {
     }
 
     fn down(&mut self) {
-        // Forwarding off first, while the table still drops everything
-        // else; then the table; then the interface.
+        // Nothing more passes here; forwarding off, while the table still
+        // drops everything else; then the table; then the interface.
+        self.policy.set_caller4(None);
+        self.policy.set_link6(None);
+        self.policy.set_aliases_open(false);
         if !self.forwarding_was.is_empty() {
             forwarding::restore(&self.forwarding_was);
             self.forwarding_was.clear();
@@ -218,12 +373,16 @@ impl IpPlane for InboundPlane {
                 tracing::error!(error = %e, "could not record that forwarding was restored");
             }
         }
+        self.wall.removed();
         if let Some(ifname) = self.ruled.take() {
             if let Err(e) = firewall::remove(&ifname) {
                 tracing::error!(error = %e, "could not remove the inbound firewall table");
             }
         }
-        self.peers = Peers::default();
+        self.peers = Peers {
+            mark: self.peers.mark,
+            ..Peers::default()
+        };
         self.unrouted.clear();
         self.switched_on.clear();
         self.tun.down6();
@@ -231,38 +390,55 @@ impl IpPlane for InboundPlane {
     }
 
     fn deliver(&mut self, datagram: &[u8]) {
-        let src: Option<IpAddr> = match datagram.first().map(|b| b >> 4) {
-            Some(4) => ipv4::parse(datagram).map(|h| h.src.into()),
-            Some(6) if datagram.len() >= 40 => {
-                let mut o = [0u8; 16];
-                o.copy_from_slice(&datagram[8..24]);
-                Some(Ipv6Addr::from(o).into())
-            }
-            _ => None,
-        };
-        let caller = match src {
-            Some(IpAddr::V4(_)) => self.peers.v4.map(IpAddr::from),
-            Some(IpAddr::V6(_)) => self.peers.v6.map(|(_, c)| IpAddr::from(c)),
-            None => None,
-        };
-        if src.is_none() || src != caller {
-            self.dropped_source += 1;
-            tracing::debug!(
-                ?src,
-                ?caller,
-                "datagram not from the caller's address dropped"
-            );
-            return;
+        // A change to the ruleset committed before this datagram came is
+        // heard of before it is judged.
+        self.heard();
+        match self.policy.check(Way::FromCaller, datagram, Instant::now()) {
+            Ok(()) => self.tun.deliver(datagram),
+            Err(reason) => tracing::debug!(
+                reason = reason.as_str(),
+                datagram = %shown(datagram),
+                "datagram from the caller dropped by the call's policy"
+            ),
         }
-        self.tun.deliver(datagram);
     }
 
     async fn next_outbound(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tun.next_outbound(buf).await
+        loop {
+            self.keep_wall();
+            if let Some(why) = &self.failed {
+                return Err(io::Error::other(why.clone()));
+            }
+            let next_look = self.next_look;
+            let tun = &mut self.tun;
+            let watch = self.watch.as_ref();
+            tokio::select! {
+                r = tun.next_outbound(buf) => {
+                    let n = r?;
+                    match self.policy.check(Way::ToCaller, &buf[..n], Instant::now()) {
+                        Ok(()) => return Ok(n),
+                        Err(reason) => tracing::debug!(
+                            reason = reason.as_str(),
+                            datagram = %shown(&buf[..n]),
+                            "datagram toward the caller dropped by the call's policy"
+                        ),
+                    }
+                }
+                () = async { match watch { Some(w) => w.ready().await, None => std::future::pending().await } } => {}
+                () = async { match next_look { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {}
+            }
+        }
     }
 
     fn dropped(&self) -> u64 {
-        self.tun.dropped() + self.dropped_source
+        self.tun.dropped() + self.policy.counts().total_dropped()
+    }
+
+    fn summary(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "policy": self.policy.counts().to_json(),
+            "firewall_repairs": self.wall.repairs(),
+        }))
     }
 
     fn interface(&self) -> Option<String> {
@@ -271,6 +447,26 @@ impl IpPlane for InboundPlane {
 
     fn must_be_up(&self) -> bool {
         true
+    }
+}
+
+/// A datagram as `-v` shows frames.
+fn shown(d: &[u8]) -> crate::ppp::trace::Describe<'_> {
+    let protocol = if d.first().is_some_and(|b| b >> 4 == 6) {
+        crate::ppp::proto::IPV6
+    } else {
+        crate::ppp::proto::IPV4
+    };
+    crate::ppp::trace::describe(protocol, d)
+}
+
+/// A conntrack mark for one call: random, never 0 (unmarked).
+fn call_mark() -> u32 {
+    loop {
+        let m: u32 = rand::random();
+        if m != 0 {
+            return m;
+        }
     }
 }
 

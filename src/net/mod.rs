@@ -62,9 +62,15 @@ pub trait IpPlane {
         None
     }
     /// If `up` fails, the link must not stay up (a firewall that could not
-    /// be installed, say).
+    /// be installed, say); nor if [`IpPlane::next_outbound`] fails (one
+    /// that could not be kept).
     fn must_be_up(&self) -> bool {
         false
+    }
+    /// What this plane has to say of the call at its end, beside the
+    /// link's statistics (the inbound call's policy counts, say).
+    fn summary(&self) -> Option<serde_json::Value> {
+        None
     }
 }
 

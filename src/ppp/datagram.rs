@@ -9,7 +9,7 @@
 //! the host writes to the interface (IPv6 router solicitations, say) must
 //! not leave as 0x0021.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::proto;
 
@@ -21,6 +21,18 @@ pub struct Ipv4Header {
     pub protocol: u8,
     pub header_len: usize,
     pub total_len: usize,
+    /// Identification, More Fragments and Fragment Offset (in octets),
+    /// RFC 791 §3.1: what ties a fragment to the others of its datagram.
+    pub ident: u16,
+    pub more_fragments: bool,
+    pub fragment_offset: usize,
+}
+
+impl Ipv4Header {
+    /// Part of a fragmented datagram (RFC 791 §2.3).
+    pub fn is_fragment(&self) -> bool {
+        self.more_fragments || self.fragment_offset != 0
+    }
 }
 
 /// Parses an IPv4 header (RFC 791 §3.1), refusing one whose version is not
@@ -35,13 +47,136 @@ pub fn ipv4_header(p: &[u8]) -> Option<Ipv4Header> {
     if header_len < 20 || total_len < header_len || total_len > p.len() {
         return None;
     }
+    let flags = u16::from_be_bytes([p[6], p[7]]);
     Some(Ipv4Header {
         src: Ipv4Addr::new(p[12], p[13], p[14], p[15]),
         dst: Ipv4Addr::new(p[16], p[17], p[18], p[19]),
         protocol: p[9],
         header_len,
         total_len,
+        ident: u16::from_be_bytes([p[4], p[5]]),
+        more_fragments: flags & 0x2000 != 0,
+        fragment_offset: usize::from(flags & 0x1fff) * 8,
     })
+}
+
+/// IPv6 extension headers (RFC 8200 §4) that may stand between the fixed
+/// header and the upper layer.
+pub mod ext6 {
+    pub const HOP_BY_HOP: u8 = 0;
+    pub const ROUTING: u8 = 43;
+    pub const FRAGMENT: u8 = 44;
+    pub const AUTH: u8 = 51;
+    pub const DEST_OPTS: u8 = 60;
+}
+
+/// An IPv6 Fragment header (RFC 8200 §4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment6 {
+    pub ident: u32,
+    /// In octets.
+    pub offset: usize,
+    pub more: bool,
+}
+
+/// An IPv6 datagram's addresses and its upper layer, found past the
+/// extension headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Header {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// The upper-layer protocol (TCP 6, UDP 17, ICMPv6 58, ...), or the
+    /// first header this parser does not walk (ESP, No Next Header).
+    pub next: u8,
+    /// Where `next`'s header starts.
+    pub payload_at: usize,
+    pub total_len: usize,
+    pub fragment: Option<Fragment6>,
+    /// A Routing header was present (RFC 5095 deprecated type 0; a
+    /// caller has no business routing through the console).
+    pub routing: bool,
+}
+
+/// More extension headers than any honest sender stacks: a chain longer
+/// than this is refused rather than walked.
+const MAX_EXT_HEADERS: usize = 8;
+
+/// Parses an IPv6 datagram's fixed header and walks its extension headers
+/// to the upper layer; None if the header lies (RFC 8200 §3, §4), an
+/// extension header runs past the datagram, one appears twice where it
+/// may not, or there are more than [`MAX_EXT_HEADERS`].
+pub fn ipv6_header(p: &[u8]) -> Option<Ipv6Header> {
+    let total_len = ipv6_len(p)?;
+    let p = &p[..total_len];
+    let addr = |at: usize| {
+        let mut o = [0u8; 16];
+        o.copy_from_slice(&p[at..at + 16]);
+        Ipv6Addr::from(o)
+    };
+    let mut h = Ipv6Header {
+        src: addr(8),
+        dst: addr(24),
+        next: p[6],
+        payload_at: 40,
+        total_len,
+        fragment: None,
+        routing: false,
+    };
+    for _ in 0..=MAX_EXT_HEADERS {
+        let at = h.payload_at;
+        match h.next {
+            ext6::HOP_BY_HOP | ext6::ROUTING | ext6::DEST_OPTS | ext6::AUTH => {
+                // RFC 8200 §4.3: Hop-by-Hop only right after the header.
+                if h.next == ext6::HOP_BY_HOP && at != 40 {
+                    return None;
+                }
+                let hdr = p.get(at..at + 2)?;
+                let len = if h.next == ext6::AUTH {
+                    // RFC 4302 §2.2: in 4-octet units, minus 2.
+                    (usize::from(hdr[1]) + 2) * 4
+                } else {
+                    (usize::from(hdr[1]) + 1) * 8
+                };
+                if at + len > total_len {
+                    return None;
+                }
+                h.routing |= h.next == ext6::ROUTING;
+                h.next = hdr[0];
+                h.payload_at = at + len;
+            }
+            ext6::FRAGMENT => {
+                let f = p.get(at..at + 8)?;
+                if h.fragment.is_some() {
+                    return None;
+                }
+                let off = u16::from_be_bytes([f[2], f[3]]);
+                h.fragment = Some(Fragment6 {
+                    ident: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
+                    offset: usize::from(off >> 3) * 8,
+                    more: off & 1 != 0,
+                });
+                h.next = f[0];
+                h.payload_at = at + 8;
+                // Past a later fragment's header lies the middle of
+                // someone's payload, not another header.
+                if h.fragment.is_some_and(|f| f.offset != 0) {
+                    return Some(h);
+                }
+            }
+            _ => return Some(h),
+        }
+    }
+    None
+}
+
+/// The source and destination ports of a TCP or UDP header at the start
+/// of `l4`, if it is long enough to hold them.
+pub fn ports(l4: &[u8]) -> Option<(u16, u16)> {
+    let p = l4.get(..4)?;
+    Some((
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
 }
 
 /// An IPv6 datagram's length if its fixed header (RFC 8200 §3) is honest:
@@ -225,5 +360,95 @@ mod tests {
         p[2..4].copy_from_slice(&40u16.to_be_bytes());
         assert_eq!(ipv4_header(&p), None);
         assert_eq!(classify(&p).map(|(proto, _)| proto), Some(proto::IPV6));
+    }
+
+    /// An IPv6 datagram whose chain is `ext` (each a next-header value
+    /// and its bytes) and then `upper` with 8 octets of payload.
+    fn v6_chain(ext: &[(u8, Vec<u8>)], upper: u8) -> Vec<u8> {
+        let mut body = Vec::new();
+        let nexts: Vec<u8> = ext.iter().skip(1).map(|e| e.0).chain([upper]).collect();
+        for ((_, bytes), next) in ext.iter().zip(nexts) {
+            let mut b = bytes.clone();
+            b[0] = next;
+            body.extend(b);
+        }
+        body.extend([0u8; 8]);
+        let mut p = v6(body.len() as u16, 0);
+        p.truncate(40);
+        p[6] = ext.first().map_or(upper, |e| e.0);
+        p.extend(body);
+        p
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_walked_to_the_upper_layer() {
+        let h = ipv6_header(&v6_chain(&[], 6)).unwrap();
+        assert_eq!(
+            (h.next, h.payload_at, h.fragment, h.routing),
+            (6, 40, None, false)
+        );
+        let hbh = (ext6::HOP_BY_HOP, vec![0u8; 8]);
+        let dst = (
+            ext6::DEST_OPTS,
+            vec![0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        let mut frag = vec![0u8; 8];
+        frag[3] = 1; // offset 0, more fragments
+        frag[4..8].copy_from_slice(&7u32.to_be_bytes());
+        let h = ipv6_header(&v6_chain(
+            &[hbh.clone(), dst, (ext6::FRAGMENT, frag.clone())],
+            17,
+        ))
+        .unwrap();
+        assert_eq!((h.next, h.payload_at), (17, 40 + 8 + 16 + 8));
+        assert_eq!(
+            h.fragment,
+            Some(Fragment6 {
+                ident: 7,
+                offset: 0,
+                more: true
+            })
+        );
+        let rt = (ext6::ROUTING, vec![0u8; 8]);
+        assert!(ipv6_header(&v6_chain(&[rt], 6)).unwrap().routing);
+        // A later fragment: nothing past its header is a header.
+        let mut later = frag;
+        later[2..4].copy_from_slice(&((16u16 << 3) | 1).to_be_bytes());
+        let h = ipv6_header(&v6_chain(&[(ext6::FRAGMENT, later)], 6)).unwrap();
+        assert_eq!(h.fragment.map(|f| f.offset), Some(128));
+    }
+
+    #[test]
+    fn lying_ipv6_extension_chains_are_refused() {
+        // Hop-by-Hop anywhere but first.
+        let hbh = (ext6::HOP_BY_HOP, vec![0u8; 8]);
+        let dst = (ext6::DEST_OPTS, vec![0u8; 8]);
+        assert!(ipv6_header(&v6_chain(&[dst.clone(), hbh], 6)).is_none());
+        // A length running past the end.
+        let mut p = v6_chain(std::slice::from_ref(&dst), 6);
+        p[41] = 9;
+        assert!(ipv6_header(&p).is_none());
+        // Too many headers.
+        let many: Vec<_> = (0..=MAX_EXT_HEADERS).map(|_| dst.clone()).collect();
+        assert!(ipv6_header(&v6_chain(&many, 6)).is_none());
+        let fewer: Vec<_> = (0..MAX_EXT_HEADERS).map(|_| dst.clone()).collect();
+        assert!(ipv6_header(&v6_chain(&fewer, 6)).is_some());
+        // Two Fragment headers.
+        let f = (ext6::FRAGMENT, vec![0u8; 8]);
+        assert!(ipv6_header(&v6_chain(&[f.clone(), f], 6)).is_none());
+    }
+
+    #[test]
+    fn ipv4_fragment_fields_are_read() {
+        let mut p = v4(28, 5);
+        p[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        p[6..8].copy_from_slice(&(0x2000u16 | 3).to_be_bytes());
+        let h = ipv4_header(&p).unwrap();
+        assert_eq!(
+            (h.ident, h.more_fragments, h.fragment_offset),
+            (0x1234, true, 24)
+        );
+        assert!(h.is_fragment());
+        assert!(!ipv4_header(&v4(28, 5)).unwrap().is_fragment());
     }
 }

@@ -61,6 +61,9 @@ pub enum DownReason {
     Loopback,
     /// Every NCP closed or was rejected, leaving nothing to carry.
     NoNetworkProtocols,
+    /// This side can no longer carry the call as it must (the inbound
+    /// call's firewall could not be kept standing).
+    LocalFailure,
 }
 
 impl DownReason {
@@ -75,6 +78,7 @@ impl DownReason {
             DownReason::PeerTerminated | DownReason::LowerLayerDown => 16,
             DownReason::Loopback => 17,
             DownReason::AuthFailed => 19,
+            DownReason::LocalFailure => 1,
         }
     }
 
@@ -90,6 +94,7 @@ impl DownReason {
             DownReason::LowerLayerDown => "lower-layer-down",
             DownReason::Loopback => "loopback",
             DownReason::NoNetworkProtocols => "no-network-protocols",
+            DownReason::LocalFailure => "local-failure",
         }
     }
 }

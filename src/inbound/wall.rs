@@ -1,0 +1,243 @@
+//! Keeping the call's nftables table standing while the host does what
+//! hosts do: `nft flush ruleset`, `systemctl reload nftables`, a firewall
+//! manager's restart, an admin's stray `nft add rule`.
+//!
+//! The call hears of every change to the ruleset from the kernel itself
+//! (nf_tables' netlink group, which the kernel writes to inside the
+//! transaction that made the change), and looks again on a slow period in
+//! case a notification was lost. A look lists the table and compares it
+//! with what the call put there; a table gone or changed is put back whole
+//! in one batch and counted. A host that keeps taking it away (more than
+//! [`MAX_REPAIRS`] in [`REPAIR_WINDOW`]), or an `nft` that refuses it,
+//! ends the call: carrier does not hold a line open behind one wall when it
+//! promised two.
+//!
+//! Restoring rather than hanging up at the first change is deliberate: the
+//! user-space policy ([`super::policy`]) held the boundary meanwhile, the
+//! partitions' NAT is closed from the moment of the change until the table
+//! is seen whole again, and a service call is worth keeping through an
+//! operator's unrelated reload.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::{Duration, Instant};
+
+use carrier_hw::NetlinkWatch;
+use nix::sys::socket::SockProtocol;
+
+/// nf_tables' multicast group (`NFNLGRP_NFTABLES`, linux/netfilter/nfnetlink.h).
+const NFNLGRP_NFTABLES: u32 = 7;
+
+/// Repairs beyond this many in [`REPAIR_WINDOW`] end the call.
+pub const MAX_REPAIRS: usize = 5;
+pub const REPAIR_WINDOW: Duration = Duration::from_secs(60);
+/// How often the table is looked at with no notification: a backstop.
+pub const RECHECK: Duration = Duration::from_secs(5);
+/// Without notifications, the only way to notice.
+pub const RECHECK_UNWATCHED: Duration = Duration::from_secs(1);
+
+/// A subscription to nf_tables' change notifications in this network
+/// namespace. Call within a tokio runtime.
+pub fn watch() -> io::Result<Watch> {
+    NetlinkWatch::new(SockProtocol::NetlinkNetFilter, NFNLGRP_NFTABLES)
+}
+
+pub use carrier_hw::NetlinkWatch as Watch;
+
+/// What a look at the table found, and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Look {
+    /// As the call put it.
+    Intact,
+    /// Gone or changed: put it back. "gone" or "changed".
+    Restore(&'static str),
+    /// Gone or changed once too often: end the call.
+    GiveUp(String),
+}
+
+/// The table as the call last put it, and its repairs.
+#[derive(Debug, Default)]
+pub struct Wall {
+    expected: Option<String>,
+    /// Something changed since the last look.
+    suspect: bool,
+    repairs: u64,
+    recent: VecDeque<Instant>,
+}
+
+impl Wall {
+    /// The call (re)built the table and this is how it lists.
+    pub fn built(&mut self, listing: String) {
+        self.expected = Some(listing);
+        self.suspect = false;
+    }
+
+    /// The call removed its table: nothing to keep.
+    pub fn removed(&mut self) {
+        self.expected = None;
+        self.suspect = false;
+    }
+
+    pub fn standing(&self) -> bool {
+        self.expected.is_some()
+    }
+
+    pub fn suspect(&mut self) {
+        self.suspect = true;
+    }
+
+    pub fn is_suspect(&self) -> bool {
+        self.suspect && self.expected.is_some()
+    }
+
+    pub fn repairs(&self) -> u64 {
+        self.repairs
+    }
+
+    /// Judges a fresh listing of the table (None: it is gone) at `now`.
+    pub fn look(&mut self, listed: Option<&str>, now: Instant) -> Look {
+        let Some(expected) = &self.expected else {
+            return Look::Intact;
+        };
+        let found = match listed {
+            Some(l) if l == expected => {
+                self.suspect = false;
+                return Look::Intact;
+            }
+            Some(_) => "changed",
+            None => "gone",
+        };
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > REPAIR_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= MAX_REPAIRS {
+            return Look::GiveUp(format!(
+                "the call's firewall table was {found} again: {} repairs in {} s",
+                self.recent.len(),
+                REPAIR_WINDOW.as_secs()
+            ));
+        }
+        self.recent.push_back(now);
+        self.repairs += 1;
+        Look::Restore(found)
+    }
+}
+
+/// A table's `nft -j list table` output reduced to what the call decides:
+/// handles (renumbered by every rebuild) and counter values (which move
+/// with every datagram) left out, so that two listings of the same rules
+/// compare equal.
+pub fn canonical(listing: &serde_json::Value) -> String {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("handle");
+                if let Some(serde_json::Value::Object(c)) = m.get_mut("counter") {
+                    c.remove("packets");
+                    c.remove("bytes");
+                }
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = listing.clone();
+    if let Some(a) = v.get_mut("nftables").and_then(|a| a.as_array_mut()) {
+        a.retain(|o| o.get("metainfo").is_none());
+    }
+    strip(&mut v);
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_is_compared_without_handles_or_counts() {
+        let a: serde_json::Value = serde_json::from_str(
+            r#"{"nftables":[{"metainfo":{"version":"1.0.6"}},{"table":{"family":"inet","name":"t","handle":4}},
+            {"rule":{"chain":"input","handle":9,"expr":[{"counter":{"packets":3,"bytes":180}},{"drop":null}]}}]}"#,
+        )
+        .unwrap();
+        let b: serde_json::Value = serde_json::from_str(
+            r#"{"nftables":[{"metainfo":{"version":"1.0.6"}},{"table":{"family":"inet","name":"t","handle":12}},
+            {"rule":{"chain":"input","handle":30,"expr":[{"counter":{"packets":0,"bytes":0}},{"drop":null}]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(canonical(&a), canonical(&b));
+        let c: serde_json::Value = serde_json::from_str(
+            r#"{"nftables":[{"table":{"family":"inet","name":"t","handle":12}},
+            {"rule":{"chain":"input","handle":30,"expr":[{"counter":{"packets":0,"bytes":0}},{"accept":null}]}}]}"#,
+        )
+        .unwrap();
+        assert_ne!(canonical(&a), canonical(&c));
+    }
+
+    #[test]
+    fn a_table_gone_or_changed_is_restored_until_the_host_keeps_at_it() {
+        let t0 = Instant::now();
+        let mut w = Wall::default();
+        assert_eq!(w.look(None, t0), Look::Intact, "nothing built yet");
+        w.built("rules".into());
+        w.suspect();
+        assert!(w.is_suspect());
+        assert_eq!(w.look(Some("rules"), t0), Look::Intact);
+        assert!(!w.is_suspect());
+        assert_eq!(w.look(None, t0), Look::Restore("gone"));
+        assert_eq!(w.look(Some("rules + accept"), t0), Look::Restore("changed"));
+        for _ in 2..MAX_REPAIRS {
+            assert!(matches!(w.look(None, t0), Look::Restore(_)));
+        }
+        assert_eq!(w.repairs(), MAX_REPAIRS as u64);
+        match w.look(None, t0 + Duration::from_secs(1)) {
+            Look::GiveUp(why) => assert!(why.contains("gone again"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Repairs spread out over time are not a fight.
+        let later = t0 + REPAIR_WINDOW + Duration::from_secs(1);
+        assert_eq!(w.look(None, later), Look::Restore("gone"));
+        w.removed();
+        assert_eq!(
+            w.look(None, later),
+            Look::Intact,
+            "the call took it away itself"
+        );
+    }
+
+    #[test]
+    fn the_kernel_tells_this_namespace_of_ruleset_changes() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let _in_rt = rt.enter();
+        let w = watch().expect("subscribe to nf_tables notifications");
+        w.drain();
+        let table = format!("carrier_walltest_{}", std::process::id());
+        let nft = |cmd: &str| {
+            std::process::Command::new("nft")
+                .args([cmd, "table", "inet", &table])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !nft("add") {
+            // No nft, or no CAP_NET_ADMIN: nothing to change.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nft add table failed under CI"
+            );
+            return;
+        }
+        let heard = w.drain();
+        assert!(nft("delete"));
+        assert!(heard, "a table added was not heard of");
+        assert!(w.drain(), "a table deleted was not heard of");
+        assert!(!w.drain(), "nothing changed since");
+    }
+}

@@ -400,8 +400,10 @@ pub struct ModemArgs {
     pub demand: bool,
     /// What counts as activity for --demand and --idle, in a subset of
     /// tcpdump's language (pppd's `active-filter`), e.g. `tcp port 443 or
-    /// icmp`. [default: everything but the host's own chatter: multicast,
-    /// broadcast, IGMP, IPv6 neighbour discovery and MLD]
+    /// icmp`; `outbound` counts only what the host sends, `inbound` only
+    /// what the peer does. [default: everything but the host's own
+    /// chatter: multicast, broadcast, IGMP, IPv6 neighbour discovery and
+    /// MLD]
     #[arg(long, value_name = "EXPR")]
     pub active_filter: Option<String>,
     /// Datagrams held while a demand call comes up; beyond that the kernel

@@ -254,6 +254,84 @@ fn idle_closes_the_link_counted_from_ip_up_and_reset_by_traffic() {
     assert_eq!(down(&p.ev_a), Some(DownReason::Idle));
 }
 
+/// A UDP datagram from 198.51.100.7:443 to 10.0.0.2:40000, or the reverse.
+fn udp_443(towards_peer: bool) -> Vec<u8> {
+    let (far, us) = ([198, 51, 100, 7], [10, 0, 0, 2]);
+    let (src, dst, sport, dport) = if towards_peer {
+        (us, far, 40000u16, 443u16)
+    } else {
+        (far, us, 443, 40000)
+    };
+    let mut d = ipv4(28, 28);
+    d[9] = 17;
+    d[12..16].copy_from_slice(&src);
+    d[16..20].copy_from_slice(&dst);
+    d[20..22].copy_from_slice(&sport.to_be_bytes());
+    d[22..24].copy_from_slice(&dport.to_be_bytes());
+    d[24..26].copy_from_slice(&8u16.to_be_bytes());
+    d
+}
+
+/// `idle` 10 s under one unsolicited datagram from the peer every second
+/// for 40 s, the client sending one of its own at each of `sends` (seconds
+/// after IP up): the second at which the client hung up, if it did.
+fn idle_under_inbound_stream(filter: Option<&str>, sends: &[u64]) -> Option<u64> {
+    use carrier::ppp::activity::ActiveFilter;
+    let mut cfg = client("a", "b");
+    cfg.idle = Some(Duration::from_secs(10));
+    cfg.active_filter = filter.map(|f| ActiveFilter::parse(f).unwrap());
+    let mut p = Pair::new(cfg, server(&[], ""));
+    p.start();
+    p.run_clean(Duration::from_secs(1));
+    assert!(ip_up(&p.ev_a).is_some());
+    let up = p.now;
+    for s in 1..=40 {
+        p.now = up + Duration::from_secs(s);
+        p.a.handle_timeout(p.now);
+        p.b.handle_timeout(p.now);
+        p.run_clean(Duration::ZERO);
+        if let Some(r) = down(&p.ev_a) {
+            assert_eq!(r, DownReason::Idle);
+            return Some(s);
+        }
+        let d = udp_443(false);
+        let (protocol, data) = p.b.send_ip(&d, p.now).expect("the peer may send");
+        let frame = frame_bytes(&Frame {
+            protocol,
+            data: data.to_vec(),
+        });
+        assert!(p.a.handle_frame(&frame, p.now).is_some(), "delivered");
+        if sends.contains(&s) {
+            assert!(p.a.send_ip(&udp_443(true), p.now).is_some());
+        }
+    }
+    None
+}
+
+/// pppd's `active-filter 'outbound'`: traffic from the internet that
+/// nobody asked for does not keep a metered line up; what the host sends
+/// does, and the idle time runs from the last of it.
+#[test]
+fn an_outbound_filter_hangs_up_under_unsolicited_inbound_traffic() {
+    // Control: with every datagram (or the default, not chatter) counting,
+    // the stream from the peer keeps the line up for all 40 s.
+    assert_eq!(idle_under_inbound_stream(None, &[]), None);
+    assert_eq!(idle_under_inbound_stream(Some("not chatter"), &[]), None);
+    for f in ["outbound", "not inbound", "outbound and not chatter"] {
+        let at = idle_under_inbound_stream(Some(f), &[]);
+        assert!(matches!(at, Some(10)), "{f}: hung up at {at:?}");
+        // Sending at 5, 10, 15 and 20 s keeps it up until 10 s after the
+        // last send, inbound traffic notwithstanding.
+        assert_eq!(
+            idle_under_inbound_stream(Some(f), &[5, 10, 15, 20]),
+            Some(30),
+            "{f}"
+        );
+    }
+    // And the reverse holds: `inbound` alone ignores what the host sends.
+    assert_eq!(idle_under_inbound_stream(Some("inbound"), &[5, 10]), None);
+}
+
 #[test]
 fn echo_timeout_takes_the_link_down() {
     let mut cfg = client("a", "b");

@@ -399,6 +399,54 @@ fn bad_input_gets_one_clear_line_and_its_exit_code() {
     assert_eq!(code, Some(24), "{err}");
 }
 
+/// An active-filter nested past its limit is refused in one line, from the
+/// command line and from a profile alike, and never overflows the stack.
+#[test]
+fn a_filter_nested_too_deep_is_one_line_of_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().to_str().unwrap();
+    // 100,000 parentheses (the depth is refused before the missing ")"),
+    // under Linux's 128 KiB bound on one argument; as many `not`s as fit.
+    let parens = "(".repeat(100_000) + "tcp";
+    let nots = "not ".repeat(30_000) + "tcp";
+    for filter in [parens, nots] {
+        let (code, err) = carrier_exit(&[
+            "dial",
+            "--device",
+            "/dev/does-not-exist",
+            "--number",
+            "5551234",
+            "--lock-dir",
+            lock,
+            "--no-tun",
+            "--active-filter",
+            &filter,
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("--active-filter") && err.contains("64 deep"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.len() < 200, "{err}");
+    }
+    // A profile has no bound on its length: 100,000 `not`s.
+    let p = dir.path().join("deep.toml");
+    let deep = "not ".repeat(100_000) + "tcp";
+    std::fs::write(
+        &p,
+        format!("device = \"/dev/ttyS0\"\nactive-filter = \"{deep}\"\n"),
+    )
+    .unwrap();
+    let (code, err) = carrier_exit(&["dial", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("active-filter") && err.contains("64 deep"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 #[test]
 fn a_chat_connect_script_dials_instead_of_the_builtin_dialer() {
     let x = Exchange::standard();

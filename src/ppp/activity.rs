@@ -10,18 +10,81 @@
 //! and     := unary ('and' unary)*
 //! unary   := 'not' unary | '(' expr ')' | prim
 //! prim    := 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmp6'
-//!          | ['src'|'dst'] 'port' N | ['src'|'dst'] 'host' ADDR
+//!          | ['tcp'|'udp'] ['src'|'dst'] 'port' N | ['src'|'dst'] 'host' ADDR
 //!          | 'net' ADDR/LEN | 'multicast' | 'broadcast' | 'chatter'
+//!          | 'inbound' | 'outbound'
 //! ```
 //!
 //! `chatter` is what a host says by itself on any interface: IPv4
 //! multicast, broadcast and IGMP, IPv6 multicast (router solicitations,
 //! MLD reports, neighbour solicitations) and neighbour discovery. With no
 //! expression given, everything but chatter is activity.
+//!
+//! `inbound` and `outbound` are libpcap's on pppd's link type
+//! (DLT_PPP_PPPD): the kernel and pppd's `active_packet` put a direction
+//! byte first, 1 for a datagram sent to the peer (`outbound`), 0 for one
+//! received from it (`inbound`). Demand dialling judges only what the host
+//! sends, so it is always outbound there.
+//!
+//! Parentheses and `not` nest at most [`MAX_NESTING`] deep: the parser
+//! recurses once per level, and an expression from a profile or the
+//! command line must never be able to exhaust the stack. `and` and `or`
+//! chains are flat lists, so they add no depth however long they are.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::datagram;
+
+/// The deepest nesting of parentheses and `not` an expression may have.
+/// pppd sets none (libpcap's generated parser runs out of its stack far
+/// beyond what anyone writes by hand); 64 leaves room for any expression a
+/// person or a generator produces and keeps the parser's recursion small.
+pub const MAX_NESTING: usize = 64;
+
+/// Which way a datagram crosses the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from the peer.
+    Inbound,
+    /// Sent to the peer.
+    Outbound,
+}
+
+/// Why an expression was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("empty filter")]
+    Empty,
+    #[error("the filter ends too early")]
+    EndsEarly,
+    #[error("unexpected {0:?}")]
+    Unexpected(String),
+    #[error("expected \")\", found {0:?}")]
+    Unclosed(String),
+    #[error("{0:?} is not a port")]
+    Port(String),
+    #[error("{0:?} is not an address")]
+    Address(String),
+    #[error("{0:?}: write net ADDR/LEN")]
+    NetWithoutLength(String),
+    #[error("{0:?} is not a prefix length")]
+    PrefixLength(String),
+    #[error("{0:?}: prefix too long")]
+    PrefixTooLong(String),
+    #[error("{0:?} is not a filter word this reads")]
+    UnknownWord(String),
+    #[error("parentheses and \"not\" nested more than {MAX_NESTING} deep")]
+    TooDeep,
+}
+
+/// A word as an error quotes it: a megabyte of garbage is not echoed back.
+fn quoted(w: &str) -> String {
+    const MAX: usize = 40;
+    match w.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}...", &w[..at]),
+        None => w.to_string(),
+    }
+}
 
 /// A compiled expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,14 +95,16 @@ pub struct ActiveFilter {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// Flat, so that a long chain is no deeper than a short one.
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Prim(Prim),
 }
 
+/// Which address or port of a datagram a primitive looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dir {
+enum End {
     Src,
     Dst,
     Either,
@@ -50,16 +115,19 @@ enum Prim {
     Ip,
     Ip6,
     Proto(u8),
-    Port(Dir, u16),
-    Host(Dir, IpAddr),
+    /// A TCP or UDP port, of that protocol alone when one is named.
+    Port(Option<u8>, End, u16),
+    Host(End, IpAddr),
     Net(IpAddr, u8),
     Multicast,
     Broadcast,
     Chatter,
+    Way(Direction),
 }
 
 /// The fields the primitives look at.
 struct View {
+    way: Direction,
     v6: bool,
     src: IpAddr,
     dst: IpAddr,
@@ -74,7 +142,8 @@ struct View {
     bare_fin: bool,
 }
 
-fn view(d: &[u8]) -> Option<View> {
+fn view(d: &[u8], way: Direction) -> Option<View> {
+    let upper = |v6, src, dst, proto, l4, later| upper(way, v6, src, dst, proto, l4, later);
     match datagram::classify(d)? {
         (super::proto::IPV4, d) => {
             let h = datagram::ipv4_header(d)?;
@@ -107,7 +176,15 @@ fn view(d: &[u8]) -> Option<View> {
     }
 }
 
-fn upper(v6: bool, src: IpAddr, dst: IpAddr, proto: u8, l4: &[u8], later: bool) -> View {
+fn upper(
+    way: Direction,
+    v6: bool,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    l4: &[u8],
+    later: bool,
+) -> View {
     let ports = (!later && matches!(proto, 6 | 17) && l4.len() >= 4).then(|| {
         (
             u16::from_be_bytes([l4[0], l4[1]]),
@@ -119,6 +196,7 @@ fn upper(v6: bool, src: IpAddr, dst: IpAddr, proto: u8, l4: &[u8], later: bool) 
         l4[13] & 0x01 != 0 && l4.len() <= off
     };
     View {
+        way,
         v6,
         src,
         dst,
@@ -160,20 +238,23 @@ fn is_chatter(v: &View) -> bool {
 
 impl Prim {
     fn eval(&self, v: &View) -> bool {
-        let dir = |d: Dir, a: IpAddr| match d {
-            Dir::Src => v.src == a,
-            Dir::Dst => v.dst == a,
-            Dir::Either => v.src == a || v.dst == a,
+        let dir = |d: End, a: IpAddr| match d {
+            End::Src => v.src == a,
+            End::Dst => v.dst == a,
+            End::Either => v.src == a || v.dst == a,
         };
         match self {
             Prim::Ip => !v.v6,
             Prim::Ip6 => v.v6,
             Prim::Proto(p) => v.proto == Some(*p) && !v.later_fragment,
-            Prim::Port(d, p) => v.ports.is_some_and(|(s, t)| match d {
-                Dir::Src => s == *p,
-                Dir::Dst => t == *p,
-                Dir::Either => s == *p || t == *p,
-            }),
+            Prim::Port(proto, d, p) => {
+                proto.map_or(true, |x| v.proto == Some(x))
+                    && v.ports.is_some_and(|(s, t)| match d {
+                        End::Src => s == *p,
+                        End::Dst => t == *p,
+                        End::Either => s == *p || t == *p,
+                    })
+            }
             Prim::Host(d, a) => dir(*d, *a),
             Prim::Net(n, l) => in_net(v.src, *n, *l) || in_net(v.dst, *n, *l),
             Prim::Multicast => match v.dst {
@@ -182,6 +263,7 @@ impl Prim {
             },
             Prim::Broadcast => v.dst == IpAddr::V4(Ipv4Addr::BROADCAST),
             Prim::Chatter => is_chatter(v),
+            Prim::Way(w) => v.way == *w,
         }
     }
 }
@@ -189,8 +271,8 @@ impl Prim {
 impl Expr {
     fn eval(&self, v: &View) -> bool {
         match self {
-            Expr::Or(a, b) => a.eval(v) || b.eval(v),
-            Expr::And(a, b) => a.eval(v) && b.eval(v),
+            Expr::Or(es) => es.iter().any(|e| e.eval(v)),
+            Expr::And(es) => es.iter().all(|e| e.eval(v)),
             Expr::Not(a) => !a.eval(v),
             Expr::Prim(p) => p.eval(v),
         }
@@ -214,18 +296,21 @@ impl std::fmt::Display for ActiveFilter {
 }
 
 impl ActiveFilter {
-    /// Whether the datagram counts for `idle`. Garbage never does.
-    pub fn is_active(&self, datagram: &[u8]) -> bool {
-        view(datagram).is_some_and(|v| self.expr.eval(&v))
+    /// Whether the datagram, going `way`, counts for `idle`. Garbage never
+    /// does.
+    pub fn is_active(&self, datagram: &[u8], way: Direction) -> bool {
+        view(datagram, way).is_some_and(|v| self.expr.eval(&v))
     }
 
-    /// Whether the datagram may bring a demand link up: it counts, and it
-    /// is not a later fragment or a bare FIN (pppd's `active_packet`).
+    /// Whether the datagram, which the host sends, may bring a demand link
+    /// up: it counts, and it is not a later fragment or a bare FIN (pppd's
+    /// `active_packet`, which marks it outbound).
     pub fn may_dial(&self, datagram: &[u8]) -> bool {
-        view(datagram).is_some_and(|v| !v.later_fragment && !v.bare_fin && self.expr.eval(&v))
+        view(datagram, Direction::Outbound)
+            .is_some_and(|v| !v.later_fragment && !v.bare_fin && self.expr.eval(&v))
     }
 
-    pub fn parse(text: &str) -> Result<ActiveFilter, String> {
+    pub fn parse(text: &str) -> Result<ActiveFilter, FilterError> {
         let words: Vec<String> = text
             .replace('(', " ( ")
             .replace(')', " ) ")
@@ -233,12 +318,16 @@ impl ActiveFilter {
             .map(str::to_ascii_lowercase)
             .collect();
         if words.is_empty() {
-            return Err("empty filter".into());
+            return Err(FilterError::Empty);
         }
-        let mut p = Parser { w: &words, at: 0 };
+        let mut p = Parser {
+            w: &words,
+            at: 0,
+            depth: 0,
+        };
         let expr = p.or()?;
         if let Some(extra) = p.peek() {
-            return Err(format!("unexpected {extra:?}"));
+            return Err(FilterError::Unexpected(quoted(extra)));
         }
         Ok(ActiveFilter {
             expr,
@@ -250,6 +339,8 @@ impl ActiveFilter {
 struct Parser<'a> {
     w: &'a [String],
     at: usize,
+    /// Parentheses and `not`s open around the word at `at`.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -257,53 +348,91 @@ impl Parser<'_> {
         self.w.get(self.at).map(String::as_str)
     }
 
-    fn next(&mut self) -> Result<&str, String> {
-        let w = self.w.get(self.at).ok_or("the filter ends too early")?;
+    fn next(&mut self) -> Result<&str, FilterError> {
+        let w = self.w.get(self.at).ok_or(FilterError::EndsEarly)?;
         self.at += 1;
         Ok(w)
     }
 
-    fn or(&mut self) -> Result<Expr, String> {
-        let mut e = self.and()?;
+    fn or(&mut self) -> Result<Expr, FilterError> {
+        let mut es = vec![self.and()?];
         while matches!(self.peek(), Some("or" | "||")) {
             self.at += 1;
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+            es.push(self.and()?);
         }
-        Ok(e)
+        Ok(if es.len() == 1 {
+            es.remove(0)
+        } else {
+            Expr::Or(es)
+        })
     }
 
-    fn and(&mut self) -> Result<Expr, String> {
-        let mut e = self.unary()?;
+    fn and(&mut self) -> Result<Expr, FilterError> {
+        let mut es = vec![self.unary()?];
         while matches!(self.peek(), Some("and" | "&&")) {
             self.at += 1;
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+            es.push(self.unary()?);
         }
-        Ok(e)
+        Ok(if es.len() == 1 {
+            es.remove(0)
+        } else {
+            Expr::And(es)
+        })
     }
 
-    fn unary(&mut self) -> Result<Expr, String> {
+    /// One level deeper, refused past [`MAX_NESTING`] before recursing.
+    fn nest(&mut self) -> Result<(), FilterError> {
+        if self.depth == MAX_NESTING {
+            return Err(FilterError::TooDeep);
+        }
+        self.depth += 1;
+        self.at += 1;
+        Ok(())
+    }
+
+    fn unary(&mut self) -> Result<Expr, FilterError> {
         match self.peek() {
             Some("not" | "!") => {
-                self.at += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                self.nest()?;
+                let e = Expr::Not(Box::new(self.unary()?));
+                self.depth -= 1;
+                Ok(e)
             }
             Some("(") => {
-                self.at += 1;
+                self.nest()?;
                 let e = self.or()?;
+                self.depth -= 1;
                 match self.next()? {
                     ")" => Ok(e),
-                    w => Err(format!("expected \")\", found {w:?}")),
+                    w => Err(FilterError::Unclosed(quoted(w))),
                 }
             }
             _ => Ok(Expr::Prim(self.prim()?)),
         }
     }
 
-    fn prim(&mut self) -> Result<Prim, String> {
+    /// `[src|dst] port` next, after `tcp` or `udp`.
+    fn port_follows(&self) -> bool {
+        let at = |i: usize| self.w.get(self.at + i).map(String::as_str);
+        match at(0) {
+            Some("port") => true,
+            Some("src" | "dst") => at(1) == Some("port"),
+            _ => false,
+        }
+    }
+
+    /// The number after `port`.
+    fn port(&mut self, proto: Option<u8>, end: End) -> Result<Prim, FilterError> {
+        let n = self.next()?;
+        let n = n.parse().map_err(|_| FilterError::Port(quoted(n)))?;
+        Ok(Prim::Port(proto, end, n))
+    }
+
+    fn prim(&mut self) -> Result<Prim, FilterError> {
         let w = self.next()?.to_string();
         let dir = match w.as_str() {
-            "src" => Some(Dir::Src),
-            "dst" => Some(Dir::Dst),
+            "src" => Some(End::Src),
+            "dst" => Some(End::Dst),
             _ => None,
         };
         let w = if dir.is_some() {
@@ -311,10 +440,20 @@ impl Parser<'_> {
         } else {
             w
         };
-        let d = dir.unwrap_or(Dir::Either);
+        let d = dir.unwrap_or(End::Either);
         Ok(match w.as_str() {
             "ip" if dir.is_none() => Prim::Ip,
             "ip6" if dir.is_none() => Prim::Ip6,
+            // tcpdump's `tcp port 443`: the port of that protocol alone.
+            "tcp" | "udp" if dir.is_none() && self.port_follows() => {
+                let end = match self.peek() {
+                    Some("src") => End::Src,
+                    Some("dst") => End::Dst,
+                    _ => End::Either,
+                };
+                self.at += if end == End::Either { 1 } else { 2 };
+                self.port(Some(if w == "tcp" { 6 } else { 17 }), end)?
+            }
             "tcp" if dir.is_none() => Prim::Proto(6),
             "udp" if dir.is_none() => Prim::Proto(17),
             "icmp" if dir.is_none() => Prim::Proto(1),
@@ -322,32 +461,28 @@ impl Parser<'_> {
             "multicast" if dir.is_none() => Prim::Multicast,
             "broadcast" if dir.is_none() => Prim::Broadcast,
             "chatter" if dir.is_none() => Prim::Chatter,
-            "port" => {
-                let n = self.next()?;
-                Prim::Port(d, n.parse().map_err(|_| format!("{n:?} is not a port"))?)
-            }
+            "inbound" if dir.is_none() => Prim::Way(Direction::Inbound),
+            "outbound" if dir.is_none() => Prim::Way(Direction::Outbound),
+            "port" => self.port(None, d)?,
             "host" => {
                 let a = self.next()?;
-                Prim::Host(
-                    d,
-                    a.parse().map_err(|_| format!("{a:?} is not an address"))?,
-                )
+                Prim::Host(d, a.parse().map_err(|_| FilterError::Address(quoted(a)))?)
             }
             "net" if dir.is_none() => {
                 let n = self.next()?;
                 let (a, l) = n
                     .split_once('/')
-                    .ok_or_else(|| format!("{n:?}: write net ADDR/LEN"))?;
-                let a: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an address"))?;
+                    .ok_or_else(|| FilterError::NetWithoutLength(quoted(n)))?;
+                let a: IpAddr = a.parse().map_err(|_| FilterError::Address(quoted(a)))?;
                 let l: u8 = l
                     .parse()
-                    .map_err(|_| format!("{l:?} is not a prefix length"))?;
+                    .map_err(|_| FilterError::PrefixLength(quoted(l)))?;
                 if l > if a.is_ipv4() { 32 } else { 128 } {
-                    return Err(format!("{n:?}: prefix too long"));
+                    return Err(FilterError::PrefixTooLong(quoted(n)));
                 }
                 Prim::Net(a, l)
             }
-            other => return Err(format!("{other:?} is not a filter word this reads")),
+            other => return Err(FilterError::UnknownWord(quoted(other))),
         })
     }
 }
@@ -394,7 +529,7 @@ mod tests {
     fn by_default_the_hosts_own_chatter_does_not_count() {
         let f = ActiveFilter::default();
         let syn = v4(6, [10, 64, 1, 10], &tcp(443, 0x02, 0));
-        assert!(f.may_dial(&syn) && f.is_active(&syn));
+        assert!(f.may_dial(&syn) && f.is_active(&syn, Direction::Outbound));
         // IPv6 router solicitation, MLD report, neighbour advertisement.
         let rs = v6(58, "ff02::2".parse().unwrap(), &[133, 0, 0, 0, 0, 0, 0, 0]);
         let mld = v6(58, "ff02::16".parse().unwrap(), &[143, 0, 0, 0]);
@@ -402,20 +537,22 @@ mod tests {
         let igmp = v4(2, [224, 0, 0, 22], &[0x22, 0, 0, 0]);
         let bcast = v4(17, [255, 255, 255, 255], &[0, 68, 0, 67, 0, 8, 0, 0]);
         for p in [&rs, &mld, &na, &igmp, &bcast] {
-            assert!(!f.may_dial(p) && !f.is_active(p), "{p:?}");
+            for way in [Direction::Inbound, Direction::Outbound] {
+                assert!(!f.may_dial(p) && !f.is_active(p, way), "{p:?}");
+            }
         }
         // A unicast ping6 does count.
         let ping6 = v6(58, "fe80::2".parse().unwrap(), &[128, 0, 0, 0, 0, 1, 0, 1]);
         assert!(f.may_dial(&ping6));
         // Garbage never does.
-        assert!(!f.is_active(&[0x45, 0, 1]));
+        assert!(!f.is_active(&[0x45, 0, 1], Direction::Inbound));
     }
 
     #[test]
     fn a_bare_fin_and_a_later_fragment_do_not_dial_but_count_for_idle() {
         let f = ActiveFilter::default();
         let fin = v4(6, [10, 64, 1, 10], &tcp(443, 0x11, 0));
-        assert!(!f.may_dial(&fin) && f.is_active(&fin));
+        assert!(!f.may_dial(&fin) && f.is_active(&fin, Direction::Outbound));
         let fin_with_data = v4(6, [10, 64, 1, 10], &tcp(443, 0x11, 5));
         assert!(f.may_dial(&fin_with_data));
         let mut frag = v4(17, [10, 64, 1, 10], &[0; 16]);
@@ -436,6 +573,18 @@ mod tests {
         assert!(g.may_dial(&v4(1, [192, 168, 7, 1], &[8, 0, 0, 0])));
         assert!(!g.may_dial(&v4(1, [10, 64, 1, 11], &[8, 0, 0, 0])));
         assert!(ActiveFilter::parse("ip6 and not chatter").is_ok());
+        // tcpdump's shorthand: the port of that protocol alone.
+        let h = ActiveFilter::parse("tcp port 443 or icmp").unwrap();
+        assert!(h.may_dial(&v4(6, [10, 64, 1, 10], &tcp(443, 0x02, 0))));
+        assert!(h.may_dial(&v4(1, [10, 64, 1, 10], &[8, 0, 0, 0])));
+        let quic = v4(17, [10, 64, 1, 10], &[0x9c, 0x40, 1, 0xbb, 0, 8, 0, 0]);
+        assert!(!h.may_dial(&quic), "udp 443 is not tcp port 443");
+        assert!(ActiveFilter::parse("udp dst port 443")
+            .unwrap()
+            .may_dial(&quic));
+        assert!(!ActiveFilter::parse("udp src port 443")
+            .unwrap()
+            .may_dial(&quic));
     }
 
     #[test]
@@ -450,8 +599,92 @@ mod tests {
             ("tcp udp", "unexpected"),
             ("ether host 1", "not a filter word"),
         ] {
-            let e = ActiveFilter::parse(bad).unwrap_err();
+            let e = ActiveFilter::parse(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad:?}: {e}");
         }
+        // Direction is no address: `src inbound` means nothing.
+        assert_eq!(
+            ActiveFilter::parse("src inbound"),
+            Err(FilterError::UnknownWord("inbound".into()))
+        );
+        // A huge word is not echoed whole.
+        let e = ActiveFilter::parse(&"x".repeat(100_000)).unwrap_err();
+        assert!(e.to_string().len() < 100, "{e}");
+    }
+
+    #[test]
+    fn inbound_and_outbound_judge_the_direction() {
+        let syn = v4(6, [10, 64, 1, 10], &tcp(443, 0x02, 0));
+        let out = ActiveFilter::parse("outbound").unwrap();
+        assert!(out.is_active(&syn, Direction::Outbound));
+        assert!(!out.is_active(&syn, Direction::Inbound));
+        assert!(out.may_dial(&syn), "what the host sends is outbound");
+        let not_in = ActiveFilter::parse("not inbound").unwrap();
+        assert!(not_in.is_active(&syn, Direction::Outbound));
+        assert!(!not_in.is_active(&syn, Direction::Inbound));
+        // Demand dialling never sees an inbound datagram.
+        assert!(!ActiveFilter::parse("inbound").unwrap().may_dial(&syn));
+        // Combined like any primitive: web traffic either way, anything
+        // else only when sent.
+        let f = ActiveFilter::parse("outbound or (inbound and tcp port 443)").unwrap();
+        let ntp = v4(17, [10, 0, 0, 1], &[0, 123, 0, 123, 0, 8, 0, 0]);
+        assert!(f.is_active(&syn, Direction::Inbound));
+        assert!(!f.is_active(&ntp, Direction::Inbound));
+        assert!(f.is_active(&ntp, Direction::Outbound));
+        // Direction does not make chatter count.
+        let g = ActiveFilter::parse("outbound and not chatter").unwrap();
+        let igmp = v4(2, [224, 0, 0, 22], &[0x22, 0, 0, 0]);
+        assert!(!g.is_active(&igmp, Direction::Outbound));
+        assert!(g.is_active(&syn, Direction::Outbound));
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_an_error_not_a_stack_overflow() {
+        let syn = v4(6, [10, 64, 1, 10], &tcp(443, 0x02, 0));
+        let deep =
+            |n: usize, open: &str, close: &str| format!("{}tcp{}", open.repeat(n), close.repeat(n));
+        for (open, close) in [("not ", ""), ("(", ")"), ("not (", ")")] {
+            for n in [100_000, MAX_NESTING + 1] {
+                let e = ActiveFilter::parse(&deep(n, open, close)).unwrap_err();
+                assert_eq!(e, FilterError::TooDeep, "{open:?} x {n}");
+            }
+        }
+        // Unclosed, too: the depth is refused before the missing ")".
+        assert_eq!(
+            ActiveFilter::parse(&"(".repeat(100_000)),
+            Err(FilterError::TooDeep)
+        );
+        assert!(FilterError::TooDeep.to_string().contains("64"));
+        // At the limit and just under it, accepted and evaluated.
+        for n in [MAX_NESTING, MAX_NESTING - 1] {
+            let nots = ActiveFilter::parse(&deep(n, "not ", "")).unwrap();
+            assert_eq!(nots.is_active(&syn, Direction::Outbound), n % 2 == 0);
+            let parens = ActiveFilter::parse(&deep(n, "(", ")")).unwrap();
+            assert!(parens.may_dial(&syn));
+        }
+        // Half of each, mixed.
+        let half = MAX_NESTING / 2;
+        assert!(ActiveFilter::parse(&deep(half, "not (", ")")).is_ok());
+        assert_eq!(
+            ActiveFilter::parse(&deep(half + 1, "not (", ")")),
+            Err(FilterError::TooDeep)
+        );
+        // Depth closes with its parenthesis: siblings do not add up.
+        let sibling = deep(MAX_NESTING, "(", ")");
+        assert!(ActiveFilter::parse(&format!("{sibling} and {sibling}")).is_ok());
+    }
+
+    #[test]
+    fn a_long_chain_of_and_or_is_flat() {
+        // 100,000 terms would be 100,000 levels of a binary tree: dropping
+        // or evaluating it would recurse that deep.
+        let udp = v4(17, [10, 0, 0, 1], &[0, 123, 0, 123, 0, 8, 0, 0]);
+        let ors = vec!["tcp"; 100_000].join(" or ") + " or udp";
+        let f = ActiveFilter::parse(&ors).unwrap();
+        assert!(f.is_active(&udp, Direction::Inbound));
+        let ands = vec!["ip"; 100_000].join(" and ") + " and tcp";
+        let g = ActiveFilter::parse(&ands).unwrap();
+        assert!(!g.is_active(&udp, Direction::Inbound));
+        drop((f, g));
     }
 }

@@ -356,7 +356,9 @@ fn note_activity(
     d: &[u8],
     now: Instant,
 ) {
-    if filter.map_or(true, |f| f.is_active(d)) {
+    // Only received datagrams come through here.
+    let inbound = super::activity::Direction::Inbound;
+    if filter.map_or(true, |f| f.is_active(d, inbound)) {
         *last_ip = Some(now);
     }
 }
@@ -853,14 +855,15 @@ impl Link {
         }
     }
 
-    /// A datagram either way restarts the idle time if it counts as
-    /// activity.
+    /// A datagram sent to the peer restarts the idle time if it counts as
+    /// activity (received ones: `note_activity`).
     fn activity(&mut self, d: &[u8], now: Instant) {
+        let out = super::activity::Direction::Outbound;
         if self
             .cfg
             .active_filter
             .as_ref()
-            .map_or(true, |f| f.is_active(d))
+            .map_or(true, |f| f.is_active(d, out))
         {
             self.last_ip = Some(now);
         }

@@ -161,8 +161,8 @@ impl Profile {
             }
         }
         if let Some(f) = &self.active_filter {
-            if let Err(m) = crate::ppp::activity::ActiveFilter::parse(f) {
-                return bad(vec![key("active-filter")], m);
+            if let Err(e) = crate::ppp::activity::ActiveFilter::parse(f) {
+                return bad(vec![key("active-filter")], e.to_string());
             }
         }
         if let Some(spec) = self.ipv6.as_ref().and_then(|v| v.spec()) {

@@ -587,14 +587,26 @@ fn pump_for_event(
     name: &str,
     timeout: Duration,
 ) -> Option<Value> {
+    pump_for_event_where(h, c, name, timeout, |_| true)
+}
+
+/// [`pump_for_event`] for the first event called `name` that `pick`
+/// likes.
+fn pump_for_event_where(
+    h: &mut Hostile,
+    c: &mut Carrier,
+    name: &str,
+    timeout: Duration,
+    pick: impl Fn(&Value) -> bool,
+) -> Option<Value> {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
-        if let Some(v) = c.wait_event(name, Duration::from_millis(1)) {
+        if let Some(v) = c.wait_event_where(name, Duration::from_millis(1), &pick) {
             return Some(v);
         }
         h.pump_until(Duration::from_millis(30), |_| false);
         if let Ok(Some(_)) = c.child.try_wait() {
-            return c.wait_event(name, Duration::from_millis(200));
+            return c.wait_event_where(name, Duration::from_millis(200), &pick);
         }
     }
     None
@@ -624,6 +636,41 @@ fn call_up_v6(lab: &Lab, state: &Path, user: &str, secret: &str) -> Call {
     let mut cfg = hostile::client_config(user, secret.as_bytes());
     cfg.ipv6 = Some(carrier::ppp::ipv6cp::Ipv6cpConfig::default());
     call_up_with(lab, state, Hostile::with_config(cfg), &ifname_template())
+}
+
+/// [`call_up_v6`], waited for until IPv6CP is up on both sides: the
+/// call, the console's `ipv6cp-up` and its IPv6 `ip-interface` events.
+fn call_up_v6_ready(
+    lab: &Lab,
+    state: &Path,
+    user: &str,
+    secret: &str,
+) -> (Call, Value, Option<Value>) {
+    let mut call = call_up_v6(lab, state, user, secret);
+    let up6 = call
+        .caller
+        .pump_until(Duration::from_secs(15), |h| h.ipv6_up());
+    let ev = pump_for_event(
+        &mut call.caller,
+        &mut call.console,
+        "ipv6cp-up",
+        Duration::from_secs(5),
+    );
+    let iface6 = call
+        .console
+        .wait_event_where("ip-interface", Duration::from_secs(2), |v| {
+            v["family"] == "ipv6"
+        });
+    let ev = match (up6, ev, &iface6) {
+        (true, Some(ev), Some(i)) if i.get("error").is_none() => ev,
+        _ => panic!(
+            "IPv6 did not come up on the call: caller IPv6CP up {up6}, console ip-interface {iface6:?}; console events {:?}; caller events {:?}; Protocol-Rejects {:?}",
+            call.console.seen,
+            call.caller.events,
+            call.caller.protocol_rejects.iter().map(|(p, _)| format!("{p:#06x}")).collect::<Vec<_>>()
+        ),
+    };
+    (call, ev, iface6)
 }
 
 /// [`call_up`] with a caller configured beforehand (IPv6CP, say).
@@ -2149,30 +2196,7 @@ fn ipv6_allowed_opens_exactly_the_port_list_and_only_from_the_caller() {
     let l1 = lpar_listeners(&lab.lpar1);
     let l2 = lpar_listeners(&lab.lpar2);
 
-    let mut call = call_up_v6(&lab, &state, &user, &secret);
-    let up6 = call
-        .caller
-        .pump_until(Duration::from_secs(15), |h| h.ipv6_up());
-    let ev = pump_for_event(
-        &mut call.caller,
-        &mut call.console,
-        "ipv6cp-up",
-        Duration::from_secs(5),
-    );
-    let iface6 = call
-        .console
-        .wait_event_where("ip-interface", Duration::from_secs(2), |v| {
-            v["family"] == "ipv6"
-        });
-    let ev = match (up6, ev, &iface6) {
-        (true, Some(ev), Some(i)) if i.get("error").is_none() => ev,
-        _ => panic!(
-            "IPv6 did not come up on the call: caller IPv6CP up {up6}, console ip-interface {iface6:?}; console events {:?}; caller events {:?}; Protocol-Rejects {:?}",
-            call.console.seen,
-            call.caller.events,
-            call.caller.protocol_rejects.iter().map(|(p, _)| format!("{p:#06x}")).collect::<Vec<_>>()
-        ),
-    };
+    let (mut call, ev, iface6) = call_up_v6_ready(&lab, &state, &user, &secret);
     let (console_ll, caller_ll) = (v6_field(&ev, "local_ll"), v6_field(&ev, "peer_ll"));
     r.note(format!(
         "call up on {} ({} -> {}), IPv6 [{caller_ll}] -> [{console_ll}] (ipv6cp-up local {}, peer {}); {}",
@@ -2352,5 +2376,360 @@ fn ipv6_not_enabled_rejects_ipv6cp_and_carries_no_ipv6() {
         )
     });
     hang_up(&mut r, &mut call);
+    r.finish();
+}
+
+// ---- the host's firewall reloaded mid-call ----
+
+/// `nft flush ruleset` in the console, as a reload of the host's
+/// firewall does; waits until the console has put its table back.
+fn flush_ruleset(r: &mut Report, lab: &Lab, call: &mut Call, n: u64) -> Option<Value> {
+    ok(
+        lab.console.run(&["nft", "flush", "ruleset"]),
+        "nft flush ruleset",
+    );
+    let ev = pump_for_event_where(
+        &mut call.caller,
+        &mut call.console,
+        "firewall-restored",
+        Duration::from_secs(10),
+        |v| v["repairs"] == n,
+    );
+    r.check(ev.is_some(), || {
+        format!("RELOAD: after flush {n}, no firewall-restored event with repairs {n}: {ev:?}")
+    });
+    let tables = nft_tables(&lab.console);
+    let want = format!("inet {}", table_for(&call.ifname));
+    r.check(tables.contains(&want), || {
+        format!("RELOAD: after flush {n}, the call's table is not back: {tables:?}")
+    });
+    ev
+}
+
+/// The console's scans over both families before and after a reload.
+#[allow(clippy::too_many_arguments)]
+fn scans_both(
+    r: &mut Report,
+    lab: &Lab,
+    call: &mut Call,
+    cl: &Listeners,
+    l1: &Listeners,
+    lls: (Ipv6Addr, Ipv6Addr),
+    want: &BTreeSet<u16>,
+    who: &str,
+) {
+    let (console_ll, caller_ll) = lls;
+    let (me, console) = (call.remote, call.local);
+    console_scans(r, lab, call, cl, (me, console), &port_list(), want, who);
+    let w6 = format!("{who} (IPv6)");
+    console_scans(
+        r,
+        lab,
+        call,
+        cl,
+        (caller_ll, console_ll),
+        &port_list(),
+        want,
+        &w6,
+    );
+    let n = call.caller.ping(me, console, 2);
+    r.row(
+        "ipv4/icmp",
+        &format!("echo {console}{who}"),
+        2,
+        n.into(),
+        "",
+    );
+    r.check(n == 0, || format!("RELOAD{who}: the console answers ping"));
+    lpar1_reachable(r, lab, call, l1);
+}
+
+/// Tests 8 and 9: the host flushes its ruleset during the call. The
+/// reachable set, over IPv4 and IPv6, is the same after as before: the
+/// call's own policy held, and its table is back (counted). A host that
+/// keeps flushing ends the call, with an event and exit 1, and nothing of
+/// it left behind.
+fn reload_mid_call(name: &'static str, tag: &str, console_access: bool) {
+    let Some((lab, mut r)) = Lab::with_report(tag, name) else {
+        return;
+    };
+    let state = lab.state("state");
+    let (user, secret) = lab.enable_lpar1(&state, console_access, "chap", &["--ipv6"]);
+    let cl = console_listeners(&lab);
+    let l1 = lpar_listeners(&lab.lpar1);
+    let (mut call, ev, _) = call_up_v6_ready(&lab, &state, &user, &secret);
+    let lls = (v6_field(&ev, "local_ll"), v6_field(&ev, "peer_ll"));
+    let want = if console_access {
+        service_set()
+    } else {
+        BTreeSet::new()
+    };
+    scans_both(
+        &mut r,
+        &lab,
+        &mut call,
+        &cl,
+        &l1,
+        lls,
+        &want,
+        " before the reload",
+    );
+    let t0 = Instant::now();
+    flush_ruleset(&mut r, &lab, &mut call, 1);
+    r.note(format!(
+        "flush 1 repaired within {:.0} ms",
+        t0.elapsed().as_secs_f64() * 1000.0
+    ));
+    scans_both(
+        &mut r,
+        &lab,
+        &mut call,
+        &cl,
+        &l1,
+        lls,
+        &want,
+        " after the reload",
+    );
+    // A stray rule in the call's table is taken out just the same.
+    let table = table_for(&call.ifname);
+    ok(
+        lab.console
+            .run(&["nft", "insert", "rule", "inet", &table, "input", "accept"]),
+        "nft insert rule",
+    );
+    let changed = pump_for_event_where(
+        &mut call.caller,
+        &mut call.console,
+        "firewall-restored",
+        Duration::from_secs(10),
+        |v| v["repairs"] == 2,
+    );
+    r.check(
+        changed.as_ref().is_some_and(|v| v["found"] == "changed"),
+        || format!("RELOAD: an accept rule inserted in {table} was not taken out: {changed:?}"),
+    );
+    // Keep at it, and the call ends.
+    // Two repairs so far; MAX_REPAIRS (5) in a minute are borne, the
+    // next flush is not.
+    let mut n = 2;
+    let lost = loop {
+        ok(
+            lab.console.run(&["nft", "flush", "ruleset"]),
+            "nft flush ruleset",
+        );
+        n += 1;
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut ev = None;
+        while ev.is_none() && Instant::now() < end {
+            ev = pump_for_event_where(
+                &mut call.caller,
+                &mut call.console,
+                "firewall-restored",
+                Duration::from_millis(50),
+                |v| v["repairs"] == n,
+            )
+            .or_else(|| {
+                call.console
+                    .wait_event("firewall-lost", Duration::from_millis(1))
+            });
+        }
+        match ev {
+            Some(v) if v["event"] == "firewall-restored" && n < 10 => {}
+            other => break other,
+        }
+    };
+    r.check(
+        lost.as_ref().is_some_and(|v| v["event"] == "firewall-lost"),
+        || format!("RELOAD: after {n} flushes, no firewall-lost: {lost:?}"),
+    );
+    let code = pump_until_exit(&mut call.caller, &mut call.console, Duration::from_secs(20));
+    r.note(format!(
+        "flushed {n} times: {lost:?}; console exit {code:?}"
+    ));
+    r.check(code == Some(1), || {
+        format!("RELOAD: the console kept flushing exited {code:?}, want 1")
+    });
+    let stats = call.console.events_named("stats").last().cloned();
+    let policy = stats
+        .as_ref()
+        .map(|s| s["ip"]["policy"].clone())
+        .unwrap_or(Value::Null);
+    r.note(format!("the call's policy: {policy}"));
+    let from = &policy["from-caller"];
+    let dropped_at_console = if console_access {
+        "port"
+    } else {
+        "console-closed"
+    };
+    r.check(from[dropped_at_console].as_u64().unwrap_or(0) > 1000, || {
+        format!("RELOAD: the call's own policy did not drop the scans ({dropped_at_console}): {policy}")
+    });
+    let tables = nft_tables(&lab.console);
+    r.check(
+        !tables.iter().any(|t| t.starts_with("carrier_inbound")),
+        || format!("LEFTOVERS: after the call gave up: {tables:?}"),
+    );
+    r.finish();
+}
+
+#[test]
+fn a_firewall_reload_mid_call_with_console_access_changes_nothing() {
+    let _serial = one_at_a_time();
+    reload_mid_call(
+        "a_firewall_reload_mid_call_with_console_access_changes_nothing",
+        "atk-rl-on",
+        true,
+    );
+}
+
+#[test]
+fn a_firewall_reload_mid_call_without_console_access_changes_nothing() {
+    let _serial = one_at_a_time();
+    reload_mid_call(
+        "a_firewall_reload_mid_call_without_console_access_changes_nothing",
+        "atk-rl-off",
+        false,
+    );
+}
+
+// ---- a flow left from an earlier call ----
+
+/// Test 10: a TCP connection to a console listener, opened in call 1 (with
+/// console access), outlives call 1 on the console's side. Call 2, from
+/// the same address but enabled without console access, resumes it with
+/// the right sequence numbers: no segment reaches the listener, none is
+/// answered.
+#[test]
+fn a_tcp_session_from_an_earlier_call_does_not_carry_over() {
+    let _serial = one_at_a_time();
+    let Some((lab, mut r)) = Lab::with_report(
+        "atk-carry",
+        "a_tcp_session_from_an_earlier_call_does_not_carry_over",
+    ) else {
+        return;
+    };
+    let held = support::listen::Held::start(lab.console.name(), 22);
+    let state = lab.state("state");
+    let (user, secret) = lab.enable_lpar1(&state, true, "chap", &[]);
+    let mut call = call_up(&lab, &state, &user, &secret, &ifname_template());
+    let (me, console) = (call.remote, call.local);
+    let sport = call.caller.fresh_port();
+    let isn = 0x1000_0000u32;
+    call.caller
+        .send_ip::<Ipv4Addr>(&hostile::tcp(me, sport, console, 22, isn, 0, 0x02));
+    let mut server_isn = None;
+    let end = Instant::now() + Duration::from_secs(5);
+    while server_isn.is_none() && Instant::now() < end {
+        for (_, p) in call.caller.pump_some(Duration::from_millis(100)) {
+            if let Some(t) = hostile::parse_tcp4(&p) {
+                if t.sport == 22
+                    && t.dport == sport
+                    && t.flags & hostile::SYN_ACK == hostile::SYN_ACK
+                {
+                    server_isn = Some(t.seq);
+                }
+            }
+        }
+    }
+    let y = server_isn.expect("the console's listener did not answer the SYN in call 1");
+    let (seq, ack) = (isn.wrapping_add(1), y.wrapping_add(1));
+    call.caller.send_ip::<Ipv4Addr>(&hostile::tcp(
+        me,
+        sport,
+        console,
+        22,
+        seq,
+        ack,
+        hostile::ACK,
+    ));
+    let hello = b"hello";
+    call.caller.send_ip::<Ipv4Addr>(&hostile::tcp_data(
+        me,
+        sport,
+        console,
+        22,
+        (seq, ack, hostile::ACK | 0x08),
+        hello,
+    ));
+    let end = Instant::now() + Duration::from_secs(5);
+    while held.counts().1 < hello.len() as u64 && Instant::now() < end {
+        call.caller.pump_some(Duration::from_millis(50));
+    }
+    let in_call1 = held.counts();
+    r.row(
+        "ipv4/tcp",
+        "session to :22 in call 1",
+        1,
+        in_call1.0 as usize,
+        &format!("{} octets reached the listener", in_call1.1),
+    );
+    assert_eq!(
+        in_call1,
+        (1, hello.len() as u64),
+        "HARNESS: the session did not reach the listener in call 1"
+    );
+    hang_up(&mut r, &mut call);
+    drop(call);
+
+    // Call 2: same addresses, no console access.
+    let (user, secret) = lab.enable_lpar1(&state, false, "chap", &[]);
+    let mut call = call_up(&lab, &state, &user, &secret, &ifname_template());
+    assert_eq!((call.remote, call.local), (me, console));
+    let seq = seq.wrapping_add(hello.len() as u32);
+    let again = b"again, from call 2";
+    let mut answered = Vec::new();
+    for (i, flags) in [hostile::ACK | 0x08, hostile::ACK, hostile::ACK | 0x01]
+        .into_iter()
+        .enumerate()
+    {
+        let data: &[u8] = if i == 0 { again } else { &[] };
+        call.caller.send_ip::<Ipv4Addr>(&hostile::tcp_data(
+            me,
+            sport,
+            console,
+            22,
+            (seq, ack, flags),
+            data,
+        ));
+        for (_, p) in call.caller.pump(Duration::from_secs(1)) {
+            if let Some(t) = hostile::parse_tcp4(&p) {
+                if t.sport == 22 && t.dport == sport {
+                    answered.push(format!("{:#04x} seq {} ack {}", t.flags, t.seq, t.ack));
+                }
+            }
+        }
+    }
+    let in_call2 = held.counts();
+    r.row(
+        "ipv4/tcp",
+        "same session in call 2",
+        3,
+        answered.len(),
+        &format!(
+            "{} more octets reached the listener",
+            in_call2.1 - in_call1.1
+        ),
+    );
+    r.check(in_call2 == in_call1, || {
+        format!("CARRY-OVER: call 2 resumed call 1's session: the listener went from {in_call1:?} to {in_call2:?} (connections, octets)")
+    });
+    r.check(answered.is_empty(), || {
+        format!(
+            "CARRY-OVER: the console answered call 2's segments of call 1's session: {answered:?}"
+        )
+    });
+    hang_up(&mut r, &mut call);
+    let stats = call.console.events_named("stats").last().cloned();
+    let closed = stats
+        .as_ref()
+        .and_then(|s| s["ip"]["policy"]["from-caller"]["console-closed"].as_u64())
+        .unwrap_or(0);
+    r.note(format!(
+        "call 2's policy: {:?}",
+        stats.map(|s| s["ip"].clone())
+    ));
+    r.check(closed >= 3, || {
+        format!("CARRY-OVER: call 2's policy counted {closed} datagrams to the closed console, want the 3 segments")
+    });
     r.finish();
 }

@@ -49,6 +49,8 @@ pub struct InboundPlane {
     next_look: Option<tokio::time::Instant>,
     /// Why the call can no longer be carried, once it cannot.
     failed: Option<String>,
+    /// The session has been told of `failed`.
+    told: bool,
     reporter: Reporter,
 }
 
@@ -79,6 +81,7 @@ impl InboundPlane {
             watch: None,
             next_look: None,
             failed: None,
+            told: false,
             reporter,
         }
     }
@@ -407,6 +410,11 @@ impl IpPlane for InboundPlane {
         loop {
             self.keep_wall();
             if let Some(why) = &self.failed {
+                if self.told {
+                    // Said once; the session is hanging up.
+                    return std::future::pending().await;
+                }
+                self.told = true;
                 return Err(io::Error::other(why.clone()));
             }
             let next_look = self.next_look;

@@ -907,6 +907,18 @@ pub fn tcp<A: Ip>(
     ack: u32,
     flags: u8,
 ) -> Vec<u8> {
+    tcp_data(src, sport, dst, dport, (seq, ack, flags), &[])
+}
+
+/// A TCP segment carrying `data`, (seq, ack, flags) as given.
+pub fn tcp_data<A: Ip>(
+    src: A,
+    sport: u16,
+    dst: A,
+    dport: u16,
+    (seq, ack, flags): (u32, u32, u8),
+    data: &[u8],
+) -> Vec<u8> {
     let mut t = vec![0u8; 20];
     t[0..2].copy_from_slice(&sport.to_be_bytes());
     t[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -915,6 +927,7 @@ pub fn tcp<A: Ip>(
     t[12] = 5 << 4;
     t[13] = flags;
     t[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    t.extend_from_slice(data);
     let c = ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_TCP, t.len()), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     A::packet(src, dst, IPPROTO_TCP, &t, (seq as u16) ^ dport)

@@ -226,3 +226,87 @@ impl Drop for Listeners {
         }
     }
 }
+
+/// A TCP listener on `0.0.0.0:port` in a namespace that keeps every
+/// connection it accepts and counts the octets each one receives: a
+/// service on the console that outlives the call it was reached in.
+pub struct Held {
+    stop: Arc<AtomicBool>,
+    /// (connections accepted, octets received).
+    counts: Arc<Mutex<(u64, u64)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Held {
+    pub fn start(ns: &str, port: u16) -> Held {
+        let stop = Arc::new(AtomicBool::new(false));
+        let counts = Arc::new(Mutex::new((0, 0)));
+        let (ready_tx, ready) = mpsc::channel::<Result<(), String>>();
+        let path = format!("/run/netns/{ns}");
+        let (stop2, counts2) = (stop.clone(), counts.clone());
+        let thread = std::thread::spawn(move || {
+            let l = (|| -> Result<TcpListener, String> {
+                let f = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+                setns(f.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("setns {path}: {e}"))?;
+                match open(Family::V4, L4::Tcp, port).map_err(|e| e.to_string())? {
+                    Sock::Tcp(l) => Ok(l),
+                    Sock::Udp(_) => Err("not TCP".into()),
+                }
+            })();
+            let l = match l {
+                Ok(l) => {
+                    let _ = ready_tx.send(Ok(()));
+                    l
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut conns = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !stop2.load(Ordering::Relaxed) {
+                while let Ok((c, _)) = l.accept() {
+                    let _ = c.set_nonblocking(true);
+                    counts2.lock().unwrap().0 += 1;
+                    conns.push(c);
+                }
+                for c in &mut conns {
+                    use std::io::Read;
+                    while let Ok(n) = c.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        counts2.lock().unwrap().1 += n as u64;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        match ready.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("held listener in {ns}: {e}"),
+            Err(e) => panic!("held listener in {ns}: not ready: {e}"),
+        }
+        Held {
+            stop,
+            counts,
+            thread: Some(thread),
+        }
+    }
+
+    /// (connections accepted, octets received) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        *self.counts.lock().unwrap()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

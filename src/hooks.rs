@@ -426,6 +426,51 @@ fn report(reporter: &Reporter, script: Script, path: &Path, ended: &Ended, took:
     }
 }
 
+/// Whether `path` may be run as root, by OpenSSH's StrictModes (misc.c
+/// `safe_path`): the script a regular file, it and every directory up to
+/// `/` owned by root or by us and writable by neither group nor others,
+/// or someone else could change what runs. Both the path as given and the
+/// one its symbolic links resolve to are checked (OpenSSH checks only the
+/// latter, which leaves a link in a writable directory replaceable). One
+/// difference: a world-writable directory with the sticky bit (`/tmp`)
+/// passes, since others cannot rename or remove what is ours in it, and
+/// what is theirs fails the owner check below it.
+pub fn check_trusted(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = nix::unistd::geteuid().as_raw();
+    let abs = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let real = std::fs::canonicalize(&abs).map_err(|e| format!("{}: {e}", abs.display()))?;
+    let stat = |p: &Path| std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()));
+    let meta = stat(&real)?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", real.display()));
+    }
+    let owned = |m: &std::fs::Metadata| m.uid() == 0 || m.uid() == euid;
+    if !owned(&meta) || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "bad ownership or modes for file {} (uid {}, mode {:04o})",
+            real.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        ));
+    }
+    for dir in [abs.parent(), real.parent()].into_iter().flatten() {
+        for d in dir.ancestors() {
+            let m = stat(d)?;
+            let sticky = m.mode() & 0o1000 != 0;
+            if !owned(&m) || (m.mode() & 0o022 != 0 && !sticky) {
+                return Err(format!(
+                    "bad ownership or modes for directory {} (uid {}, mode {:04o})",
+                    d.display(),
+                    m.uid(),
+                    m.mode() & 0o7777
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one script the way pppd's `run_program` does: only if it is
 /// there, from `/`, in a session of its own, umask 077, with nothing but
 /// `env` (pppd sets no PATH either; Debian's scripts set their own).
@@ -443,6 +488,9 @@ async fn execute(
     };
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Ended::Unrunnable("not an executable file".into());
+    }
+    if let Err(why) = check_trusted(path) {
+        return Ended::Unrunnable(format!("not run: {why}"));
     }
     let mut cmd = Command::new(path);
     cmd.args(args)

@@ -29,17 +29,50 @@ impl PcapWriter<BufWriter<File>> {
     /// the umask: a capture holds CHAP challenges with their responses,
     /// enough for an offline guess at the secret. An existing file's
     /// wider mode is narrowed too.
+    ///
+    /// Root may be writing into /tmp, so nobody else's file is ever
+    /// written or truncated: a symbolic link at `path` is not followed
+    /// (`O_NOFOLLOW`), and an existing file is truncated only once the
+    /// open descriptor shows a regular file of ours with no other hard
+    /// link (a FIFO does not block the open either: `O_NONBLOCK`).
     pub fn create(path: &Path) -> io::Result<Self> {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use nix::fcntl::OFlag;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
         let f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
-            .truncate(true)
             .mode(0o600)
-            .open(path)?;
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(nix::libc::ELOOP) => refused(path, "a symbolic link"),
+                _ => e,
+            })?;
+        let meta = f.metadata()?;
+        let euid = nix::unistd::geteuid().as_raw();
+        if !meta.is_file() {
+            return Err(refused(path, "not a regular file"));
+        }
+        if meta.uid() != euid {
+            return Err(refused(path, &format!("owned by uid {}", meta.uid())));
+        }
+        if meta.nlink() != 1 {
+            return Err(refused(path, "has other hard links"));
+        }
+        f.set_len(0)?;
         f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         PcapWriter::new(BufWriter::new(f))
     }
+}
+
+fn refused(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{}: {why}: not written, so as not to overwrite another file",
+            path.display()
+        ),
+    )
 }
 
 impl<W: Write> PcapWriter<W> {
@@ -130,6 +163,52 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", path.display());
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_or_another_file_is_never_truncated() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("carrier-pcap-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("precious");
+        std::fs::write(&target, b"keep").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let untouched = |why: &str| {
+            assert_eq!(std::fs::read(&target).unwrap(), b"keep", "{why}");
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{why}");
+        };
+        // Planted in /tmp by someone else: a symbolic link, a hard link.
+        let sym = dir.join("sym.pcap");
+        std::os::unix::fs::symlink(&target, &sym).unwrap();
+        let e = PcapWriter::create(&sym).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        untouched("symlink");
+        let hard = dir.join("hard.pcap");
+        std::fs::hard_link(&target, &hard).unwrap();
+        let e = PcapWriter::create(&hard).unwrap_err();
+        assert!(e.to_string().contains("hard links"), "{e}");
+        untouched("hard link");
+        // Someone else's file.
+        if nix::unistd::geteuid().is_root() {
+            let theirs = dir.join("theirs.pcap");
+            std::fs::write(&theirs, b"theirs").unwrap();
+            nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+            let e = PcapWriter::create(&theirs).unwrap_err();
+            assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+            assert_eq!(std::fs::read(&theirs).unwrap(), b"theirs");
+        }
+        // A FIFO neither blocks the open nor is written.
+        let fifo = dir.join("fifo.pcap");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(PcapWriter::create(&fifo).is_err());
+        // An existing capture of ours is truncated as before.
+        let old = dir.join("old.pcap");
+        std::fs::write(&old, vec![7u8; 100]).unwrap();
+        drop(PcapWriter::create(&old).unwrap());
+        assert_eq!(std::fs::metadata(&old).unwrap().len(), 24, "header only");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use super::firewall;
-use super::forwarding::{self, Sysctl};
+use super::forwarding;
 use super::lock::CallLock;
 use super::state::{now, AuthKind, Enablement, InboundError, Partition, State, Store};
 use crate::modem::screen;
@@ -55,8 +55,8 @@ pub fn enable(
         return Err(InboundError::InProgress(pid));
     }
     store.update(|old| {
-        // A crashed call's forwarding must still be put back by whoever
-        // starts next.
+        // What an older version's crashed call recorded must still be
+        // put back by whoever starts next.
         let mut e = e.clone();
         e.forwarding_was = old.map(|o| o.forwarding_was).unwrap_or_default();
         Ok((Some(e.clone()), e))
@@ -102,10 +102,12 @@ fn interface_exists(ifname: &str) -> bool {
     nix::net::if_::if_nametoindex(ifname).is_ok()
 }
 
-/// Under the call lock: puts back the forwarding a crashed call of this
-/// state directory changed, and removes the tables of every call that is
-/// no longer alive (another state directory's live call keeps its own).
+/// Under the call lock: puts back the forwarding crashed calls left on
+/// (of any line: the registry is the host's), and removes the tables of
+/// every call that is no longer alive (another state directory's live
+/// call keeps its own, and its forwarding).
 fn repair(store: &Store) -> Result<(), InboundError> {
+    // Records written before the registry kept the values themselves.
     store.update(|old| {
         let Some(mut e) = old else {
             return Ok((None, ()));
@@ -120,6 +122,11 @@ fn repair(store: &Store) -> Result<(), InboundError> {
         }
         Ok((Some(e), ()))
     })?;
+    match forwarding::repair() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(interfaces = n, "restored forwarding after an earlier call"),
+        Err(err) => tracing::error!(error = %err, "could not restore forwarding"),
+    }
     if let Err(err) = firewall::remove_orphans(interface_exists) {
         tracing::warn!(error = %err, "could not clean up after an earlier call");
     }
@@ -162,27 +169,6 @@ pub fn consuming_gate(store: &Store, answered_with: &Enablement) -> AuthGate {
                 Ok((Some(e), ()))
             })
             .map_err(|e| e.to_string())
-    })
-}
-
-/// Records settings about to be changed, before they are: a crash right
-/// after still leaves what to put back.
-pub fn record_forwarding(store: &Store, changes: &[Sysctl]) -> Result<(), InboundError> {
-    store.update(|old| {
-        let mut e = old.ok_or(InboundError::NotEnabled)?;
-        e.forwarding_was.extend(changes.iter().cloned());
-        Ok((Some(e), ()))
-    })
-}
-
-/// The call put its forwarding back: nothing is left to repair.
-pub fn forwarding_restored(store: &Store) -> Result<(), InboundError> {
-    store.update(|old| {
-        let Some(mut e) = old else {
-            return Ok((None, ()));
-        };
-        e.forwarding_was.clear();
-        Ok((Some(e), ()))
     })
 }
 

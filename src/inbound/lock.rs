@@ -33,7 +33,7 @@ fn open(dir: &Path) -> Result<(File, PathBuf), InboundError> {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(io)?;
+    super::state::check_dir(dir, true)?;
     let f = OpenOptions::new()
         .read(true)
         .write(true)

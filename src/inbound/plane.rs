@@ -15,11 +15,10 @@
 use std::io;
 use std::time::Instant;
 
-use super::call;
 use super::firewall::{self, Peers};
-use super::forwarding::{self, Sysctl};
+use super::forwarding::{self, Hold};
 use super::policy::{Policy, Way};
-use super::state::{Enablement, Store};
+use super::state::Enablement;
 use super::wall::{self, Look, Wall, Watch};
 use crate::events::Reporter;
 use crate::net::tun::TunPlane;
@@ -29,14 +28,15 @@ use crate::net::{Ip6Link, IpLink, IpPlane};
 pub struct InboundPlane {
     tun: TunPlane,
     enablement: Enablement,
-    store: Store,
     /// The caller's addresses as the NCPs open: the rules follow them.
     peers: Peers,
     /// The kernel's name of the interface the rules were built for.
     ruled: Option<String>,
-    /// Interfaces whose forwarding the call switched on.
+    /// Interfaces whose forwarding is on for calls only (see
+    /// [`Hold::switched`]).
     switched_on: Vec<String>,
-    forwarding_was: Vec<Sysctl>,
+    /// The call's holds on the forwarding of the interfaces it needs.
+    holds: Vec<Hold>,
     /// Partitions the console has no route to, for the user.
     unrouted: Vec<String>,
     /// The first wall: what this call lets through, judged here.
@@ -55,7 +55,7 @@ pub struct InboundPlane {
 }
 
 impl InboundPlane {
-    pub fn new(ifname: &str, enablement: Enablement, store: Store, reporter: Reporter) -> Self {
+    pub fn new(ifname: &str, enablement: Enablement, reporter: Reporter) -> Self {
         let policy = Policy::new(
             enablement.ppp_local,
             enablement.console_access,
@@ -67,14 +67,13 @@ impl InboundPlane {
             // addresses; the firewall drops ICMPv6 from the link as well.
             tun: TunPlane::new(ifname).closed_to_router_advertisements(),
             enablement,
-            store,
             peers: Peers {
                 mark: call_mark(),
                 ..Peers::default()
             },
             ruled: None,
             switched_on: Vec::new(),
-            forwarding_was: Vec::new(),
+            holds: Vec::new(),
             unrouted: Vec::new(),
             policy,
             wall: Wall::default(),
@@ -242,7 +241,6 @@ impl InboundPlane {
                 io::Error::new(e.kind(), format!("alias {} for {}: {e}", p.alias, p.name))
             })?;
         }
-        let mut switch = Vec::new();
         if !self.enablement.partitions.is_empty() {
             let mut ifaces = vec![ifname.clone()];
             for p in &self.enablement.partitions {
@@ -258,20 +256,22 @@ impl InboundPlane {
                     }
                 }
             }
+            // Held before anything is switched: what each was is recorded
+            // host-wide, for the last call holding it to put back.
             for i in &ifaces {
-                if let Some(s) = forwarding::before_switching_on(i)? {
-                    switch.push((i.clone(), s));
-                }
+                self.holds.push(Hold::take(i)?);
             }
         }
-        self.switched_on = switch.iter().map(|(i, _)| i.clone()).collect();
+        self.switched_on = self
+            .holds
+            .iter()
+            .filter(|h| h.switched())
+            .map(|h| h.ifname().to_string())
+            .collect();
         // The table first: forwarding is switched on only behind it.
         self.rules()?;
-        let changes: Vec<Sysctl> = switch.into_iter().map(|(_, s)| s).collect();
-        call::record_forwarding(&self.store, &changes).map_err(io::Error::other)?;
-        for s in changes {
-            forwarding::switch_on(&s)?;
-            self.forwarding_was.push(s);
+        for h in &self.holds {
+            h.switch_on()?;
         }
         Ok(())
     }
@@ -369,11 +369,10 @@ impl IpPlane for InboundPlane {
         self.policy.set_caller4(None);
         self.policy.set_link6(None);
         self.policy.set_aliases_open(false);
-        if !self.forwarding_was.is_empty() {
-            forwarding::restore(&self.forwarding_was);
-            self.forwarding_was.clear();
-            if let Err(e) = call::forwarding_restored(&self.store) {
-                tracing::error!(error = %e, "could not record that forwarding was restored");
+        for h in self.holds.drain(..) {
+            let ifname = h.ifname().to_string();
+            if let Err(e) = h.release() {
+                tracing::error!(interface = %ifname, error = %e, "could not restore forwarding");
             }
         }
         self.wall.removed();

@@ -103,7 +103,7 @@ pub async fn serve(
         hooks: setup.hooks.clone(),
         ..SessionConfig::default()
     };
-    let mut plane = plane::InboundPlane::new(&setup.ifname, e, store.clone(), reporter.clone());
+    let mut plane = plane::InboundPlane::new(&setup.ifname, e, reporter.clone());
     let outcome = line.run(&mut plane, cfg, reporter, stop).await;
     line.close(reporter).await;
     // The call's rules go before the lock that says the call is alive.

@@ -4,10 +4,10 @@
 //! the new one, and a consumed enablement stays consumed across restarts.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{Read, Write};
 use std::net::Ipv4Addr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::forwarding::Sysctl;
-use crate::secrets::{read_private, SecretsError};
+use crate::secrets::SecretsError;
+use zeroize::Zeroizing;
 
 #[derive(Debug, Error)]
 pub enum InboundError {
@@ -39,6 +40,10 @@ pub enum InboundError {
     InProgress(Option<u32>),
     #[error("{0}")]
     Invalid(String),
+    /// A file or directory root would act on that someone else could
+    /// have written.
+    #[error("{path}: refused: {why}")]
+    Untrusted { path: PathBuf, why: String },
 }
 
 impl InboundError {
@@ -50,7 +55,9 @@ impl InboundError {
             E::NotEnabled | E::Consumed(_) | E::Disabled(_) | E::InProgress(_) => {
                 crate::exit::INBOUND_CLOSED
             }
-            E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) => crate::exit::CONFIG,
+            E::Invalid(_) | E::Corrupt { .. } | E::Secrets(_) | E::Untrusted { .. } => {
+                crate::exit::CONFIG
+            }
             E::Io { .. } => crate::exit::FATAL,
         }
     }
@@ -117,8 +124,11 @@ pub struct Enablement {
     /// Kept in clear because CHAP's authenticator needs the secret itself
     /// (RFC 1994 §4.1); the file is mode 0600.
     pub secret: StoredSecret,
-    /// Forwarding settings the call changed, as they were before: put
-    /// back when it ends, or by the next start if it crashed.
+    /// Forwarding settings a call of an earlier version changed, as they
+    /// were before, for the next start to put back (checked first: see
+    /// [`super::forwarding::restore`]). Calls now keep them in the
+    /// host's registry ([`super::forwarding::Hold`]), so two lines
+    /// sharing an interface do not undo each other's.
     #[serde(default)]
     pub forwarding_was: Vec<Sysctl>,
     /// The numbers the service call may come from (caller ID; see
@@ -242,7 +252,7 @@ impl Store {
         &self,
         f: impl FnOnce(Option<Enablement>) -> Result<(Option<Enablement>, T), InboundError>,
     ) -> Result<T, InboundError> {
-        fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
+        check_dir(&self.dir, true)?;
         let lock_path = self.dir.join(LOCK);
         let lock = OpenOptions::new()
             .create(true)
@@ -262,12 +272,51 @@ impl Store {
         Ok(out)
     }
 
+    /// The record, if there is one. Refused unless it is a file of ours
+    /// that only we can read, in a directory nobody else can write: root
+    /// writes what it names.
     pub fn load(&self) -> Result<Option<Enablement>, InboundError> {
         let path = self.path();
-        if !path.exists() {
+        if !check_dir(&self.dir, false)? {
             return Ok(None);
         }
-        let text = read_private(&path)?;
+        let io = self.io(&path);
+        let mut f = match OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+                return Err(InboundError::Untrusted {
+                    path,
+                    why: "a symbolic link".into(),
+                })
+            }
+            Err(e) => return Err(io(e)),
+        };
+        // Checked on the descriptor read: the file checked is the file read.
+        let meta = f.metadata().map_err(&io)?;
+        let euid = nix::unistd::geteuid().as_raw();
+        if !meta.is_file() {
+            return Err(InboundError::Untrusted {
+                path,
+                why: "not a regular file".into(),
+            });
+        }
+        if meta.uid() != euid {
+            return Err(InboundError::Untrusted {
+                path,
+                why: format!("owned by uid {}, not by {euid}", meta.uid()),
+            });
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(SecretsError::Permissions { path, mode }.into());
+        }
+        let mut text = Zeroizing::new(String::new());
+        f.read_to_string(&mut text).map_err(io)?;
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| InboundError::Corrupt {
@@ -300,6 +349,49 @@ impl Store {
             .map_err(self.io(&self.dir))?;
         Ok(())
     }
+}
+
+/// The state directory, created (0700) if `create` and missing: refused
+/// unless it is a directory owned by root or by us that nobody else can
+/// write, since whoever can write it can replace the record root acts on.
+/// False if it does not exist (and was not to be created).
+pub fn check_dir(dir: &Path, create: bool) -> Result<bool, InboundError> {
+    let io = |source| InboundError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if create {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+    }
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => return Ok(false),
+        Err(e) => return Err(io(e)),
+    };
+    let untrusted = |why: String| InboundError::Untrusted {
+        path: dir.to_path_buf(),
+        why: format!(
+            "{why}; the state directory must be root's or ours and writable by nobody else"
+        ),
+    };
+    if !meta.is_dir() {
+        return Err(untrusted("not a directory".into()));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        return Err(untrusted(format!("owned by uid {}", meta.uid())));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "mode {:04o} lets others write it",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -382,6 +474,42 @@ mod tests {
         let loaded = store.load().unwrap().unwrap();
         assert!(loaded.allowed_callers.is_empty(), "any caller, as before");
         assert_eq!(loaded, e);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_or_directory_someone_else_could_write_is_refused() {
+        let dir = tmpdir("trust");
+        let store = Store::new(&dir);
+        let e = sample();
+        store.update(|_| Ok((Some(e.clone()), ()))).unwrap();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "created private");
+        // A directory others can write: whoever can could swap the record.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, InboundError::Untrusted { .. }), "{err}");
+        assert!(err.to_string().contains("writable by nobody else"), "{err}");
+        assert!(store.update(|_| Ok((None, ()))).is_err());
+        assert!(super::super::lock::CallLock::acquire(&dir).is_err());
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(store.load().unwrap(), Some(e.clone()));
+        // A record that is a link, even to a private file of ours.
+        let real = dir.join("elsewhere.json");
+        fs::rename(store.path(), &real).unwrap();
+        std::os::unix::fs::symlink(&real, store.path()).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        fs::remove_file(store.path()).unwrap();
+        fs::rename(&real, store.path()).unwrap();
+        // Someone else's record, mode 0600 or not.
+        if nix::unistd::geteuid().is_root() {
+            let nobody = Some(nix::unistd::Uid::from_raw(65534));
+            nix::unistd::chown(&store.path(), nobody, None).unwrap();
+            let err = store.load().unwrap_err();
+            assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+            assert_eq!(err.exit_code(), crate::exit::CONFIG);
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 

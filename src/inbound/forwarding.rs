@@ -308,15 +308,7 @@ impl Registry {
             );
         }
         let path = self.dir.join("lock");
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(OFlag::O_NOFOLLOW.bits())
-            .open(&path)
-            .map_err(with_path(&path))?;
+        let f = super::lock::open_lock_file(&path).map_err(with_path(&path))?;
         let lock =
             Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| with_path(&path)(e.into()))?;
         // The calling thread's namespace: a thread that entered another

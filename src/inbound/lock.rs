@@ -27,21 +27,26 @@ pub struct CallLock {
     _lock: Flock<File>,
 }
 
-fn open(dir: &Path) -> Result<(File, PathBuf), InboundError> {
-    let path = dir.join(CALL_LOCK);
-    let io = |source| InboundError::Io {
-        path: path.clone(),
-        source,
-    };
-    super::state::check_dir(dir, true)?;
-    let f = OpenOptions::new()
+/// Opens (creating it 0600 if need be) a file whose only job is to be
+/// locked: never through a symlink, never truncated.
+pub(super) fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(&path)
-        .map_err(io)?;
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+}
+
+fn open(dir: &Path) -> Result<(File, PathBuf), InboundError> {
+    let path = dir.join(CALL_LOCK);
+    super::state::check_dir(dir, true)?;
+    let f = open_lock_file(&path).map_err(|source| InboundError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok((f, path))
 }
 

@@ -219,6 +219,25 @@ impl Fragments {
     }
 }
 
+/// The console's end of a datagram going `way` between (src, dst), if
+/// its other end is the caller's address.
+fn console_side<A: PartialEq>(way: Way, (src, dst): (A, A), caller: A) -> Result<A, Reason> {
+    match way {
+        Way::FromCaller if src == caller => Ok(dst),
+        Way::FromCaller => Err(Reason::Source),
+        Way::ToCaller if dst == caller => Ok(src),
+        Way::ToCaller => Err(Reason::Destination),
+    }
+}
+
+/// The reason for a console-side address the call does not allow.
+fn not_ours(way: Way) -> Reason {
+    match way {
+        Way::FromCaller => Reason::Destination,
+        Way::ToCaller => Reason::Source,
+    }
+}
+
 /// The call's policy and what it has dropped.
 #[derive(Debug)]
 pub struct Policy {
@@ -298,16 +317,7 @@ impl Policy {
     fn check4(&mut self, way: Way, d: &[u8], now: Instant) -> Result<(), Reason> {
         let h = datagram::ipv4_header(d).ok_or(Reason::Malformed)?;
         let caller = self.caller4.ok_or(Reason::Family)?;
-        let (remote, local) = match way {
-            Way::FromCaller => (h.src, h.dst),
-            Way::ToCaller => (h.dst, h.src),
-        };
-        if remote != caller {
-            return Err(match way {
-                Way::FromCaller => Reason::Source,
-                Way::ToCaller => Reason::Destination,
-            });
-        }
+        let local = console_side(way, (h.src, h.dst), caller)?;
         if h.header_len > 20 {
             return Err(Reason::Options);
         }
@@ -336,10 +346,7 @@ impl Policy {
                 Err(Reason::WallDown)
             }
         } else {
-            Err(match way {
-                Way::FromCaller => Reason::Destination,
-                Way::ToCaller => Reason::Source,
-            })
+            Err(not_ours(way))
         };
         if verdict.is_ok() && h.more_fragments {
             self.fragments.admit(key, now + FRAGMENT_TIME_V4);
@@ -353,16 +360,7 @@ impl Policy {
             return Err(Reason::Family);
         }
         let (console, caller) = self.link6.ok_or(Reason::Family)?;
-        let (remote, local) = match way {
-            Way::FromCaller => (h.src, h.dst),
-            Way::ToCaller => (h.dst, h.src),
-        };
-        if remote != caller {
-            return Err(match way {
-                Way::FromCaller => Reason::Source,
-                Way::ToCaller => Reason::Destination,
-            });
-        }
+        let local = console_side(way, (h.src, h.dst), caller)?;
         if h.routing {
             return Err(Reason::Options);
         }
@@ -381,10 +379,7 @@ impl Policy {
             };
         }
         if local != console {
-            return Err(match way {
-                Way::FromCaller => Reason::Destination,
-                Way::ToCaller => Reason::Source,
-            });
+            return Err(not_ours(way));
         }
         let more = h.fragment.is_some_and(|f| f.more);
         let l4 = &d[h.payload_at..h.total_len];

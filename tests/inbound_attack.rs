@@ -1528,6 +1528,63 @@ fn two_calls_at_once_keep_their_own_rules() {
     r.finish();
 }
 
+/// Test 11: two lines whose calls both reach lpar1, through the same
+/// egress interface. The interface's forwarding, off before, stays on
+/// while either call needs it: call A's end leaves call B its partition,
+/// and only B's end puts the switch back.
+#[test]
+fn two_calls_through_one_egress_keep_its_forwarding_until_the_last() {
+    let _serial = one_at_a_time();
+    let Some((lab, mut r)) = Lab::with_report(
+        "atk-egress",
+        "two_calls_through_one_egress_keep_its_forwarding_until_the_last",
+    ) else {
+        return;
+    };
+    let egress = format!("conf/c1{}/forwarding", std::process::id() % 100000);
+    let before = forwarding(&lab.console);
+    assert_eq!(
+        before.get(&egress).map(String::as_str),
+        Some("0"),
+        "{before:?}"
+    );
+    let (sa, sb) = (lab.state("a"), lab.state("b"));
+    let lpar1 = format!("lpar1={LPAR1}");
+    let (ua, pa) = lab.enable(&sa, ("10.99.0.1", "10.99.0.2"), &lpar1, false, "chap", &[]);
+    let (ub, pb) = lab.enable(&sb, ("10.98.0.1", "10.98.0.2"), &lpar1, false, "chap", &[]);
+    let l1 = lpar_listeners(&lab.lpar1);
+    let mut a = call_up(&lab, &sa, &ua, &pa, &ifname_template());
+    let mut b = call_up(&lab, &sb, &ub, &pb, &ifname_template());
+    let (alias_a, alias_b) = (ip4("10.99.0.11"), ip4("10.98.0.11"));
+    partition_reachable(&mut r, &mut a, alias_a, &lab.lpar1, &l1, "lpar1 (call A)");
+    partition_reachable(&mut r, &mut b, alias_b, &lab.lpar1, &l1, "lpar1 (call B)");
+    let code = a.end();
+    r.note(format!("console A exit after SIGTERM: {code:?}"));
+    let mid = forwarding(&lab.console);
+    r.check(mid.get(&egress).map(String::as_str) == Some("1"), || {
+        format!("FORWARDING: call A's end switched {egress} off under call B: {mid:?}")
+    });
+    partition_reachable(
+        &mut r,
+        &mut b,
+        alias_b,
+        &lab.lpar1,
+        &l1,
+        "lpar1 (call B after A ended)",
+    );
+    let code = b.end();
+    r.note(format!("console B exit after SIGTERM: {code:?}"));
+    let after = forwarding(&lab.console);
+    r.check(after.get(&egress) == before.get(&egress), || {
+        format!(
+            "FORWARDING: after both calls {egress} is {:?}, was {:?}",
+            after.get(&egress),
+            before.get(&egress)
+        )
+    });
+    r.finish();
+}
+
 #[test]
 fn kill_9_mid_call_then_restart_restores_everything() {
     let _serial = one_at_a_time();

@@ -166,6 +166,28 @@ fn this_calls(mark: u32) -> Stmt {
     matches(ct("mark"), Operator::EQ, Expression::Number(mark))
 }
 
+/// Set in every call's mark ([`Peers::mark`]): what tells any carrier
+/// call's flow from the host's own.
+pub const CALL_MARK_FLAG: u32 = 0x8000_0000;
+
+/// A call's conntrack mark from a random number: [`CALL_MARK_FLAG`] and
+/// 31 bits of its own.
+pub fn call_mark(random: u32) -> u32 {
+    CALL_MARK_FLAG | random
+}
+
+/// The flow is some carrier call's (this one's or another line's).
+fn a_calls() -> Stmt {
+    matches(
+        Expression::BinaryOperation(Box::new(nftables::expr::BinaryOperation::AND(
+            ct("mark"),
+            Expression::Number(CALL_MARK_FLAG),
+        ))),
+        Operator::EQ,
+        Expression::Number(CALL_MARK_FLAG),
+    )
+}
+
 fn set_mark(mark: u32) -> Stmt {
     Statement::Mangle(nftables::stmt::Mangle {
         key: ct("mark"),
@@ -202,7 +224,7 @@ pub struct Peers {
     /// left in conntrack by an earlier call from the same address (a TCP
     /// session the console still holds open) is not this call's, and
     /// reaches nothing it would not reach as a new flow. Chosen at random
-    /// per call, never 0 (what an unmarked flow has).
+    /// per call ([`call_mark`]), never 0 (what an unmarked flow has).
     pub mark: u32,
 }
 
@@ -413,8 +435,10 @@ pub fn ruleset(
     );
     b.drop("forward", vec![oif(ifname)]);
     for other in switched_on.iter().filter(|i| *i != ifname) {
-        // Forwarding was off here before the call: it serves the call's
-        // replies (accepted above) and nothing else.
+        // Forwarding was off here before the calls: it serves their
+        // replies (this call's accepted above; another line's call, which
+        // may share the interface, judges its own) and nothing else.
+        b.rule("forward", vec![iif(other), a_calls(), accept()]);
         b.drop("forward", vec![iif(other)]);
     }
     Nftables {
@@ -545,7 +569,7 @@ mod tests {
     use super::*;
     use crate::inbound::state::{AuthKind, Partition};
 
-    const MARK: u32 = 0x5eed_0001;
+    const MARK: u32 = CALL_MARK_FLAG | 0x5eed_0001;
 
     fn enablement(console: bool) -> Enablement {
         Enablement::new(
@@ -717,7 +741,7 @@ mod tests {
             }
         }
         let other = Peers {
-            mark: MARK + 1,
+            mark: MARK ^ 1,
             ..Peers {
                 v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
                 v6: None,
@@ -725,7 +749,7 @@ mod tests {
             }
         };
         let r2 = json(&ruleset("carrier0", &other, &enablement(true), &[]));
-        assert!(!r2.contains(&mark) && r2.contains(&(MARK + 1).to_string()));
+        assert!(!r2.contains(&mark) && r2.contains(&(MARK ^ 1).to_string()));
     }
 
     #[test]
@@ -736,9 +760,18 @@ mod tests {
             "{r}"
         );
         assert_eq!(r.matches("\"dnat\":{").count(), 1);
-        let last = chain_rules(&r, "forward").pop().unwrap();
+        let mut fwd = chain_rules(&r, "forward");
+        let last = fwd.pop().unwrap();
         assert!(
             last.contains(r#""right":"eth1""#) && last.contains("iifname") && last.contains("drop")
+        );
+        // Before it, any carrier call's replies, by the mark's flag.
+        let calls = fwd.pop().unwrap();
+        assert!(
+            calls.contains(r#""right":"eth1""#)
+                && calls.contains(r#""&":[{"ct":{"key":"mark"}},2147483648]"#)
+                && calls.contains("accept"),
+            "{calls}"
         );
     }
 

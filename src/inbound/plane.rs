@@ -68,7 +68,7 @@ impl InboundPlane {
             tun: TunPlane::new(ifname).closed_to_router_advertisements(),
             enablement,
             peers: Peers {
-                mark: call_mark(),
+                mark: firewall::call_mark(rand::random()),
                 ..Peers::default()
             },
             ruled: None,
@@ -465,16 +465,6 @@ fn shown(d: &[u8]) -> crate::ppp::trace::Describe<'_> {
         crate::ppp::proto::IPV4
     };
     crate::ppp::trace::describe(protocol, d)
-}
-
-/// A conntrack mark for one call: random, never 0 (unmarked).
-fn call_mark() -> u32 {
-    loop {
-        let m: u32 = rand::random();
-        if m != 0 {
-            return m;
-        }
-    }
 }
 
 impl Drop for InboundPlane {

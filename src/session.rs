@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::events::Reporter;
 use crate::hdlc::DecoderStats;
-use crate::hooks::{HookConfig, Hooks};
+use crate::hooks::{AfterScripts, HookConfig, Hooks, ScriptDone};
 use crate::line::Line;
 use crate::net::resolv::ResolvConf;
 use crate::net::{Ip6Link, IpLink, IpPlane};
@@ -159,16 +159,22 @@ where
     let mut stop_gone = false;
     let mut down: Option<DownReason> = None;
     let mut carrier = cfg.carrier.clone();
-    let mut resolv = cfg.resolv_conf.clone().map(ResolvConf::new);
     let mut hooks = cfg
         .hooks
         .clone()
         .map(|h| Hooks::new(h.cfg, &h.device, h.speed, &h.ifname, reporter.clone()));
     let usepeerdns = cfg.link.ipcp.request_dns;
     let mut peer_authenticated = false;
-    let mut pending = cfg.pending.clone();
-    // Datagrams to frame after this round's control frames.
-    let mut ready: Vec<Vec<u8>> = Vec::new();
+    let mut side = IpSide {
+        resolv: cfg.resolv_conf.clone().map(ResolvConf::new),
+        pending: cfg.pending.clone(),
+        ready: Vec::new(),
+        held: 0,
+    };
+    // Each family's plane changes waiting for a script, the line served
+    // meanwhile.
+    let mut v4: AfterScripts<PlaneStep> = AfterScripts::default();
+    let mut v6: AfterScripts<PlaneStep> = AfterScripts::default();
 
     line_core.start(Instant::now().into_std());
 
@@ -180,7 +186,14 @@ where
             // up (or could not be): whoever acts on them (a script, a
             // test pinging the peer) finds the address and route there.
             let after_plane = matches!(ev, Event::IpUp { .. } | Event::Ipv6Up { .. });
-            if !after_plane {
+            // An NCP that closes while its interface waits for ip-pre-up
+            // never came up for the user: neither up nor down is told.
+            let never_up = match ev {
+                Event::IpDown => cancel_up(&mut v4),
+                Event::Ipv6Down => cancel_up(&mut v6),
+                _ => false,
+            };
+            if !after_plane && !never_up {
                 reporter.link_event(&ev);
             }
             let octets = line_core.octets();
@@ -188,7 +201,7 @@ where
             match &ev {
                 Event::LcpDown => {
                     if let Some(h) = &mut hooks {
-                        h.link_down(octets.sent, octets.rcvd).await;
+                        h.link_down(octets.sent, octets.rcvd);
                     }
                 }
                 Event::AuthOk {
@@ -209,63 +222,17 @@ where
                 Event::IpUp {
                     local, peer, dns, ..
                 } => {
-                    if let Some(h) = &mut hooks {
-                        h.ip_pre_up(*local, *peer, dns, usepeerdns).await;
-                    }
-                    if let (Some(r), false) = (&mut resolv, dns.is_empty()) {
-                        match r.write(dns) {
-                            Ok(()) => reporter.emit(
-                                "resolv-conf",
-                                serde_json::json!({"path": r.path(), "dns": dns}),
-                                &format!("DNS servers written to {}", r.path().display()),
-                            ),
-                            Err(e) => {
-                                tracing::warn!(path = %r.path().display(), error = %e, "cannot write resolv.conf")
-                            }
-                        }
-                    }
-                    let l = IpLink {
-                        local: *local,
-                        peer: *peer,
-                        dns: dns.clone(),
-                        mtu: link.framing().peer_mru,
+                    // ip-pre-up first; the interface once it is done.
+                    let done = match &mut hooks {
+                        Some(h) => h.ip_pre_up(*local, *peer, dns, usepeerdns),
+                        None => ScriptDone::now(),
                     };
-                    let up = ip.up(&l);
-                    reporter.link_event(&ev);
-                    match up {
-                        Ok(what) => {
-                            reporter.emit(
-                                "ip-interface",
-                                serde_json::json!({"detail": what, "interface": ip.interface()}),
-                                &what,
-                            );
-                            if let Some(h) = &mut hooks {
-                                if let Some(name) = ip.interface() {
-                                    h.set_ifname(&name);
-                                }
-                                h.ip_up(octets.sent, octets.rcvd);
-                            }
-                            release(
-                                &mut pending,
-                                crate::ppp::proto::IPV4,
-                                Some(*local),
-                                &mut ready,
-                            );
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot set up the IP interface");
-                            reporter.emit(
-                                "ip-interface",
-                                serde_json::json!({"error": e.to_string()}),
-                                &format!("no IP interface: {e}"),
-                            );
-                            if ip.must_be_up() {
-                                link.close(
-                                    DownReason::NoNetworkProtocols,
-                                    Instant::now().into_std(),
-                                );
-                            }
-                        }
+                    let step = PlaneStep::IpUp {
+                        ev: ev.clone(),
+                        cancelled: false,
+                    };
+                    if let Some(step) = v4.push(done, step) {
+                        side.apply(step, &mut *ip, &mut hooks, link, octets, reporter);
                     }
                 }
                 Event::Authorize { peer, .. } => {
@@ -280,76 +247,41 @@ where
                     }
                     link.authorize(verdict.is_ok(), Instant::now().into_std());
                 }
-                Event::Ipv6Up { local, peer } => {
-                    let l = Ip6Link {
-                        local: *local,
-                        peer: *peer,
-                        mtu: link.framing().peer_mru,
+                Event::Ipv6Up { .. } => {
+                    let step = PlaneStep::Ip6Up {
+                        ev: ev.clone(),
+                        cancelled: false,
                     };
-                    let up = ip.up6(&l);
-                    reporter.link_event(&ev);
-                    match up {
-                        Ok(what) => {
-                            reporter.emit(
-                                "ip-interface",
-                                serde_json::json!({"detail": what, "interface": ip.interface(), "family": "ipv6"}),
-                                &what,
-                            );
-                            if let Some(h) = &mut hooks {
-                                if let Some(name) = ip.interface() {
-                                    h.set_ifname(&name);
-                                }
-                                h.ipv6_up(local.link_local(), peer.link_local());
-                            }
-                            release(&mut pending, crate::ppp::proto::IPV6, None, &mut ready);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot carry IPv6: closing IPv6CP");
-                            reporter.emit(
-                                "ip-interface",
-                                serde_json::json!({"error": e.to_string(), "family": "ipv6"}),
-                                &format!("no IPv6 on the interface: {e}"),
-                            );
-                            if ip.must_be_up() {
-                                // A plane whose rules could not be put in
-                                // place carries nothing (the inbound call).
-                                link.close(
-                                    DownReason::NoNetworkProtocols,
-                                    Instant::now().into_std(),
-                                );
-                            } else {
-                                link.close_ipv6(Instant::now().into_std());
-                            }
-                        }
+                    if let Some(step) = v6.push(ScriptDone::now(), step) {
+                        side.apply(step, &mut *ip, &mut hooks, link, octets, reporter);
                     }
                 }
-                Event::Ipv6Down => {
-                    if let Some(h) = &mut hooks {
-                        h.ipv6_down(octets.sent, octets.rcvd).await;
+                Event::Ipv6Down | Event::IpDown => {
+                    // The interface goes once the down script is done.
+                    let v6_down = matches!(ev, Event::Ipv6Down);
+                    let done = match &mut hooks {
+                        Some(h) if v6_down => h.ipv6_down(octets.sent, octets.rcvd),
+                        Some(h) => h.ip_down(octets.sent, octets.rcvd),
+                        None => ScriptDone::now(),
+                    };
+                    let (queue, step) = if v6_down {
+                        (&mut v6, PlaneStep::Ip6Down)
+                    } else {
+                        (&mut v4, PlaneStep::IpDown)
+                    };
+                    if let Some(step) = queue.push(done, step) {
+                        side.apply(step, &mut *ip, &mut hooks, link, octets, reporter);
                     }
-                    ip.down6();
                 }
-                Event::IpDown => {
-                    if let Some(h) = &mut hooks {
-                        h.ip_down(octets.sent, octets.rcvd).await;
-                    }
-                    ip.down();
-                    if let Some(r) = &mut resolv {
-                        r.remove();
-                    }
-                }
-                Event::Down { reason } => {
-                    ip.down6();
-                    ip.down();
-                    down = Some(*reason)
-                }
+                // The interface goes at the end, after the down scripts.
+                Event::Down { reason } => down = Some(*reason),
                 _ => {}
             }
         }
         wire.clear();
         let now = Instant::now().into_std();
         line_core.transmit(now, capture.tap(), &mut wire);
-        for datagram in ready.drain(..) {
+        for datagram in side.ready.drain(..) {
             line_core.send_ip(&datagram, now, capture.tap(), &mut wire);
         }
         if !wire.is_empty() && !write_wire(line, &wire).await {
@@ -357,6 +289,25 @@ where
             continue;
         }
         if let Some(reason) = down {
+            // The down scripts still running find the interface there;
+            // nothing comes up any more.
+            let mut left = v4.drain().await;
+            left.extend(v6.drain().await);
+            for step in left {
+                if matches!(step, PlaneStep::IpDown | PlaneStep::Ip6Down) {
+                    let octets = line_core.octets();
+                    side.apply(
+                        step,
+                        &mut *ip,
+                        &mut hooks,
+                        line_core.link_mut(),
+                        octets,
+                        reporter,
+                    );
+                }
+            }
+            ip.down6();
+            ip.down();
             if let Some(h) = &mut hooks {
                 h.finish().await;
             }
@@ -364,7 +315,7 @@ where
                 reason,
                 link: *line_core.link_stats(),
                 framing: *line_core.framing_stats(),
-                ip_dropped: ip.dropped() + pending.len() as u64,
+                ip_dropped: ip.dropped() + side.pending.len() as u64 + side.held,
                 ip_summary: ip.summary(),
             });
         }
@@ -378,7 +329,18 @@ where
                         tracing::info!("line closed");
                         line_core.link_mut().lower_down(now);
                     }
-                    Ok(n) => line_core.handle_input(&rbuf[..n], now, capture.tap(), |d| ip.deliver(d)),
+                    Ok(n) => {
+                        // The plane is handed IPv4 only once it is up for it.
+                        let hold_v4 = up_waiting(&v4);
+                        line_core.handle_input(&rbuf[..n], now, capture.tap(), |d| {
+                            if hold_v4 && d.first().map(|b| b >> 4) == Some(4) {
+                                side.held += 1;
+                                tracing::debug!("IPv4 datagram before the interface is configured: dropped");
+                            } else {
+                                ip.deliver(d)
+                            }
+                        })
+                    }
                     Err(e) if carrier_hw::is_hangup(&e) => {
                         tracing::info!("line hung up");
                         line_core.link_mut().lower_down(now);
@@ -390,6 +352,14 @@ where
                 }
             }
             _ = sleep_until(deadline) => line_core.handle_timeout(Instant::now().into_std()),
+            step = v4.next() => {
+                let octets = line_core.octets();
+                side.apply(step, &mut *ip, &mut hooks, line_core.link_mut(), octets, reporter);
+            }
+            step = v6.next() => {
+                let octets = line_core.octets();
+                side.apply(step, &mut *ip, &mut hooks, line_core.link_mut(), octets, reporter);
+            }
             lost = carrier_lost(&mut carrier) => {
                 if lost {
                     tracing::info!("carrier lost (DCD dropped)");
@@ -398,7 +368,9 @@ where
                 // else: the watcher is gone; keep going on echoes alone.
                 carrier = None;
             }
-            r = ip.next_outbound(&mut obuf), if line_core.link().carries_ip() => match r {
+            // While the interface waits for ip-pre-up, the host's
+            // datagrams wait in its queue, as before the script.
+            r = ip.next_outbound(&mut obuf), if line_core.link().carries_ip() && !up_waiting(&v4) => match r {
                 Ok(0) => {}
                 Ok(n) => {
                     let now = Instant::now().into_std();
@@ -439,6 +411,203 @@ where
                     }
                 }
             }
+        }
+    }
+}
+
+/// A change to the IP plane, made at once or, when a script must come
+/// first, once it has ended: the interface is configured after
+/// ip-pre-up, and removed after ip-down or ipv6-down. The session serves
+/// the line meanwhile (a slow script costs no LCP echo); each family's
+/// changes keep the core's order.
+enum PlaneStep {
+    /// IPCP opened (the `Event::IpUp`); `cancelled` when it closed again
+    /// before ip-pre-up ended: the interface is then not configured.
+    IpUp {
+        ev: Event,
+        cancelled: bool,
+    },
+    IpDown,
+    Ip6Up {
+        ev: Event,
+        cancelled: bool,
+    },
+    Ip6Down,
+}
+
+/// An NCP closed: its up still waiting is called off. True if there was
+/// one (nobody was told it came up).
+fn cancel_up(queue: &mut AfterScripts<PlaneStep>) -> bool {
+    queue.iter_mut().any(|step| match step {
+        PlaneStep::IpUp { cancelled, .. } | PlaneStep::Ip6Up { cancelled, .. } if !*cancelled => {
+            *cancelled = true;
+            true
+        }
+        _ => false,
+    })
+}
+
+/// IPv4 waits for ip-pre-up to end.
+fn up_waiting(queue: &AfterScripts<PlaneStep>) -> bool {
+    queue.iter().any(|step| {
+        matches!(
+            step,
+            PlaneStep::IpUp {
+                cancelled: false,
+                ..
+            }
+        )
+    })
+}
+
+/// What the plane's changes touch besides the plane and the scripts.
+struct IpSide {
+    resolv: Option<ResolvConf>,
+    /// Datagrams waiting for their family's NCP (a demand call's first).
+    pending: Vec<Vec<u8>>,
+    /// Datagrams to frame after this round's control frames.
+    ready: Vec<Vec<u8>>,
+    /// IPv4 datagrams from the peer dropped while the interface waited
+    /// for ip-pre-up.
+    held: u64,
+}
+
+impl IpSide {
+    fn apply<P: IpPlane>(
+        &mut self,
+        step: PlaneStep,
+        ip: &mut P,
+        hooks: &mut Option<Hooks>,
+        link: &mut crate::ppp::link::Link,
+        octets: crate::line::Octets,
+        reporter: &Reporter,
+    ) {
+        match step {
+            PlaneStep::IpUp {
+                ev:
+                    ref ev @ Event::IpUp {
+                        local,
+                        peer,
+                        ref dns,
+                        ..
+                    },
+                cancelled: false,
+            } => {
+                if let (Some(r), false) = (&mut self.resolv, dns.is_empty()) {
+                    match r.write(dns) {
+                        Ok(()) => reporter.emit(
+                            "resolv-conf",
+                            serde_json::json!({"path": r.path(), "dns": dns}),
+                            &format!("DNS servers written to {}", r.path().display()),
+                        ),
+                        Err(e) => {
+                            tracing::warn!(path = %r.path().display(), error = %e, "cannot write resolv.conf")
+                        }
+                    }
+                }
+                let l = IpLink {
+                    local,
+                    peer,
+                    dns: dns.clone(),
+                    mtu: link.framing().peer_mru,
+                };
+                let up = ip.up(&l);
+                reporter.link_event(ev);
+                match up {
+                    Ok(what) => {
+                        reporter.emit(
+                            "ip-interface",
+                            serde_json::json!({"detail": what, "interface": ip.interface()}),
+                            &what,
+                        );
+                        if let Some(h) = hooks {
+                            if let Some(name) = ip.interface() {
+                                h.set_ifname(&name);
+                            }
+                            h.ip_up(octets.sent, octets.rcvd);
+                        }
+                        release(
+                            &mut self.pending,
+                            crate::ppp::proto::IPV4,
+                            Some(local),
+                            &mut self.ready,
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot set up the IP interface");
+                        reporter.emit(
+                            "ip-interface",
+                            serde_json::json!({"error": e.to_string()}),
+                            &format!("no IP interface: {e}"),
+                        );
+                        if ip.must_be_up() {
+                            link.close(DownReason::NoNetworkProtocols, Instant::now().into_std());
+                        }
+                    }
+                }
+            }
+            PlaneStep::Ip6Up {
+                ev: ref ev @ Event::Ipv6Up { local, peer },
+                cancelled: false,
+            } => {
+                let l = Ip6Link {
+                    local,
+                    peer,
+                    mtu: link.framing().peer_mru,
+                };
+                let up = ip.up6(&l);
+                reporter.link_event(ev);
+                match up {
+                    Ok(what) => {
+                        reporter.emit(
+                            "ip-interface",
+                            serde_json::json!({"detail": what, "interface": ip.interface(), "family": "ipv6"}),
+                            &what,
+                        );
+                        if let Some(h) = hooks {
+                            if let Some(name) = ip.interface() {
+                                h.set_ifname(&name);
+                            }
+                            h.ipv6_up(local.link_local(), peer.link_local());
+                        }
+                        release(
+                            &mut self.pending,
+                            crate::ppp::proto::IPV6,
+                            None,
+                            &mut self.ready,
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot carry IPv6: closing IPv6CP");
+                        reporter.emit(
+                            "ip-interface",
+                            serde_json::json!({"error": e.to_string(), "family": "ipv6"}),
+                            &format!("no IPv6 on the interface: {e}"),
+                        );
+                        if ip.must_be_up() {
+                            // A plane whose rules could not be put in
+                            // place carries nothing (the inbound call).
+                            link.close(DownReason::NoNetworkProtocols, Instant::now().into_std());
+                        } else {
+                            link.close_ipv6(Instant::now().into_std());
+                        }
+                    }
+                }
+            }
+            PlaneStep::IpUp { .. } | PlaneStep::Ip6Up { .. } => {
+                // Closed while its script ran (ip-pre-up, or the last
+                // round's down script).
+                tracing::info!(
+                    "the NCP closed before its interface was configured: not configured"
+                );
+            }
+            PlaneStep::IpDown => {
+                ip.down();
+                if let Some(r) = &mut self.resolv {
+                    r.remove();
+                }
+            }
+            PlaneStep::Ip6Down => ip.down6(),
         }
     }
 }

@@ -347,3 +347,500 @@ fn a_hanging_script_is_killed_and_ip_down_runs_when_the_line_drops() {
         "ip-down runs while the interface exists"
     );
 }
+
+// ------------------------------------------------ in-process sessions
+//
+// Two `session::run` back to back over an in-memory line, in this
+// process: `a` with its scripts, `b` the peer. The scripts are real
+// processes, so the clock is real too; the tests count, they do not time.
+
+mod inproc {
+    use std::net::Ipv4Addr;
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use carrier::events::Reporter;
+    use carrier::hooks::HookConfig;
+    use carrier::net::{IpLink, IpPlane, NoIp};
+    use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
+    use carrier::ppp::link::{EchoConfig, LinkConfig};
+    use carrier::secrets::SecretsTable;
+    use carrier::session::{self, HookSetup, Outcome, SessionConfig};
+    use serde_json::Value;
+    use tokio::io::DuplexStream;
+    use tokio::sync::{mpsc, watch};
+
+    pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 1);
+    pub const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
+
+    /// The side with the scripts: gives the addresses; its scripts in
+    /// `hooks`, killed after `timeout`.
+    pub fn side_a(hooks: &Path, timeout: Duration) -> SessionConfig {
+        let mut link = LinkConfig::default();
+        link.ipcp.local = Some(A_ADDR);
+        link.ipcp.remote = Some(B_ADDR);
+        SessionConfig {
+            link,
+            hooks: Some(HookSetup {
+                cfg: HookConfig {
+                    dir: hooks.to_path_buf(),
+                    timeout,
+                    ..HookConfig::default()
+                },
+                device: PathBuf::from("/dev/ttyHK0"),
+                speed: 115200,
+                ifname: "hkp0".into(),
+            }),
+            ..SessionConfig::default()
+        }
+    }
+
+    /// `a` requires PAP and takes any name with the password `s3cret`
+    /// (a wildcard secret, `* * s3cret`).
+    pub fn require_pap(mut a: SessionConfig) -> SessionConfig {
+        a.link.lcp.require_auth = vec![AuthProto::Pap];
+        a.link.auth = AuthConfig {
+            name: "server".into(),
+            secrets: Arc::new(SecretsTable::single("*", "*", Secret::new("s3cret"))),
+            ..AuthConfig::default()
+        };
+        a
+    }
+
+    /// The peer, authenticating as `name` when asked to, sending LCP
+    /// Echo-Requests every `echo` if given, and giving up after three
+    /// unanswered.
+    pub fn side_b(name: &str, echo: Option<Duration>) -> SessionConfig {
+        let mut link = LinkConfig {
+            auth: AuthConfig {
+                name: name.into(),
+                password: Some(Secret::new("s3cret")),
+                ..AuthConfig::default()
+            },
+            ..LinkConfig::default()
+        };
+        link.echo = EchoConfig {
+            interval: echo,
+            failure: 3,
+            adaptive: false,
+        };
+        SessionConfig {
+            link,
+            ..SessionConfig::default()
+        }
+    }
+
+    /// a's IP plane: counts what it is handed before and after IPv4 is
+    /// up; carries nothing.
+    #[derive(Debug, Default)]
+    pub struct Probe {
+        pub up: bool,
+        pub before_up: u64,
+        pub after_up: u64,
+    }
+
+    impl IpPlane for Probe {
+        fn up(&mut self, _link: &IpLink) -> std::io::Result<String> {
+            self.up = true;
+            Ok("probe up".into())
+        }
+
+        fn down(&mut self) {
+            self.up = false;
+        }
+
+        fn deliver(&mut self, _datagram: &[u8]) {
+            if self.up {
+                self.after_up += 1;
+            } else {
+                self.before_up += 1;
+            }
+        }
+
+        async fn next_outbound(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
+            std::future::pending().await
+        }
+
+        fn dropped(&self) -> u64 {
+            0
+        }
+    }
+
+    async fn run_side<P: IpPlane>(
+        line: DuplexStream,
+        mut ip: P,
+        cfg: SessionConfig,
+        reporter: Reporter,
+        stop: watch::Receiver<bool>,
+    ) -> (Outcome, P) {
+        let mut line = line;
+        let out = session::run(&mut line, &mut ip, cfg, &reporter, stop).await;
+        // The far end sees the line close when this one is done.
+        drop(line);
+        (out.expect("session"), ip)
+    }
+
+    /// What a run of the pair left.
+    pub struct Ran {
+        pub a: Outcome,
+        pub a_plane: Probe,
+        pub b: Outcome,
+        /// a's events, in order.
+        pub events: Vec<Value>,
+        /// a's events up to the moment b was told to stop.
+        pub up_to_stop: usize,
+    }
+
+    /// Runs `a` against `b` until `ready`, given a's events so far, says
+    /// so (asked every 100 ms), then `hold` longer; then `b` closes the
+    /// link. Gives up after `limit` (whatever was reached by then is
+    /// returned, for the test's assertions to tell).
+    pub fn run_pair(
+        a: SessionConfig,
+        b: SessionConfig,
+        hold: Duration,
+        limit: Duration,
+        mut ready: impl FnMut(&[Value]) -> bool,
+    ) -> Ran {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (la, lb) = tokio::io::duplex(64 * 1024);
+            let (rep_a, mut rx) = Reporter::channel();
+            let rep_b = Reporter::to_log("peer");
+            let (stop_a, stop_a_rx) = watch::channel(false);
+            let (stop_b, stop_b_rx) = watch::channel(false);
+            let drive = async {
+                let mut events: Vec<Value> = Vec::new();
+                let wait = async {
+                    loop {
+                        match tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+                            Ok(Some(v)) => {
+                                let gone = v["event"] == "down";
+                                events.push(v);
+                                if gone {
+                                    return;
+                                }
+                            }
+                            Ok(None) => return,
+                            Err(_) => {}
+                        }
+                        if ready(&events) {
+                            return;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(limit, wait).await;
+                tokio::time::sleep(hold).await;
+                drain(&mut rx, &mut events);
+                let up_to_stop = events.len();
+                stop_b.send_replace(true);
+                // b closes; a follows.
+                let a_down = async {
+                    while let Some(v) = rx.recv().await {
+                        let gone = v["event"] == "down";
+                        events.push(v);
+                        if gone {
+                            return;
+                        }
+                    }
+                };
+                if tokio::time::timeout(Duration::from_secs(20), a_down)
+                    .await
+                    .is_err()
+                {
+                    stop_a.send_replace(true);
+                }
+                (events, up_to_stop)
+            };
+            let ((a, a_plane), (b, _), (mut events, up_to_stop)) = tokio::join!(
+                run_side(la, Probe::default(), a, rep_a, stop_a_rx),
+                run_side(lb, NoIp::default(), b, rep_b, stop_b_rx),
+                drive
+            );
+            drain(&mut rx, &mut events);
+            Ran {
+                a,
+                a_plane,
+                b,
+                events,
+                up_to_stop,
+            }
+        })
+    }
+
+    fn drain(rx: &mut mpsc::UnboundedReceiver<Value>, events: &mut Vec<Value>) {
+        while let Ok(v) = rx.try_recv() {
+            events.push(v);
+        }
+    }
+
+    /// IPCP came up at a, and its ip-up has run.
+    pub fn ip_up_ran(events: &[Value], out: &Path) -> bool {
+        events.iter().any(|v| v["event"] == "ipcp-up")
+            && !super::hookrec::runs(out, "ip-up").is_empty()
+    }
+
+    /// The frames of a capture `SessionConfig::pcap` wrote: (sent by us,
+    /// protocol, information field).
+    pub fn capture(path: &Path) -> Vec<(bool, u16, Vec<u8>)> {
+        let b = std::fs::read(path).unwrap();
+        let mut frames = Vec::new();
+        let mut i = 24;
+        while i + 16 <= b.len() {
+            let len = u32::from_ne_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
+            let rec = &b[i + 16..i + 16 + len];
+            // Direction, ff 03, protocol, information.
+            frames.push((
+                rec[0] == 1,
+                u16::from_be_bytes([rec[3], rec[4]]),
+                rec[5..].to_vec(),
+            ));
+            i += 16 + len;
+        }
+        frames
+    }
+}
+
+/// A peer's name is data: the scripts run whatever the name holds, and
+/// get it as pppd shows it (`%v`): cut at a NUL, a newline `^J`, ESC `^[`,
+/// a C1 CSI `M-^[`. Before, a NUL made every script fail to start (the OS
+/// takes no NUL in the environment), so a caller let in by a wildcard
+/// secret skipped the admin's ip-up; a newline or an escape sequence
+/// reached the scripts raw.
+#[test]
+fn scripts_run_for_any_peer_name_and_get_it_sanitised() {
+    let cases = [
+        ("x\0rest", "x"),
+        ("evil\nPEERNAME=admin", "evil^JPEERNAME=admin"),
+        ("\x1b[31mred\x1b[0m", "^[[31mred^[[0m"),
+        ("\u{9b}2J", "M-^[2J"),
+    ];
+    for (name, shown) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (hooks, out) = (dir.path().join("hooks"), dir.path().join("out"));
+        hookrec::install(&hooks, &out);
+        let a = inproc::require_pap(inproc::side_a(&hooks, Duration::from_secs(10)));
+        let ran = inproc::run_pair(
+            a,
+            inproc::side_b(name, None),
+            Duration::ZERO,
+            Duration::from_secs(30),
+            |ev| inproc::ip_up_ran(ev, &out),
+        );
+        let errors: Vec<&serde_json::Value> = ran
+            .events
+            .iter()
+            .filter(|v| v["event"] == "hook" && v.get("error").is_some())
+            .collect();
+        assert!(errors.is_empty(), "{name:?}: scripts failed: {errors:?}");
+        assert!(
+            ran.events.iter().any(|v| v["event"] == "ipcp-up"),
+            "{name:?}: no ipcp-up: {:?}",
+            ran.events
+        );
+        assert_eq!(
+            ran.a.reason,
+            carrier::ppp::DownReason::PeerTerminated,
+            "{name:?}"
+        );
+        // The down scripts are started as the link goes; wait for them.
+        hookrec::wait_runs(&out, "auth-down", 1, Duration::from_secs(10));
+        for script in ["auth-up", "ip-pre-up", "ip-up", "ip-down", "auth-down"] {
+            let runs = hookrec::runs(&out, script);
+            assert_eq!(runs.len(), 1, "{name:?}: {script} ran {} times", runs.len());
+            assert_eq!(
+                runs[0].env("PEERNAME"),
+                Some(shown),
+                "{name:?}: {script}'s PEERNAME"
+            );
+            if script.starts_with("auth") {
+                assert_eq!(runs[0].args[1], shown, "{name:?}: {script}'s argument");
+            }
+        }
+    }
+}
+
+/// A hung ip-pre-up costs the link nothing: while it runs (until
+/// --hook-timeout kills it) the peer's LCP Echo-Requests, one a second,
+/// are every one answered, though the peer gives up after three missed;
+/// then the interface comes up (the datagram waiting for it goes out),
+/// ipcp-up is told, and ip-up runs. Before, the session waited for the
+/// script inside its loop: the line went unread and the peer hung up.
+#[test]
+fn a_hung_ip_pre_up_while_the_peer_sends_echoes_every_second_answers_every_echo() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (hooks, out) = (dir.path().join("hooks"), dir.path().join("out"));
+    hookrec::install(&hooks, &out);
+    // ip-pre-up records, then hangs.
+    let hang = format!("{}exec sleep 600\n", hookrec::recorder(&out));
+    std::fs::write(hooks.join("ip-pre-up"), hang).unwrap();
+    std::fs::set_permissions(
+        hooks.join("ip-pre-up"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let pcap = dir.path().join("a.pcap");
+    let timeout = Duration::from_secs(6);
+    let mut a = inproc::side_a(&hooks, timeout);
+    a.pcap = Some(pcap.clone());
+    // Waits for IPv4: goes out once the interface is up.
+    a.pending = vec![support::packet::udp4(
+        inproc::A_ADDR.octets(),
+        inproc::B_ADDR.octets(),
+        b"up",
+    )];
+    // The peer sends one as soon as its IPCP opens: it meets an interface
+    // not configured yet.
+    let mut b = inproc::side_b("peer", Some(Duration::from_secs(1)));
+    b.pending = vec![support::packet::udp4(
+        inproc::B_ADDR.octets(),
+        inproc::A_ADDR.octets(),
+        b"early",
+    )];
+    let ran = inproc::run_pair(
+        a,
+        b,
+        // Two more echoes with IP up.
+        Duration::from_millis(2500),
+        Duration::from_secs(60),
+        |ev| inproc::ip_up_ran(ev, &out),
+    );
+    let seen = || format!("{:#?}", ran.events);
+
+    // The link stayed up until the peer closed it.
+    assert_eq!(
+        ran.b.reason,
+        carrier::ppp::DownReason::UserRequest,
+        "the peer's link went down by itself: {}",
+        seen()
+    );
+    // ip-pre-up hung and was killed; only then IP came up.
+    let ev = &ran.events[..ran.up_to_stop];
+    let killed = ev
+        .iter()
+        .position(|v| v["event"] == "hook" && v["script"] == "ip-pre-up")
+        .unwrap_or_else(|| panic!("no ip-pre-up hook event: {}", seen()));
+    assert_eq!(ev[killed]["killed"], true, "{}", ev[killed]);
+    let up = ev
+        .iter()
+        .position(|v| v["event"] == "ipcp-up")
+        .unwrap_or_else(|| panic!("no ipcp-up: {}", seen()));
+    assert!(up > killed, "ipcp-up before ip-pre-up ended: {}", seen());
+    assert_eq!(hookrec::runs(&out, "ip-pre-up").len(), 1);
+    assert_eq!(hookrec::runs(&out, "ip-up").len(), 1);
+    // The peer's early datagram was not handed to the plane before it was
+    // up: dropped and counted.
+    assert_eq!(ran.b.link.ip_out, 1, "{:?}", ran.b.link);
+    assert_eq!(
+        (ran.a_plane.before_up, ran.a_plane.after_up),
+        (0, 0),
+        "{:?}",
+        ran.a_plane
+    );
+    assert_eq!(ran.a.ip_dropped, 1, "{:?}", ran.a);
+
+    // On the line: every Echo-Request the peer sent was answered, those
+    // while ip-pre-up hung before the interface came up.
+    let frames = inproc::capture(&pcap);
+    let lcp = |sent: bool, code: u8| {
+        move |f: &(bool, u16, Vec<u8>)| f.0 == sent && f.1 == 0xc021 && f.2.first() == Some(&code)
+    };
+    let ip_up_at = frames
+        .iter()
+        .position(|f| f.0 && f.1 == 0x0021)
+        .unwrap_or_else(|| panic!("the waiting datagram never went out: {}", seen()));
+    let mut during = 0;
+    let mut asked = 0;
+    for (i, f) in frames.iter().enumerate() {
+        if !lcp(false, 9)(f) {
+            continue;
+        }
+        asked += 1;
+        let id = f.2[1];
+        let reply = frames[i..]
+            .iter()
+            .position(|r| lcp(true, 10)(r) && r.2[1] == id)
+            .map(|p| p + i)
+            .unwrap_or_else(|| panic!("Echo-Request {id} unanswered"));
+        if i < ip_up_at {
+            during += 1;
+            assert!(
+                reply < ip_up_at,
+                "Echo-Request {id} answered only after IP came up"
+            );
+        }
+    }
+    eprintln!(
+        "Echo-Requests: {during} while ip-pre-up hung, {asked} in all; peer {:?}",
+        (ran.b.link.echo_requests_sent, ran.b.link.echo_replies_in)
+    );
+    // ip-pre-up ran 6 s, the peer asked every second: at least 4 asked
+    // while it hung (the peer gives up after 3 missed).
+    assert!(
+        during >= 4,
+        "{during} Echo-Requests while ip-pre-up hung ({asked} in all)"
+    );
+    // The peer's count agrees: none missing but one in flight as it
+    // closed.
+    let b = &ran.b.link;
+    assert!(
+        b.echo_requests_sent >= asked as u64 && b.echo_requests_sent - b.echo_replies_in <= 1,
+        "{b:?}"
+    );
+}
+
+/// The link goes while ip-pre-up still runs: the interface is not
+/// configured after it, nobody is told IPCP came up (nor went down),
+/// neither ip-up nor ip-down runs, and the datagram that waited for IPv4
+/// is dropped and counted. The session still waits for the script.
+#[test]
+fn a_link_gone_during_ip_pre_up_does_not_bring_ip_up_after_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (hooks, out) = (dir.path().join("hooks"), dir.path().join("out"));
+    hookrec::install(&hooks, &out);
+    let slow = format!("{}sleep 3\n", hookrec::recorder(&out));
+    std::fs::write(hooks.join("ip-pre-up"), slow).unwrap();
+    std::fs::set_permissions(
+        hooks.join("ip-pre-up"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut a = inproc::side_a(&hooks, Duration::from_secs(30));
+    a.pending = vec![support::packet::udp4(
+        inproc::A_ADDR.octets(),
+        inproc::B_ADDR.octets(),
+        b"never",
+    )];
+    // The peer closes as soon as ip-pre-up has started.
+    let ran = inproc::run_pair(
+        a,
+        inproc::side_b("peer", None),
+        Duration::ZERO,
+        Duration::from_secs(30),
+        |_| !hookrec::runs(&out, "ip-pre-up").is_empty(),
+    );
+    let seen = format!("{:#?}", ran.events);
+    assert_eq!(hookrec::runs(&out, "ip-pre-up").len(), 1, "{seen}");
+    for e in ["ipcp-up", "ipcp-down", "ip-interface"] {
+        assert!(!ran.events.iter().any(|v| v["event"] == e), "{e}: {seen}");
+    }
+    // The script ran to its end before the session did.
+    let pre_up = ran
+        .events
+        .iter()
+        .find(|v| v["event"] == "hook" && v["script"] == "ip-pre-up")
+        .unwrap_or_else(|| panic!("no ip-pre-up hook event: {seen}"));
+    assert_eq!(pre_up["status"], 0, "{pre_up}");
+    std::thread::sleep(Duration::from_millis(300));
+    for s in ["ip-up", "ip-down"] {
+        assert!(hookrec::runs(&out, s).is_empty(), "{s} ran");
+    }
+    assert_eq!(ran.a.ip_dropped, 1, "{:?}", ran.a);
+    assert_eq!(ran.a.link.ip_out, 0);
+}

@@ -38,6 +38,7 @@ async fn run(hooks: &Path) -> serde_json::Value {
         &[],
         false,
     )
+    .wait()
     .await;
     while let Ok(ev) = events.try_recv() {
         if ev["script"] == "ip-pre-up" {

@@ -17,3 +17,20 @@ pub fn private_umask(cmd: &mut Command) {
         });
     }
 }
+
+/// The child starts a session of its own (setsid(2)), as pppd's
+/// `run_program` does for its scripts: no controlling terminal, so a
+/// script cannot read or write carrier's terminal nor get its job-control
+/// signals; and a process group of its own (its id is the child's pid),
+/// so the whole group can be signalled. Not to be combined with
+/// `process_group`: a group leader cannot start a session.
+pub fn own_session(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls setsid(2), which is async-signal-safe and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+}

@@ -184,6 +184,14 @@ impl Reporter {
                 )
             }
             Event::IpDown => self.emit("ipcp-down", json!({}), "IP down"),
+            Event::IpRefused { address } => self.emit(
+                "ipcp-refused",
+                json!({"address": address}),
+                &match address {
+                    Some(a) => format!("IP refused: peer is not authorized to use remote address {a}"),
+                    None => "IP refused: peer is not authorized to use any remote address".into(),
+                },
+            ),
             Event::Ipv6Up { local, peer } => self.emit(
                 "ipv6cp-up",
                 json!({

@@ -449,8 +449,10 @@ pub struct AnswerArgs {
     /// Our address on the link.
     #[arg(long, required_unless_present = "inbound")]
     pub local: Option<Ipv4Addr>,
-    /// The address given to the caller.
-    #[arg(long, required_unless_present = "inbound")]
+    /// The address given to the caller; without it, the one address the
+    /// caller's secrets line names, else the caller's own choice (one its
+    /// line allows).
+    #[arg(long)]
     pub remote: Option<Ipv4Addr>,
     /// DNS server offered to the caller (up to two).
     #[arg(long, value_name = "IP")]

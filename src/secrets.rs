@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use zeroize::Zeroizing;
 
+use crate::ppp::addrs::AllowedAddrs;
 use crate::ppp::auth::Secret;
 
 #[derive(Debug, Error)]
@@ -58,11 +59,23 @@ impl SecretsTable {
             }
             let mut w = words.into_iter();
             let (client, server, secret) = (w.next(), w.next(), w.next());
+            let rest: Vec<String> = w.collect();
+            let addresses = if rest.is_empty() {
+                None
+            } else {
+                Some(
+                    AllowedAddrs::parse(&rest).map_err(|message| SecretsError::Syntax {
+                        path: origin.to_path_buf(),
+                        line: n + 1,
+                        message,
+                    })?,
+                )
+            };
             entries.push(Entry {
                 client: client.unwrap_or_default(),
                 server: server.unwrap_or_default(),
                 secret: Secret::new(secret.unwrap_or_default().into_bytes()),
-                addresses: w.collect(),
+                addresses,
             });
         }
         Ok(SecretsTable::new(entries))
@@ -155,7 +168,10 @@ mod tests {
         assert_eq!(t.entries()[0].secret.expose(), b"s3cret");
         assert_eq!(t.entries()[1].client, "bob smith");
         assert_eq!(t.entries()[1].secret.expose(), b"pa ss");
-        assert_eq!(t.entries()[1].addresses, ["10.0.0.2", "10.0.0.3"]);
+        let a = t.entries()[1].addresses.as_ref().unwrap();
+        assert_eq!(a.to_string(), "10.0.0.2 10.0.0.3");
+        assert_eq!(t.entries()[0].addresses, Some(AllowedAddrs::any()));
+        assert_eq!(t.entries()[2].addresses, None);
         assert_eq!(t.entries()[2].secret.expose(), b"a\"b");
     }
 
@@ -181,6 +197,13 @@ mod tests {
         assert!(e.to_string().starts_with("f: line 2:"), "{e}");
         let e = SecretsTable::parse("a b \"open\n", Path::new("f")).unwrap_err();
         assert!(e.to_string().contains("unterminated quote"), "{e}");
+        let e =
+            SecretsTable::parse("alice * ok\nbob * ok gw.example\n", Path::new("f")).unwrap_err();
+        assert!(e.to_string().starts_with("f: line 2:"), "{e}");
+        assert!(
+            e.to_string().contains("host names are not looked up"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use carrier::answerer::{self, Screening};
 use carrier::events::{Format, Reporter};
 use carrier::net::choice::PlaneChoice;
+use carrier::ppp::addrs::is_bad;
 use carrier::ppp::auth::{AuthConfig, AuthProto};
 use carrier::ppp::link::LinkConfig;
 use carrier::secrets::SecretsTable;
@@ -18,6 +19,20 @@ use crate::AnswerArgs;
 pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fatal> {
     if a.ms_dns.len() > 2 {
         return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
+    }
+    // pppd's setipaddr refuses these too.
+    for (flag, addr) in [("--local", a.local), ("--remote", a.remote)] {
+        if let Some(ip) = addr.filter(|ip| ip.is_unspecified() || is_bad(*ip)) {
+            return Err(fatal(
+                EXIT_CONFIG,
+                format!(
+                    "{flag} {ip}: not a link address (0.0.0.0, loopback, multicast or class E)"
+                ),
+            ));
+        }
+    }
+    if a.remote.is_some() && a.remote == a.local {
+        return Err(fatal(EXIT_CONFIG, "--local and --remote must differ"));
     }
     let mut link = link_config(&a.ppp);
     apply_ipv6(&mut link, &a.ppp, None, false)?;

@@ -62,6 +62,8 @@ pub async fn serve(
     link.noip = false;
     link.ipcp.local = Some(e.ppp_local);
     link.ipcp.remote = Some(e.ppp_remote);
+    // The caller may not claim an address the console answers on.
+    link.ipcp.forbidden = e.partitions.iter().map(|p| p.alias).collect();
     link.ipcp.dns = setup.ms_dns;
     link.auth = AuthConfig {
         name: setup.name.clone(),

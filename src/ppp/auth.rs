@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
+
+use super::addrs::AllowedAddrs;
 use zeroize::Zeroize;
 
 /// An authentication protocol LCP can negotiate (RFC 1661 §6.2).
@@ -122,6 +124,14 @@ impl AuthConfig {
         self.password.is_some() || self.secrets.has_client(&self.name)
     }
 
+    /// The addresses a peer that authenticated to us as `client` may
+    /// have: its secrets line's (the line whose secret it proved).
+    pub fn peer_addresses(&self, client: &str) -> Option<&AllowedAddrs> {
+        self.secrets
+            .lookup(client, &self.name)
+            .and_then(|e| e.addresses.as_ref())
+    }
+
     /// The secret a peer called `client` must know when authenticating to us.
     pub fn peer_secret(&self, client: &str) -> Option<Secret> {
         self.secrets
@@ -136,8 +146,10 @@ pub struct Entry {
     pub client: String,
     pub server: String,
     pub secret: Secret,
-    /// Addresses the client may use; empty means any, `-` none.
-    pub addresses: Vec<String>,
+    /// Addresses the client may use when it authenticates to us; None
+    /// (the line ends at the secret): any. pppd allows none then; carrier
+    /// keeps such lines working as they did, `-` says none.
+    pub addresses: Option<AllowedAddrs>,
 }
 
 /// pppd's secrets, as looked up by the authenticator and the peer.
@@ -161,7 +173,7 @@ impl SecretsTable {
             client: client.into(),
             server: server.into(),
             secret,
-            addresses: Vec::new(),
+            addresses: None,
         }])
     }
 

@@ -199,6 +199,9 @@ pub struct Fsm<O> {
     pub catastrophic_reject: bool,
     /// The largest packet the peer accepts; Code-Rejects are cut to fit.
     pub peer_mru: usize,
+    /// The Data of our Terminate-Requests: why we close, for the peer's
+    /// log (RFC 1661 §5.5 leaves it to us; pppd sends its reason text).
+    term_reason: Vec<u8>,
 }
 
 impl<O: Options> Fsm<O> {
@@ -224,6 +227,7 @@ impl<O: Options> Fsm<O> {
             peer_terminated: false,
             catastrophic_reject: false,
             peer_mru: crate::hdlc::DEFAULT_MRU,
+            term_reason: Vec::new(),
         }
     }
 
@@ -273,6 +277,13 @@ impl<O: Options> Fsm<O> {
 
     pub fn close(&mut self, now: Instant) {
         self.event(FsmEvent::Close, now);
+    }
+
+    /// Close, telling the peer why in the Terminate-Requests (until the
+    /// next negotiation).
+    pub fn close_because(&mut self, reason: &str, now: Instant) {
+        self.term_reason = reason.as_bytes().to_vec();
+        self.close(now);
     }
 
     /// Fires the Restart timer if its deadline has passed.
@@ -728,6 +739,7 @@ impl<O: Options> Fsm<O> {
     fn begin_negotiation(&mut self) {
         self.opts.reset();
         self.nak_count = 0;
+        self.term_reason.clear();
     }
 
     fn scr(&mut self, now: Instant) {
@@ -742,7 +754,8 @@ impl<O: Options> Fsm<O> {
 
     fn str(&mut self, now: Instant) {
         let id = self.alloc_id();
-        self.out.push_back(packet::build(code::TERM_REQ, id, &[]));
+        let pkt = packet::build(code::TERM_REQ, id, &self.term_reason);
+        self.out.push_back(pkt);
         self.restart_count = self.restart_count.saturating_sub(1);
         self.timer = Some(now + self.cfg.restart);
     }

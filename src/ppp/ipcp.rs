@@ -3,6 +3,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::addrs::{self, AllowedAddrs};
 use super::fsm::{Options, Verdict};
 use super::packet::{self, push_option};
 
@@ -42,8 +43,13 @@ impl Default for VjConfig {
 pub struct IpcpConfig {
     /// Our address; None asks the peer for one (pppd's `noipdefault`).
     pub local: Option<Ipv4Addr>,
-    /// The address we give the peer; None lets the peer choose its own.
+    /// The address we give the peer; None lets the peer choose its own
+    /// (one its secrets line allows, and never a bad one or ours).
     pub remote: Option<Ipv4Addr>,
+    /// Addresses the peer may never have besides our `local`: the other
+    /// addresses of this host that the link reaches (an inbound
+    /// console's aliases).
+    pub forbidden: Vec<Ipv4Addr>,
     /// Ask the peer for DNS servers (pppd's `usepeerdns`).
     pub request_dns: bool,
     /// DNS servers we offer (pppd's `ms-dns`), primary then secondary.
@@ -54,9 +60,24 @@ pub struct IpcpConfig {
     pub vj: Option<VjConfig>,
 }
 
+/// Why the peer gets no IPv4 address on this link (pppd: "Peer is not
+/// authorized to use remote address").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unauthorized {
+    /// The address configured for it (`remote`) is not one it may have:
+    /// its secrets line does not allow it, or it is bad or ours.
+    Remote(Ipv4Addr),
+    /// Its secrets line allows no address (`-`, or only `!` words), or it
+    /// opened IPCP without one while the line restricts it to some.
+    NoAddress,
+}
+
 #[derive(Debug)]
 pub struct Ipcp {
     pub cfg: IpcpConfig,
+    /// The addresses the peer may have, from its secrets line once it
+    /// authenticated to us; None: any that is not bad or ours.
+    allowed: Option<AllowedAddrs>,
     /// Our IP-Address option's value; None once the peer rejected it.
     want_addr: Option<Ipv4Addr>,
     /// DNS options we ask for; None once rejected.
@@ -82,6 +103,7 @@ impl Ipcp {
     pub fn new(cfg: IpcpConfig) -> Self {
         let mut i = Ipcp {
             cfg,
+            allowed: None,
             want_addr: None,
             want_dns: [None; 2],
             want_vj: None,
@@ -93,6 +115,66 @@ impl Ipcp {
         };
         i.reset();
         i
+    }
+
+    /// The authenticated peer's address list (pppd's `set_allowed_addrs`);
+    /// kept across renegotiations.
+    pub fn set_allowed(&mut self, allowed: Option<AllowedAddrs>) {
+        self.allowed = allowed;
+    }
+
+    /// Whether the peer may have `a` (pppd's `auth_ip_addr`): a real
+    /// address, not a bad one (`bad_ip_adrs`), not ours, and one its
+    /// secrets line allows.
+    pub fn permits(&self, a: Ipv4Addr) -> bool {
+        !a.is_unspecified()
+            && !addrs::is_bad(a)
+            && !self.is_ours(a)
+            && self.allowed.as_ref().map_or(true, |l| l.permits(a))
+    }
+
+    fn is_ours(&self, a: Ipv4Addr) -> bool {
+        [self.cfg.local, self.want_addr, self.local_addr].contains(&Some(a))
+            || self.cfg.forbidden.contains(&a)
+    }
+
+    /// The address we steer the peer to: the configured one, else the
+    /// single address its secrets line names.
+    fn target(&self) -> Option<Ipv4Addr> {
+        self.cfg.remote.or_else(|| {
+            self.allowed
+                .as_ref()
+                .and_then(AllowedAddrs::suggested)
+                .filter(|&a| self.permits(a))
+        })
+    }
+
+    /// Whether the peer must take [`Self::target`] rather than another
+    /// address it may have.
+    fn insists(&self) -> bool {
+        self.cfg.remote.is_some() || self.allowed.as_ref().is_some_and(AllowedAddrs::insists)
+    }
+
+    /// Whether the peer can have no address here at all, known before
+    /// IPCP starts.
+    pub fn refusal(&self) -> Option<Unauthorized> {
+        match self.cfg.remote {
+            Some(r) if !self.permits(r) => Some(Unauthorized::Remote(r)),
+            _ if self.allowed.as_ref().is_some_and(|l| !l.allows_some()) => {
+                Some(Unauthorized::NoAddress)
+            }
+            _ => None,
+        }
+    }
+
+    /// IPCP opened without an address for the peer while its secrets line
+    /// allows only some: pppd refuses such a peer in ipcp_up.
+    pub fn unaddressed(&self) -> bool {
+        self.peer_addr.is_none()
+            && self
+                .allowed
+                .as_ref()
+                .is_some_and(|l| l.allows_some() && !l.permits_all())
     }
 }
 
@@ -147,15 +229,29 @@ impl Options for Ipcp {
             };
         for o in &opts {
             match (o.kind, addr(o.data)) {
-                (opt::IP_ADDRESS, Some(a)) => match self.cfg.remote {
-                    // We assign the peer's address: anything else is Nak'ed
-                    // with it, 0.0.0.0 ("give me one") included.
-                    Some(r) if a != r => nak_or_rej(o, r, &mut nak, &mut rej),
-                    Some(_) => peer_addr = Some(a),
-                    // The peer must know its own address if we have none
-                    // to give.
-                    None if a.is_unspecified() => o.push_to(&mut rej),
-                    None => peer_addr = Some(a),
+                (opt::IP_ADDRESS, Some(a)) => match self.target() {
+                    Some(t) if a == t => peer_addr = Some(a),
+                    // Another address the peer may have, when the one we
+                    // would give is only a suggestion.
+                    Some(_) if !self.insists() && self.permits(a) => peer_addr = Some(a),
+                    // Anything else is Nak'ed with ours: 0.0.0.0 ("give
+                    // me one"), and what the peer may not have (loopback,
+                    // multicast, our own, outside its secrets line).
+                    Some(t) => {
+                        if !a.is_unspecified() {
+                            tracing::debug!(%a, offer = %t, "IPCP: peer's address refused");
+                        }
+                        nak_or_rej(o, t, &mut nak, &mut rej)
+                    }
+                    None if self.permits(a) => peer_addr = Some(a),
+                    // Nothing to offer instead: the peer must know its
+                    // own address, and one it may have.
+                    None => {
+                        if !a.is_unspecified() {
+                            tracing::debug!(%a, "IPCP: peer's address refused, none to offer");
+                        }
+                        o.push_to(&mut rej)
+                    }
                 },
                 (opt::PRIMARY_DNS | opt::SECONDARY_DNS, Some(a)) => {
                     let i = usize::from(o.kind == opt::SECONDARY_DNS);
@@ -192,7 +288,7 @@ impl Options for Ipcp {
         if !nak.is_empty() {
             return Verdict::Nak(nak);
         }
-        self.peer_addr = peer_addr.or(self.cfg.remote);
+        self.peer_addr = peer_addr.or(self.target());
         self.vj_tx = peer_vj;
         Verdict::Ack
     }
@@ -263,4 +359,178 @@ impl Options for Ipcp {
 fn vj_value(v: VjConfig) -> [u8; 4] {
     let p = crate::ppp::vj::COMPRESSED_TCP.to_be_bytes();
     [p[0], p[1], v.max_slot, u8::from(v.compress_slot)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+    const ALIAS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
+    const GIVEN: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 5);
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn addr_opt(a: Ipv4Addr) -> Vec<u8> {
+        let mut v = vec![opt::IP_ADDRESS, 6];
+        v.extend_from_slice(&a.octets());
+        v
+    }
+
+    /// Our side as `carrier answer` runs it: our address, the console's
+    /// alias, `remote` if any, and the peer's secrets line if any.
+    fn ipcp(remote: Option<Ipv4Addr>, line: Option<&str>) -> Ipcp {
+        let mut i = Ipcp::new(IpcpConfig {
+            local: Some(LOCAL),
+            remote,
+            forbidden: vec![ALIAS],
+            ..IpcpConfig::default()
+        });
+        i.set_allowed(
+            line.map(|l| AllowedAddrs::parse(&l.split_whitespace().collect::<Vec<_>>()).unwrap()),
+        );
+        i
+    }
+
+    /// Addresses no peer may have, 0.0.0.0 ("give me one") last.
+    fn refused() -> [Ipv4Addr; 7] {
+        [
+            ip("127.0.0.1"),
+            ip("224.0.0.1"),
+            ip("240.0.0.1"),
+            Ipv4Addr::BROADCAST,
+            LOCAL,
+            ALIAS,
+            Ipv4Addr::UNSPECIFIED,
+        ]
+    }
+
+    #[test]
+    fn one_address_on_the_line_is_the_only_one_acked() {
+        let mut i = ipcp(None, Some("10.77.0.5"));
+        for a in refused()
+            .into_iter()
+            .chain([ip("10.77.0.6"), ip("192.0.2.1")])
+        {
+            assert_eq!(
+                i.check_request(&addr_opt(a), false),
+                Verdict::Nak(addr_opt(GIVEN)),
+                "{a}"
+            );
+            assert_eq!(i.peer_addr, None, "{a}");
+        }
+        assert_eq!(i.check_request(&addr_opt(GIVEN), false), Verdict::Ack);
+        assert_eq!(i.peer_addr, Some(GIVEN));
+        assert_eq!(i.refusal(), None);
+        assert!(!i.unaddressed());
+    }
+
+    #[test]
+    fn with_a_wider_line_the_peer_may_choose_but_never_a_bad_address() {
+        // Any address but the bad ones and ours, by the line itself.
+        let mut i = ipcp(None, Some("10.77.0.5 *"));
+        for a in refused() {
+            assert_eq!(
+                i.check_request(&addr_opt(a), false),
+                Verdict::Nak(addr_opt(GIVEN)),
+                "{a}"
+            );
+        }
+        let mut i = ipcp(None, Some("10.77.0.5 10.77.0.0/24"));
+        for a in refused().into_iter().chain([ip("10.78.0.1")]) {
+            assert_eq!(
+                i.check_request(&addr_opt(a), false),
+                Verdict::Nak(addr_opt(GIVEN)),
+                "{a}"
+            );
+        }
+        // RFC 1661 §4.6 Max-Failure: what would be Nak'ed is rejected.
+        assert_eq!(
+            i.check_request(&addr_opt(ip("127.0.0.1")), true),
+            Verdict::Reject(addr_opt(ip("127.0.0.1")))
+        );
+        let own = ip("10.77.0.7");
+        assert_eq!(i.check_request(&addr_opt(own), false), Verdict::Ack);
+        assert_eq!(i.peer_addr, Some(own));
+    }
+
+    #[test]
+    fn with_nothing_to_offer_a_bad_address_is_rejected() {
+        // No remote, no secrets line (or `*`): the peer names its own.
+        for line in [None, Some("*")] {
+            let mut i = ipcp(None, line);
+            for a in refused() {
+                assert_eq!(
+                    i.check_request(&addr_opt(a), false),
+                    Verdict::Reject(addr_opt(a)),
+                    "{a} {line:?}"
+                );
+            }
+            let own = ip("192.0.2.9");
+            assert_eq!(i.check_request(&addr_opt(own), false), Verdict::Ack);
+            assert_eq!(i.peer_addr, Some(own));
+        }
+        // A subnet names no address to give; one outside it is refused.
+        let mut i = ipcp(None, Some("10.77.0.0/24"));
+        let out = ip("10.78.0.1");
+        assert_eq!(
+            i.check_request(&addr_opt(out), false),
+            Verdict::Reject(addr_opt(out))
+        );
+        // Acked without an address, the peer has none we allowed.
+        assert_eq!(i.check_request(&[], false), Verdict::Ack);
+        assert!(i.unaddressed());
+        let mut any = ipcp(None, Some("*"));
+        assert_eq!(any.check_request(&[], false), Verdict::Ack);
+        assert!(!any.unaddressed());
+    }
+
+    #[test]
+    fn a_configured_remote_is_given_and_must_be_allowed() {
+        let r = ip("10.77.0.2");
+        let mut i = ipcp(Some(r), None);
+        for a in refused() {
+            assert_eq!(
+                i.check_request(&addr_opt(a), false),
+                Verdict::Nak(addr_opt(r)),
+                "{a}"
+            );
+        }
+        assert_eq!(i.refusal(), None);
+        assert_eq!(ipcp(Some(r), Some("10.77.0.0/24")).refusal(), None);
+        assert_eq!(ipcp(Some(r), Some("*")).refusal(), None);
+        for line in ["10.77.0.5", "-", "!10.77.0.2 *", "10.77.1.0/24"] {
+            assert_eq!(
+                ipcp(Some(r), Some(line)).refusal(),
+                Some(Unauthorized::Remote(r)),
+                "{line}"
+            );
+        }
+        // Bad or ours is refused without any line.
+        for bad in [ip("127.0.0.2"), LOCAL, ALIAS] {
+            assert_eq!(
+                ipcp(Some(bad), None).refusal(),
+                Some(Unauthorized::Remote(bad))
+            );
+        }
+        for line in ["-", "!10.77.0.9"] {
+            assert_eq!(
+                ipcp(None, Some(line)).refusal(),
+                Some(Unauthorized::NoAddress),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_allowed_list_survives_renegotiation() {
+        let mut i = ipcp(None, Some("10.77.0.5"));
+        i.reset();
+        assert_eq!(
+            i.check_request(&addr_opt(ip("127.0.0.1")), false),
+            Verdict::Nak(addr_opt(GIVEN))
+        );
+    }
 }

@@ -16,7 +16,7 @@ use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
 use super::compress::{CcpStats, Compressor, DecompressError, Decompressor};
 use super::datagram;
 use super::fsm::{code, Fsm, FsmConfig, Ignored, Signal, State, Unhandled};
-use super::ipcp::{Ipcp, IpcpConfig, VjConfig};
+use super::ipcp::{Ipcp, IpcpConfig, Unauthorized, VjConfig};
 use super::ipv6cp::{InterfaceId, Ipv6cp, Ipv6cpConfig};
 use super::lcp::{Agreed, Lcp, LcpConfig};
 use super::packet::Packet;
@@ -105,6 +105,9 @@ impl fmt::Display for DownReason {
     }
 }
 
+/// pppd's reason text for closing on a peer's unauthorized address.
+const UNAUTHORIZED_IP: &str = "Unauthorized remote IP address";
+
 /// Which way an authentication went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -150,6 +153,12 @@ pub enum Event {
         vj: VjAgreed,
     },
     IpDown,
+    /// IPCP does not run for the authenticated peer: it may not have the
+    /// address we would give it (`address`), or there is none it may have
+    /// (None). pppd: "Peer is not authorized to use remote address".
+    IpRefused {
+        address: Option<Ipv4Addr>,
+    },
     /// IPv6CP opened (RFC 5072): each end's link-local address is
     /// `fe80::<identifier>`.
     Ipv6Up {
@@ -1506,6 +1515,12 @@ impl Link {
         match s {
             Signal::Up => {
                 let i = &self.ipcp.opts;
+                if i.unaddressed() {
+                    self.refuse_ip(Unauthorized::NoAddress);
+                    self.ipcp.close_because(UNAUTHORIZED_IP, now);
+                    self.ncp_stopped(now);
+                    return;
+                }
                 match i.local_addr {
                     Some(local) => {
                         let vj = VjAgreed {
@@ -1759,6 +1774,13 @@ impl Link {
                 };
                 // A passed re-challenge is not news.
                 if first {
+                    if role == AuthRole::Authenticator {
+                        // pppd's set_allowed_addrs: the line the peer
+                        // proved its secret with says which addresses it
+                        // may have.
+                        let allowed = self.cfg.auth.peer_addresses(&peer).cloned();
+                        self.ipcp.opts.set_allowed(allowed);
+                    }
                     self.stats.auth_ok += 1;
                     self.events.push_back(Event::AuthOk {
                         protocol,
@@ -1783,15 +1805,46 @@ impl Link {
         }
     }
 
+    /// pppd's refusal of a peer without an address it may have: logged
+    /// and reported; the caller stops IPCP.
+    fn refuse_ip(&mut self, why: Unauthorized) {
+        let address = match why {
+            Unauthorized::Remote(a) => {
+                tracing::warn!("peer is not authorized to use remote address {a}");
+                Some(a)
+            }
+            Unauthorized::NoAddress => {
+                tracing::warn!("peer is not authorized to use any remote address");
+                None
+            }
+        };
+        self.events.push_back(Event::IpRefused { address });
+    }
+
     fn enter_network(&mut self, now: Instant) {
         self.set_phase(Phase::Network);
+        let refused = (!self.cfg.noip).then(|| self.ipcp.opts.refusal()).flatten();
+        if let Some(why) = refused {
+            self.refuse_ip(why);
+            if self.cfg.ipv6.is_none() {
+                // Nothing left to carry. The peer's IPCP never opens, so
+                // only LCP's Terminate-Request can tell it why (pppd logs
+                // "LCP terminated by peer (...)").
+                self.lcp.close_because(UNAUTHORIZED_IP, now);
+                self.close(DownReason::NoNetworkProtocols, now);
+                return;
+            }
+        }
         // pppd opens CCP first, and does not count it as a network
         // protocol: its failure leaves the link up.
         if self.cfg.ccp.is_some() {
             self.ccp.open(now);
             self.ccp.up(now);
         }
-        if !self.cfg.noip {
+        if refused.is_some() {
+            // IPCP stays Closed: the peer's requests get Terminate-Ack.
+            self.ipcp.up(now);
+        } else if !self.cfg.noip {
             self.ipcp.open(now);
             self.ipcp.up(now);
         }

@@ -4,6 +4,7 @@
 //! frames, deadlines and events come out (see DESIGN.md).
 
 pub mod activity;
+pub mod addrs;
 pub mod auth;
 pub mod bsdcomp;
 pub mod ccp;

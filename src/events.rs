@@ -227,7 +227,7 @@ impl Reporter {
 
 /// Text from the other end, fit for a terminal: control characters (an
 /// escape sequence, a CR that overwrites the line) become `?`.
-fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()

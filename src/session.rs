@@ -238,7 +238,7 @@ where
                 Event::Authorize { peer, .. } => {
                     let verdict = cfg.auth_gate.as_ref().map_or(Ok(()), |gate| gate(peer));
                     if let Err(why) = &verdict {
-                        tracing::warn!(peer = %peer, %why, "authenticated peer refused");
+                        tracing::warn!(peer = %crate::events::printable(peer), %why, "authenticated peer refused");
                         reporter.emit(
                             "auth-refused",
                             serde_json::json!({"peer": peer, "message": why}),

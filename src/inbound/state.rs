@@ -173,6 +173,19 @@ impl Enablement {
                 "the console's and the caller's PPP addresses must differ".into(),
             ));
         }
+        // What the PPP core would never give a peer or take as its own
+        // (pppd's bad_ip_adrs): refused now, not when the call comes.
+        let named = [("--ppp-local", ppp_local), ("--ppp-remote", ppp_remote)];
+        let aliases = partitions
+            .iter()
+            .map(|p| ("a partition's alias", p.alias));
+        for (what, a) in named.into_iter().chain(aliases) {
+            if crate::ppp::addrs::is_bad(a) {
+                return Err(InboundError::Invalid(format!(
+                    "{what} {a} is not an address a link can use (0.0.0.0, loopback, multicast or class E)"
+                )));
+            }
+        }
         let mut seen = vec![ppp_local, ppp_remote];
         for p in &partitions {
             if seen.contains(&p.alias) {
@@ -539,5 +552,28 @@ mod tests {
             AuthKind::Pap,
         );
         assert!(matches!(r, Err(InboundError::Invalid(_))));
+    }
+
+    #[test]
+    fn addresses_no_link_can_use_are_refused_at_enable() {
+        let ok = Ipv4Addr::new(10, 99, 0, 1);
+        for bad in ["127.0.0.1", "224.0.0.1", "240.0.0.1", "0.0.0.0"] {
+            let bad: Ipv4Addr = bad.parse().unwrap();
+            for (local, remote, alias) in [(bad, ok, None), (ok, bad, None), (ok, Ipv4Addr::new(10, 99, 0, 2), Some(bad))] {
+                let partitions = alias
+                    .map(|alias| Partition {
+                        name: "p".into(),
+                        address: Ipv4Addr::new(192, 168, 1, 1),
+                        alias,
+                    })
+                    .into_iter()
+                    .collect();
+                let e = Enablement::new(local, remote, partitions, false, AuthKind::Chap);
+                assert!(
+                    matches!(&e, Err(InboundError::Invalid(m)) if m.contains(&bad.to_string())),
+                    "{local} {remote} {alias:?}: {e:?}"
+                );
+            }
+        }
     }
 }

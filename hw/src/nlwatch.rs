@@ -40,11 +40,12 @@ impl NetlinkWatch {
         Ok(NetlinkWatch { fd })
     }
 
-    /// Reads every message waiting, without blocking; true if there was
-    /// any. A receive queue that overflowed (ENOBUFS) lost some, which
-    /// counts as news too; so does a socket that fails.
-    pub fn drain(&self) -> bool {
-        let mut buf = [0u8; 8192];
+    /// Reads every datagram waiting, without blocking, handing each to
+    /// `f`; true if any came or some were lost (a receive queue that
+    /// overflowed, ENOBUFS, or a socket that fails), which `f` cannot
+    /// judge, so counts as news.
+    pub fn drain(&self, mut f: impl FnMut(&[u8]) -> bool) -> bool {
+        let mut buf = vec![0u8; 65536];
         let mut news = false;
         loop {
             match recv(
@@ -53,7 +54,8 @@ impl NetlinkWatch {
                 MsgFlags::MSG_DONTWAIT,
             ) {
                 Ok(0) | Err(Errno::EAGAIN) => return news,
-                Ok(_) | Err(Errno::ENOBUFS) => news = true,
+                Ok(n) => news |= f(&buf[..n]),
+                Err(Errno::ENOBUFS) => news = true,
                 Err(Errno::EINTR) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "reading a netlink subscription failed");

@@ -340,12 +340,62 @@ pub fn ruleset(
             vec![iif(ifname), ip6("daddr", Operator::NEQ, console)],
         );
     }
-    // What is admitted and new is this call's; so is what the console
-    // starts toward the caller.
+    let ports = || {
+        let mut p: Vec<Expr> = SERVICE_PORTS
+            .iter()
+            .map(|p| Expression::Number(u32::from(*p)))
+            .collect();
+        p.push(Expression::Range(Box::new(nftables::expr::Range {
+            range: [
+                Expression::Number(u32::from(SERVICE_RANGE.0)),
+                Expression::Number(u32::from(SERVICE_RANGE.1)),
+            ],
+        })));
+        set(p)
+    };
+    let tcp_or_udp = || {
+        matches(
+            meta(MetaKey::L4proto),
+            Operator::EQ,
+            set([text("tcp"), text("udp")]),
+        )
+    };
+    // What is admitted and new is this call's.
     b.rule("admit", vec![iif(ifname), new_flow(), set_mark(peers.mark)]);
-    b.rule(
+    // The console's own side: an alias is the partitions' and never a
+    // source of the console's (a process bound to one would open a
+    // channel the caller could answer on any port); a flow the console
+    // starts toward the caller is this call's only from a service port,
+    // with console access; any other is dropped, as the policy drops it.
+    if !e.partitions.is_empty() {
+        let aliases = e.partitions.iter().map(|p| text(p.alias.to_string()));
+        b.drop(
+            "output",
+            vec![
+                oif(ifname),
+                matches(payload("ip", "saddr"), Operator::EQ, set(aliases)),
+            ],
+        );
+    }
+    if e.console_access {
+        b.rule(
+            "output",
+            vec![
+                oif(ifname),
+                new_flow(),
+                tcp_or_udp(),
+                matches(payload("th", "sport"), Operator::EQ, ports()),
+                set_mark(peers.mark),
+            ],
+        );
+    }
+    b.drop(
         "output",
-        vec![oif(ifname), new_flow(), set_mark(peers.mark)],
+        vec![
+            oif(ifname),
+            new_flow(),
+            matches(ct("mark"), Operator::NEQ, Expression::Number(peers.mark)),
+        ],
     );
 
     b.rule(
@@ -353,28 +403,11 @@ pub fn ruleset(
         vec![iif(ifname), established(), this_calls(peers.mark), accept()],
     );
     if e.console_access {
-        let ports = || {
-            let mut p: Vec<Expr> = SERVICE_PORTS
-                .iter()
-                .map(|p| Expression::Number(u32::from(*p)))
-                .collect();
-            p.push(Expression::Range(Box::new(nftables::expr::Range {
-                range: [
-                    Expression::Number(u32::from(SERVICE_RANGE.0)),
-                    Expression::Number(u32::from(SERVICE_RANGE.1)),
-                ],
-            })));
-            set(p)
-        };
         let service = |to: Stmt| {
             vec![
                 iif(ifname),
                 to,
-                matches(
-                    meta(MetaKey::L4proto),
-                    Operator::EQ,
-                    set([text("tcp"), text("udp")]),
-                ),
+                tcp_or_udp(),
                 matches(payload("th", "dport"), Operator::EQ, ports()),
                 accept(),
             ]
@@ -438,7 +471,16 @@ pub fn ruleset(
         // Forwarding was off here before the calls: it serves their
         // replies (this call's accepted above; another line's call, which
         // may share the interface, judges its own) and nothing else.
-        b.rule("forward", vec![iif(other), a_calls(), accept()]);
+        b.rule(
+            "forward",
+            vec![
+                iif(other),
+                a_calls(),
+                matches(ct("direction"), Operator::EQ, text("reply")),
+                dnatted(),
+                accept(),
+            ],
+        );
         b.drop("forward", vec![iif(other)]);
     }
     Nftables {
@@ -716,7 +758,8 @@ mod tests {
     fn only_this_calls_flows_are_accepted_as_established() {
         let r = rules(true);
         let mark = MARK.to_string();
-        // Every new flow through the link is marked, inbound and outbound.
+        // Every new flow through the link is marked, inbound and outbound
+        // (there from a service port only).
         for chain in ["admit", "output"] {
             let m: Vec<String> = chain_rules(&r, chain)
                 .into_iter()
@@ -728,11 +771,44 @@ mod tests {
                 "{m:?}"
             );
         }
+        let out = chain_rules(&r, "output");
+        assert!(
+            out[0].contains("saddr") && out[0].contains("10.99.0.11") && out[0].contains("drop"),
+            "{out:?}"
+        );
+        assert!(
+            out[1].contains("sport") && out[1].contains("30009"),
+            "{out:?}"
+        );
+        assert!(
+            out[2].contains(r#""op":"!=""#) && out[2].contains(&mark) && out[2].contains("drop"),
+            "{out:?}"
+        );
+        // Without console access the console starts nothing toward the caller.
+        let off = json(&ruleset(
+            "carrier0",
+            &Peers {
+                v4: Some(Ipv4Addr::new(10, 99, 0, 2)),
+                v6: None,
+                mark: MARK,
+            },
+            &enablement(false),
+            &[],
+        ));
+        let out = chain_rules(&off, "output");
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(!out.iter().any(|e| e.contains("mangle")), "{out:?}");
         // Nothing is accepted for being established unless it is this
         // call's, nor forwarded for being translated.
         for chain in ["input", "forward"] {
             for e in chain_rules(&r, chain) {
-                if e.contains("accept") && (e.contains("established") || e.contains("dnat")) {
+                // Any call's translated replies, on an interface switched
+                // on for the calls (another line's call judges its own).
+                let any_calls = e.contains(r#""&":[{"ct":{"key":"mark"}}"#);
+                if !any_calls
+                    && e.contains("accept")
+                    && (e.contains("established") || e.contains("dnat"))
+                {
                     assert!(
                         e.contains(r#""key":"mark""#) && e.contains(&mark),
                         "{chain}: {e}"

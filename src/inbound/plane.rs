@@ -97,24 +97,47 @@ impl InboundPlane {
 
     /// Subscribes to nf_tables' notifications, once, before the first
     /// table goes in: no change after it can go unheard.
-    fn watch(&mut self) {
+    ///
+    /// Without them the console is still held by the policy alone between
+    /// looks, but a partition's alias, its NAT flushed, would be an open
+    /// address of the console until the next look: a call with partitions
+    /// is not carried.
+    fn watch(&mut self) -> io::Result<()> {
         if self.watch.is_some() {
-            return;
+            return Ok(());
         }
         match wall::watch() {
             Ok(w) => self.watch = Some(w),
+            Err(e) if !self.enablement.partitions.is_empty() => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot watch the firewall for changes (nf_tables notifications: {e}): the partitions' NAT could not be kept"),
+                ))
+            }
             Err(e) => tracing::warn!(
                 error = %e,
                 every = ?wall::RECHECK_UNWATCHED,
                 "no nf_tables notifications: the call's table is looked at on a period"
             ),
         }
+        Ok(())
     }
 
     /// Whether the ruleset changed since the last look: if so, the
     /// partitions are shut until the table is seen whole.
     fn heard(&mut self) {
-        if self.watch.as_ref().is_some_and(|w| w.drain()) {
+        let Some(table) = self.ruled.as_deref().map(firewall::table_name) else {
+            // No table yet: whatever was said is not about it.
+            if let Some(w) = &self.watch {
+                w.drain(|_| false);
+            }
+            return;
+        };
+        if self
+            .watch
+            .as_ref()
+            .is_some_and(|w| w.drain(|d| wall::touches(d, &table)))
+        {
             self.wall.suspect();
             self.policy.set_aliases_open(false);
         }
@@ -204,7 +227,7 @@ impl InboundPlane {
             .interface()
             .ok_or_else(|| io::Error::other("no interface name"))?
             .to_string();
-        self.watch();
+        self.watch()?;
         firewall::apply(&firewall::ruleset(
             &ifname,
             &self.peers,

@@ -213,6 +213,10 @@ impl Fragments {
         self.held.push_back((key, until));
     }
 
+    fn forget(&mut self, which: impl Fn(&FragmentKey) -> bool) {
+        self.held.retain(|(k, _)| !which(k));
+    }
+
     fn admitted(&mut self, key: &FragmentKey, now: Instant) -> bool {
         self.held.retain(|(_, until)| *until > now);
         self.held.iter().any(|(k, _)| k == key)
@@ -277,17 +281,39 @@ impl Policy {
         }
     }
 
+    /// A family going down or changing its address takes with it every
+    /// datagram of that family still in reassembly: none of their later
+    /// fragments may follow into the next state.
     pub fn set_caller4(&mut self, caller: Option<Ipv4Addr>) {
+        if caller != self.caller4 {
+            self.fragments.forget(|k| k.src.is_ipv4());
+        }
         self.caller4 = caller;
     }
 
     /// (console, caller) link-local addresses.
     pub fn set_link6(&mut self, link: Option<(Ipv6Addr, Ipv6Addr)>) {
+        if link != self.link6 {
+            self.fragments.forget(|k| k.src.is_ipv6());
+        }
         self.link6 = link;
     }
 
     /// Whether the kernel's NAT toward the partitions is known to stand.
+    /// Shutting the aliases shuts the datagrams to and from them that
+    /// are in reassembly too: a later fragment must not complete, with the
+    /// NAT gone, a datagram to what is then just an address of the console.
     pub fn set_aliases_open(&mut self, open: bool) {
+        if !open {
+            let aliases = &self.aliases;
+            self.fragments.forget(|k| {
+                let local = match k.way {
+                    Way::FromCaller => k.dst,
+                    Way::ToCaller => k.src,
+                };
+                matches!(local, IpAddr::V4(a) if aliases.contains(&a))
+            });
+        }
         self.aliases_open = open;
     }
 
@@ -815,6 +841,38 @@ mod tests {
         assert_eq!(
             from(&mut p, &v4(CALLER, CONSOLE, TCP, &l4(1, 22, 8))),
             Err(Reason::Malformed)
+        );
+    }
+
+    #[test]
+    fn shutting_the_aliases_or_a_family_shuts_their_fragments_in_reassembly() {
+        let mut p = policy(true);
+        let t = now();
+        let to_alias = frag4(ALIAS, UDP, 20, 0, true, &l4(1, 4444, 16));
+        let to_console = frag4(CONSOLE, UDP, 21, 0, true, &l4(1, 22, 16));
+        assert_eq!(p.check(Way::FromCaller, &to_alias, t), Ok(()));
+        assert_eq!(p.check(Way::FromCaller, &to_console, t), Ok(()));
+        // The host's firewall is flushed: the NAT may be gone.
+        p.set_aliases_open(false);
+        p.set_aliases_open(true);
+        let rest_alias = frag4(ALIAS, UDP, 20, 16, false, &[0; 16]);
+        let rest_console = frag4(CONSOLE, UDP, 21, 16, false, &[0; 16]);
+        assert_eq!(
+            p.check(Way::FromCaller, &rest_alias, t),
+            Err(Reason::Fragment)
+        );
+        assert_eq!(
+            p.check(Way::FromCaller, &rest_console, t),
+            Ok(()),
+            "the console's own port does not depend on the NAT"
+        );
+        // IPCP goes down and up again: nothing of before follows.
+        assert_eq!(p.check(Way::FromCaller, &to_console, t), Ok(()));
+        p.set_caller4(None);
+        p.set_caller4(Some(CALLER));
+        assert_eq!(
+            p.check(Way::FromCaller, &rest_console, t),
+            Err(Reason::Fragment)
         );
     }
 

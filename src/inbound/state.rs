@@ -176,11 +176,9 @@ impl Enablement {
         // What the PPP core would never give a peer or take as its own
         // (pppd's bad_ip_adrs): refused now, not when the call comes.
         let named = [("--ppp-local", ppp_local), ("--ppp-remote", ppp_remote)];
-        let aliases = partitions
-            .iter()
-            .map(|p| ("a partition's alias", p.alias));
+        let aliases = partitions.iter().map(|p| ("a partition's alias", p.alias));
         for (what, a) in named.into_iter().chain(aliases) {
-            if crate::ppp::addrs::is_bad(a) {
+            if a.is_unspecified() || crate::ppp::addrs::is_bad(a) {
                 return Err(InboundError::Invalid(format!(
                     "{what} {a} is not an address a link can use (0.0.0.0, loopback, multicast or class E)"
                 )));
@@ -267,13 +265,7 @@ impl Store {
     ) -> Result<T, InboundError> {
         check_dir(&self.dir, true)?;
         let lock_path = self.dir.join(LOCK);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(self.io(&lock_path))?;
+        let lock = super::lock::open_lock_file(&lock_path).map_err(self.io(&lock_path))?;
         let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| self.io(&lock_path)(e.into()))?;
         let current = self.load()?;
@@ -380,7 +372,8 @@ pub fn check_dir(dir: &Path, create: bool) -> Result<bool, InboundError> {
             .create(dir)
             .map_err(io)?;
     }
-    let meta = match fs::metadata(dir) {
+    // The directory itself, not what a link in its place points at.
+    let meta = match fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => return Ok(false),
         Err(e) => return Err(io(e)),
@@ -559,7 +552,11 @@ mod tests {
         let ok = Ipv4Addr::new(10, 99, 0, 1);
         for bad in ["127.0.0.1", "224.0.0.1", "240.0.0.1", "0.0.0.0"] {
             let bad: Ipv4Addr = bad.parse().unwrap();
-            for (local, remote, alias) in [(bad, ok, None), (ok, bad, None), (ok, Ipv4Addr::new(10, 99, 0, 2), Some(bad))] {
+            for (local, remote, alias) in [
+                (bad, ok, None),
+                (ok, bad, None),
+                (ok, Ipv4Addr::new(10, 99, 0, 2), Some(bad)),
+            ] {
                 let partitions = alias
                     .map(|alias| Partition {
                         name: "p".into(),

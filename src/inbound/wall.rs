@@ -44,6 +44,69 @@ pub fn watch() -> io::Result<Watch> {
 
 pub use carrier_hw::NetlinkWatch as Watch;
 
+/// nfnetlink's subsystem of nf_tables and the messages that name no
+/// table (linux/netfilter/nfnetlink.h, nf_tables.h).
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_NEWGEN: u16 = 15;
+/// Attribute 1 of every nf_tables object message is its table's name
+/// (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE...).
+const NFTA_TABLE: u16 = 1;
+const NFPROTO_INET: u8 = 1;
+
+/// Whether a datagram of nf_tables notifications may concern the `inet`
+/// table `table`: a message naming another table, or a new generation
+/// (which every commit ends with), does not; anything this cannot read
+/// does, so that nothing unreadable goes unlooked at.
+pub fn touches(datagram: &[u8], table: &str) -> bool {
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        let Some(hdr) = rest.get(..16) else {
+            return true;
+        };
+        let len = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+        let kind = u16::from_ne_bytes([hdr[4], hdr[5]]);
+        let Some(msg) = rest.get(16..len.max(16)) else {
+            return true;
+        };
+        if len < 16 || kind >> 8 != NFNL_SUBSYS_NFTABLES {
+            return true;
+        }
+        if kind & 0xff != NFT_MSG_NEWGEN && message_touches(msg, table) {
+            return true;
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    false
+}
+
+/// One nf_tables message past its netlink header: nfgenmsg (family,
+/// version, resource id), then attributes.
+fn message_touches(msg: &[u8], table: &str) -> bool {
+    let Some((gen, mut attrs)) = msg.split_first_chunk::<4>() else {
+        return true;
+    };
+    if gen[0] != NFPROTO_INET {
+        // A table of another family is another table, whatever its name.
+        return false;
+    }
+    while attrs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        let Some(value) = attrs.get(4..len.max(4)) else {
+            return true;
+        };
+        if len < 4 {
+            return true;
+        }
+        if kind == NFTA_TABLE {
+            let name = value.split(|b| *b == 0).next().unwrap_or(&[]);
+            return name == table.as_bytes();
+        }
+        attrs = attrs.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    true
+}
+
 /// What a look at the table found, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Look {
@@ -218,7 +281,7 @@ mod tests {
             .unwrap();
         let _in_rt = rt.enter();
         let w = watch().expect("subscribe to nf_tables notifications");
-        w.drain();
+        w.drain(|_| true);
         let table = format!("carrier_walltest_{}", std::process::id());
         let nft = |cmd: &str| {
             std::process::Command::new("nft")
@@ -234,10 +297,81 @@ mod tests {
             );
             return;
         }
-        let heard = w.drain();
+        let ours = |d: &[u8]| touches(d, &table);
+        let heard = w.drain(ours);
         assert!(nft("delete"));
         assert!(heard, "a table added was not heard of");
-        assert!(w.drain(), "a table deleted was not heard of");
-        assert!(!w.drain(), "nothing changed since");
+        assert!(w.drain(ours), "a table deleted was not heard of");
+        assert!(!w.drain(ours), "nothing changed since");
+        assert!(nft("add"));
+        assert!(nft("delete"));
+        assert!(
+            !w.drain(|d| touches(d, "carrier_inbound_other")),
+            "another table's changes were taken for this one's"
+        );
+    }
+
+    /// A netlink datagram of one nf_tables message of type `msg`, family
+    /// `family`, with a table-name attribute if given.
+    fn nft_msg(msg: u16, family: u8, table: Option<&str>) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        if let Some(t) = table {
+            let mut v = t.as_bytes().to_vec();
+            v.push(0);
+            attrs.extend(((4 + v.len()) as u16).to_ne_bytes());
+            attrs.extend(1u16.to_ne_bytes());
+            attrs.extend(&v);
+            while attrs.len() % 4 != 0 {
+                attrs.push(0);
+            }
+        }
+        let len = 16 + 4 + attrs.len();
+        let mut d = Vec::new();
+        d.extend((len as u32).to_ne_bytes());
+        d.extend(((10u16 << 8) | msg).to_ne_bytes());
+        d.extend([0u8; 10]);
+        d.extend([family, 0, 0, 0]);
+        d.extend(attrs);
+        d
+    }
+
+    #[test]
+    fn only_notifications_about_the_calls_table_touch_it() {
+        let ours = "carrier_inbound_cin0";
+        assert!(
+            touches(&nft_msg(2, 1, Some(ours)), ours),
+            "DELTABLE of ours"
+        );
+        assert!(touches(&nft_msg(6, 1, Some(ours)), ours), "NEWRULE in ours");
+        assert!(
+            !touches(&nft_msg(6, 1, Some("filter")), ours),
+            "another table"
+        );
+        assert!(
+            !touches(&nft_msg(2, 2, Some(ours)), ours),
+            "an ip table of the same name"
+        );
+        assert!(!touches(&nft_msg(15, 0, None), ours), "NEWGEN");
+        assert!(
+            touches(&nft_msg(6, 1, None), ours),
+            "no table named: looked at"
+        );
+        // Several in one datagram: one of ours among them is enough.
+        let mut two = nft_msg(6, 1, Some("filter"));
+        two.extend(nft_msg(8, 1, Some(ours)));
+        assert!(touches(&two, ours));
+        let mut both_other = nft_msg(6, 1, Some("filter"));
+        both_other.extend(nft_msg(15, 0, None));
+        assert!(!touches(&both_other, ours));
+        // What cannot be read is looked at.
+        let d = nft_msg(6, 1, Some("filter"));
+        assert!(touches(&d[..10], ours));
+        let mut lying = d.clone();
+        lying[0..4].copy_from_slice(&1000u32.to_ne_bytes());
+        assert!(touches(&lying, ours));
+        let mut not_nft = d;
+        not_nft[5] = 1;
+        assert!(touches(&not_nft, ours));
+        assert!(!touches(&[], ours));
     }
 }

@@ -43,20 +43,13 @@ use std::process::{Command, Stdio};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
 /// Where the registry lives unless `CARRIER_RUN_DIR` says otherwise.
 pub const DEFAULT_RUN_DIR: &str = "/run/carrier";
 /// Overrides [`DEFAULT_RUN_DIR`] (tests, or a system without /run).
 pub const RUN_DIR_ENV: &str = "CARRIER_RUN_DIR";
 
-/// One setting as it was before a call changed it, as enablement records
-/// written before the registry kept it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sysctl {
-    pub path: PathBuf,
-    pub was: String,
-}
+pub use super::state::Sysctl;
 
 /// A name the kernel could have given an interface (its own rule: no `/`,
 /// so safe in a path), else an error. `all` and `default` are not
@@ -308,7 +301,7 @@ impl Registry {
             );
         }
         let path = self.dir.join("lock");
-        let f = super::lock::open_lock_file(&path).map_err(with_path(&path))?;
+        let f = super::state::open_lock_file(&path).map_err(with_path(&path))?;
         let lock =
             Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| with_path(&path)(e.into()))?;
         // The calling thread's namespace: a thread that entered another

@@ -8,9 +8,8 @@
 //! descriptor is close-on-exec, so no child (`nft`, a hook) inherits it
 //! and outlives the call holding it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,23 +26,10 @@ pub struct CallLock {
     _lock: Flock<File>,
 }
 
-/// Opens (creating it 0600 if need be) a file whose only job is to be
-/// locked: never through a symlink, never truncated.
-pub(super) fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(path)
-}
-
 fn open(dir: &Path) -> Result<(File, PathBuf), InboundError> {
     let path = dir.join(CALL_LOCK);
     super::state::check_dir(dir, true)?;
-    let f = open_lock_file(&path).map_err(|source| InboundError::Io {
+    let f = super::state::open_lock_file(&path).map_err(|source| InboundError::Io {
         path: path.clone(),
         source,
     })?;

@@ -15,9 +15,29 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::forwarding::Sysctl;
 use crate::secrets::SecretsError;
 use zeroize::Zeroizing;
+
+/// One setting as it was before a call changed it, as enablement records
+/// written before the registry kept it ([`super::forwarding`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sysctl {
+    pub path: PathBuf,
+    pub was: String,
+}
+
+/// Opens (creating it 0600 if need be) a file whose only job is to be
+/// locked: never through a symlink, never truncated.
+pub(super) fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+}
 
 #[derive(Debug, Error)]
 pub enum InboundError {
@@ -265,7 +285,7 @@ impl Store {
     ) -> Result<T, InboundError> {
         check_dir(&self.dir, true)?;
         let lock_path = self.dir.join(LOCK);
-        let lock = super::lock::open_lock_file(&lock_path).map_err(self.io(&lock_path))?;
+        let lock = open_lock_file(&lock_path).map_err(self.io(&lock_path))?;
         let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| self.io(&lock_path)(e.into()))?;
         let current = self.load()?;

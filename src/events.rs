@@ -1,6 +1,7 @@
 //! What the user sees: one line per step for people, or one JSON object
 //! per line (`--events json`) for programs. Each JSON object has an
-//! `"event"` field; the names are a contract (DESIGN.md).
+//! `"event"` field; the names are a contract (README.md, "What you
+//! see").
 
 use std::io::Write;
 use std::time::Instant;

@@ -160,11 +160,20 @@ pub struct LineArgs {
     #[arg(long)]
     pub pcap: Option<PathBuf>,
     /// Name of the TUN interface created when IP comes up (pppd's `ifname`).
-    #[arg(long, default_value = DEFAULT_IFNAME, value_parser = parse_ifname)]
-    pub ifname: String,
+    /// [default: carrier0]
+    #[arg(long, value_parser = parse_ifname)]
+    pub ifname: Option<String>,
     /// Create no IP interface: bring the link up only.
     #[arg(long)]
     pub no_tun: bool,
+}
+
+impl LineArgs {
+    /// `--ifname`, else [`DEFAULT_IFNAME`], for commands that read no
+    /// profile.
+    pub fn ifname(&self) -> &str {
+        self.ifname.as_deref().unwrap_or(DEFAULT_IFNAME)
+    }
 }
 
 /// Options in pppd's spirit, with pppd's names.

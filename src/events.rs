@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::ppp::link::{AuthRole, Event};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,

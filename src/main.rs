@@ -51,8 +51,8 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
     /// `human` lines, or one JSON object per line for programs.
-    #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
-    pub events: Format,
+    #[arg(long, value_enum, default_value_t = EventsArg::Human, global = true)]
+    pub events: EventsArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -111,8 +111,8 @@ pub struct EnableArgs {
     #[arg(long)]
     pub console_access: bool,
     /// How the caller authenticates.
-    #[arg(long, value_enum, default_value_t = AuthKind::Chap)]
-    pub auth: AuthKind,
+    #[arg(long, value_enum, default_value_t = AuthArg::Chap)]
+    pub auth: AuthArg,
     /// Take the call only from this number, by caller ID (a trailing *
     /// matches a prefix); repeatable. `answer --inbound` then needs a
     /// modem that delivers caller ID. [default: any caller]
@@ -123,6 +123,38 @@ pub struct EnableArgs {
     /// only; all IPv6 from the link is dropped]
     #[arg(long)]
     pub ipv6: bool,
+}
+
+/// `--events`: the library's [`Format`], named for the command line.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum EventsArg {
+    Human,
+    Json,
+}
+
+impl From<EventsArg> for Format {
+    fn from(e: EventsArg) -> Self {
+        match e {
+            EventsArg::Human => Format::Human,
+            EventsArg::Json => Format::Json,
+        }
+    }
+}
+
+/// `inbound enable --auth`: the library's [`AuthKind`].
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AuthArg {
+    Chap,
+    Pap,
+}
+
+impl From<AuthArg> for AuthKind {
+    fn from(a: AuthArg) -> Self {
+        match a {
+            AuthArg::Chap => AuthKind::Chap,
+            AuthArg::Pap => AuthKind::Pap,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -570,6 +602,7 @@ fn init_logging(verbose: u8) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let format: Format = cli.events.into();
     // Two workers: the control-line calls block (a real port's ioctls, the
     // simulator's socket) and the built-in simulator shares the runtime.
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -593,13 +626,13 @@ fn main() -> ExitCode {
                     && a.modem.profile.is_none()
                     && a.modem.config.is_none() =>
             {
-                cmd::demo::demo(DemoArgs::default_for(&a), cli.events).await
+                cmd::demo::demo(DemoArgs::default_for(&a), format).await
             }
-            Command::Dial(a) => cmd::dial::dial(*a, cli.events).await,
-            Command::Answer(a) => cmd::answer::answer(*a, cli.events).await,
-            Command::Demo(a) => cmd::demo::demo(a, cli.events).await,
-            Command::Detect(a) => cmd::detect::detect(a, cli.events).await,
-            Command::Inbound(c) => cmd::inbound::inbound(c, cli.events).await,
+            Command::Dial(a) => cmd::dial::dial(*a, format).await,
+            Command::Answer(a) => cmd::answer::answer(*a, format).await,
+            Command::Demo(a) => cmd::demo::demo(a, format).await,
+            Command::Detect(a) => cmd::detect::detect(a, format).await,
+            Command::Inbound(c) => cmd::inbound::inbound(c, format).await,
         }
     });
     match result {

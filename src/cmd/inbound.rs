@@ -69,7 +69,7 @@ pub async fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                 a.ppp_remote,
                 partitions,
                 a.console_access,
-                a.auth,
+                a.auth.into(),
                 inb::call::Limits {
                     allowed_callers: a.allow_caller.clone(),
                     ipv6: a.ipv6,

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use carrier::events::Format;
 use carrier::inbound::AuthKind;
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd;
 
@@ -599,8 +600,50 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// The `dial` flags the built-in demo honours: `--no-tun` because it
+/// makes no interface anyway.
+const DEMO_TAKES: [&str; 2] = ["pcap", "no_tun"];
+
+/// The `dial` flags given on the command line that the built-in demo
+/// would ignore, as the user spells them.
+fn ignored_by_demo(dial: &ArgMatches) -> Vec<String> {
+    let cli = Cli::command();
+    let Some(sub) = cli.find_subcommand("dial") else {
+        return Vec::new();
+    };
+    sub.get_arguments()
+        .filter(|arg| !DEMO_TAKES.contains(&arg.get_id().as_str()))
+        .filter(|arg| dial.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|arg| match arg.get_long() {
+            Some(long) => format!("--{long}"),
+            None => arg.get_id().to_string(),
+        })
+        .collect()
+}
+
+/// `carrier dial` with no line runs the demo, which honours only
+/// [`DEMO_TAKES`]: anything else is refused, not silently dropped.
+fn check_demo_flags(matches: &ArgMatches) -> Result<(), cmd::common::Fatal> {
+    let ignored = matches
+        .subcommand_matches("dial")
+        .map(ignored_by_demo)
+        .unwrap_or_default();
+    if ignored.is_empty() {
+        return Ok(());
+    }
+    Err(cmd::common::fatal(
+        cmd::common::EXIT_CONFIG,
+        format!(
+            "{}: not for the built-in demo (dial without --device, --direct, --profile or \
+             --config), which takes only --pcap and --no-tun",
+            ignored.join(", ")
+        ),
+    ))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose);
     let format: Format = cli.events.into();
     // Two workers: the control-line calls block (a real port's ioctls, the
@@ -626,6 +669,7 @@ fn main() -> ExitCode {
                     && a.modem.profile.is_none()
                     && a.modem.config.is_none() =>
             {
+                check_demo_flags(&matches)?;
                 cmd::demo::demo(DemoArgs::default_for(&a), format).await
             }
             Command::Dial(a) => cmd::dial::dial(*a, format).await,
@@ -690,6 +734,31 @@ mod tests {
             );
         }
         assert!(Cli::try_parse_from(["carrier", "dial", "--deadline", "1000000000"]).is_ok());
+    }
+
+    #[test]
+    fn the_demo_refuses_exactly_the_dial_flags_given_that_it_ignores() {
+        let ignored = |args: &[&str]| {
+            let m = Cli::command().try_get_matches_from(args).unwrap();
+            ignored_by_demo(m.subcommand_matches("dial").unwrap())
+        };
+        // Globals, the flags it takes, and defaults are not refused.
+        let taken = ["carrier", "-v", "--events", "json", "dial", "--pcap", "x"];
+        assert!(ignored(&taken).is_empty());
+        assert!(ignored(&["carrier", "dial", "--no-tun"]).is_empty());
+        // A value equal to the default was still given.
+        assert_eq!(
+            ignored(&[
+                "carrier",
+                "dial",
+                "--lcp-restart",
+                "3",
+                "--persist",
+                "--pcap",
+                "x"
+            ]),
+            ["--lcp-restart", "--persist"]
+        );
     }
 
     #[test]

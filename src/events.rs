@@ -1,6 +1,7 @@
 //! What the user sees: one line per step for people, or one JSON object
 //! per line (`--events json`) for programs. Each JSON object has an
-//! `"event"` field; the names are a contract (DESIGN.md).
+//! `"event"` field; the names are a contract (README.md, "What you
+//! see").
 
 use std::io::Write;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::ppp::link::{AuthRole, Event};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,

@@ -212,12 +212,6 @@ impl Encoder {
         self.fcs = FcsKind::Fcs16;
     }
 
-    /// The largest number of octets `encode` can append for `info_len`.
-    pub fn max_encoded_len(&self, info_len: usize) -> usize {
-        // Flags, then address, control, protocol and FCS all escaped.
-        2 + 2 * (4 + info_len + self.fcs.octets())
-    }
-
     /// Appends one complete frame, opening and closing flag included.
     pub fn encode(&mut self, protocol: u16, info: &[u8], out: &mut BytesMut) {
         self.encode_frame(protocol, info, true, out)
@@ -670,6 +664,17 @@ pub fn split_header(frame: &[u8]) -> Result<(u16, &[u8]), HeaderError> {
     }
 }
 
+/// An unstuffed frame with the full header (address, control, two-octet
+/// protocol; neither ACFC nor PFC), as [`crate::ppp::Link::handle_frame`]
+/// takes it: the inverse of [`split_header`].
+pub fn join_header(protocol: u16, info: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + info.len());
+    v.extend_from_slice(&[ALL_STATIONS, UI]);
+    v.extend_from_slice(&protocol.to_be_bytes());
+    v.extend_from_slice(info);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1016,6 +1021,11 @@ mod tests {
         );
         assert_eq!(split_header(&[0x00, 0x20]), Err(HeaderError::BadProtocol));
         assert_eq!(split_header(&[0xff, 0x03]), Err(HeaderError::Truncated));
+        assert_eq!(join_header(0xc021, &[9]), [0xff, 0x03, 0xc0, 0x21, 9]);
+        assert_eq!(
+            split_header(&join_header(0x0021, &[0x45])),
+            Ok((0x0021, &[0x45u8][..]))
+        );
     }
 
     mod props {

@@ -1,8 +1,9 @@
 //! One PPP line without I/O: the HDLC codec (RFC 1662) joined to the
 //! sans-IO [`Link`], octets in and out, datagrams in and out, events, the
 //! next deadline and the statistics of both layers, with the time passed
-//! in. Every driver (the tokio session, the benches, the fuzz target)
-//! feeds this one type, so the glue between codec and link exists once:
+//! in. The tokio session runs every call on this one type (as the
+//! benches' in-memory lines and the `line_bytes` fuzz target do), so the
+//! glue between codec and link exists once:
 //!
 //! * the framing follows LCP: when it opens or goes down the encoder's
 //!   ACCM, ACFC and PFC and the decoder's ACCM and MRU change before the

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use carrier::events::Format;
 use carrier::inbound::AuthKind;
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd;
 
@@ -51,8 +52,8 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
     /// `human` lines, or one JSON object per line for programs.
-    #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
-    pub events: Format,
+    #[arg(long, value_enum, default_value_t = EventsArg::Human, global = true)]
+    pub events: EventsArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -111,8 +112,8 @@ pub struct EnableArgs {
     #[arg(long)]
     pub console_access: bool,
     /// How the caller authenticates.
-    #[arg(long, value_enum, default_value_t = AuthKind::Chap)]
-    pub auth: AuthKind,
+    #[arg(long, value_enum, default_value_t = AuthArg::Chap)]
+    pub auth: AuthArg,
     /// Take the call only from this number, by caller ID (a trailing *
     /// matches a prefix); repeatable. `answer --inbound` then needs a
     /// modem that delivers caller ID. [default: any caller]
@@ -123,6 +124,38 @@ pub struct EnableArgs {
     /// only; all IPv6 from the link is dropped]
     #[arg(long)]
     pub ipv6: bool,
+}
+
+/// `--events`: the library's [`Format`], named for the command line.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum EventsArg {
+    Human,
+    Json,
+}
+
+impl From<EventsArg> for Format {
+    fn from(e: EventsArg) -> Self {
+        match e {
+            EventsArg::Human => Format::Human,
+            EventsArg::Json => Format::Json,
+        }
+    }
+}
+
+/// `inbound enable --auth`: the library's [`AuthKind`].
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AuthArg {
+    Chap,
+    Pap,
+}
+
+impl From<AuthArg> for AuthKind {
+    fn from(a: AuthArg) -> Self {
+        match a {
+            AuthArg::Chap => AuthKind::Chap,
+            AuthArg::Pap => AuthKind::Pap,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -160,11 +193,20 @@ pub struct LineArgs {
     #[arg(long)]
     pub pcap: Option<PathBuf>,
     /// Name of the TUN interface created when IP comes up (pppd's `ifname`).
-    #[arg(long, default_value = DEFAULT_IFNAME, value_parser = parse_ifname)]
-    pub ifname: String,
+    /// [default: carrier0]
+    #[arg(long, value_parser = parse_ifname)]
+    pub ifname: Option<String>,
     /// Create no IP interface: bring the link up only.
     #[arg(long)]
     pub no_tun: bool,
+}
+
+impl LineArgs {
+    /// `--ifname`, else [`DEFAULT_IFNAME`], for commands that read no
+    /// profile.
+    pub fn ifname(&self) -> &str {
+        self.ifname.as_deref().unwrap_or(DEFAULT_IFNAME)
+    }
 }
 
 /// Options in pppd's spirit, with pppd's names.
@@ -558,9 +600,52 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// The `dial` flags the built-in demo honours: `--no-tun` because it
+/// makes no interface anyway.
+const DEMO_TAKES: [&str; 2] = ["pcap", "no_tun"];
+
+/// The `dial` flags given on the command line that the built-in demo
+/// would ignore, as the user spells them.
+fn ignored_by_demo(dial: &ArgMatches) -> Vec<String> {
+    let cli = Cli::command();
+    let Some(sub) = cli.find_subcommand("dial") else {
+        return Vec::new();
+    };
+    sub.get_arguments()
+        .filter(|arg| !DEMO_TAKES.contains(&arg.get_id().as_str()))
+        .filter(|arg| dial.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|arg| match arg.get_long() {
+            Some(long) => format!("--{long}"),
+            None => arg.get_id().to_string(),
+        })
+        .collect()
+}
+
+/// `carrier dial` with no line runs the demo, which honours only
+/// [`DEMO_TAKES`]: anything else is refused, not silently dropped.
+fn check_demo_flags(matches: &ArgMatches) -> Result<(), cmd::common::Fatal> {
+    let ignored = matches
+        .subcommand_matches("dial")
+        .map(ignored_by_demo)
+        .unwrap_or_default();
+    if ignored.is_empty() {
+        return Ok(());
+    }
+    Err(cmd::common::fatal(
+        cmd::common::EXIT_CONFIG,
+        format!(
+            "{}: not for the built-in demo (dial without --device, --direct, --profile or \
+             --config), which takes only --pcap and --no-tun",
+            ignored.join(", ")
+        ),
+    ))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose);
+    let format: Format = cli.events.into();
     // Two workers: the control-line calls block (a real port's ioctls, the
     // simulator's socket) and the built-in simulator shares the runtime.
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -584,13 +669,14 @@ fn main() -> ExitCode {
                     && a.modem.profile.is_none()
                     && a.modem.config.is_none() =>
             {
-                cmd::demo::demo(DemoArgs::default_for(&a), cli.events).await
+                check_demo_flags(&matches)?;
+                cmd::demo::demo(DemoArgs::default_for(&a), format).await
             }
-            Command::Dial(a) => cmd::dial::dial(*a, cli.events).await,
-            Command::Answer(a) => cmd::answer::answer(*a, cli.events).await,
-            Command::Demo(a) => cmd::demo::demo(a, cli.events).await,
-            Command::Detect(a) => cmd::detect::detect(a, cli.events).await,
-            Command::Inbound(c) => cmd::inbound::inbound(c, cli.events).await,
+            Command::Dial(a) => cmd::dial::dial(*a, format).await,
+            Command::Answer(a) => cmd::answer::answer(*a, format).await,
+            Command::Demo(a) => cmd::demo::demo(a, format).await,
+            Command::Detect(a) => cmd::detect::detect(a, format).await,
+            Command::Inbound(c) => cmd::inbound::inbound(c, format).await,
         }
     });
     match result {
@@ -648,6 +734,31 @@ mod tests {
             );
         }
         assert!(Cli::try_parse_from(["carrier", "dial", "--deadline", "1000000000"]).is_ok());
+    }
+
+    #[test]
+    fn the_demo_refuses_exactly_the_dial_flags_given_that_it_ignores() {
+        let ignored = |args: &[&str]| {
+            let m = Cli::command().try_get_matches_from(args).unwrap();
+            ignored_by_demo(m.subcommand_matches("dial").unwrap())
+        };
+        // Globals, the flags it takes, and defaults are not refused.
+        let taken = ["carrier", "-v", "--events", "json", "dial", "--pcap", "x"];
+        assert!(ignored(&taken).is_empty());
+        assert!(ignored(&["carrier", "dial", "--no-tun"]).is_empty());
+        // A value equal to the default was still given.
+        assert_eq!(
+            ignored(&[
+                "carrier",
+                "dial",
+                "--lcp-restart",
+                "3",
+                "--persist",
+                "--pcap",
+                "x"
+            ]),
+            ["--lcp-restart", "--persist"]
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The sans-IO `Line` (HDLC codec + link) that every driver feeds: two of
+//! The sans-IO `Line` (HDLC codec + link) that the session feeds: two of
 //! them joined by nothing but octets, with a fake clock.
 
 use std::net::Ipv4Addr;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use carrier::hdlc::{Decoder, DecoderStats, Discard, Encoder, FcsKind};
+use carrier::hdlc::{join_header, Decoder, DecoderStats, Discard, Encoder, FcsKind};
 use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
-use carrier::ppp::link::{Event, Frame, Link, LinkConfig};
+use carrier::ppp::link::{Event, Link, LinkConfig};
 use carrier::ppp::{proto, Phase};
 use carrier::secrets::SecretsTable;
 use proptest::prelude::*;
@@ -37,13 +37,6 @@ fn config(cases: u32) -> ProptestConfig {
     } else {
         ProptestConfig { cases, ..default }
     }
-}
-
-fn frame_bytes(f: &Frame) -> Vec<u8> {
-    let mut v = vec![0xff, 0x03];
-    v.extend_from_slice(&f.protocol.to_be_bytes());
-    v.extend_from_slice(&f.data);
-    v
 }
 
 fn server(require: &[AuthProto]) -> LinkConfig {
@@ -180,7 +173,7 @@ impl Pair {
                             _ => {}
                         }
                     }
-                    for bytes in wire(from, frame_bytes(&f)) {
+                    for bytes in wire(from, join_header(f.protocol, &f.data)) {
                         if !self.sides[to].down {
                             handle_counted(&mut self.sides[to].link, &bytes, self.now);
                         }

@@ -399,6 +399,35 @@ fn bad_input_gets_one_clear_line_and_its_exit_code() {
     assert_eq!(code, Some(24), "{err}");
 }
 
+/// With no line, `dial` runs the built-in demo, which dials at once and
+/// takes only --pcap and --no-tun: a flag it would ignore is refused, in
+/// one line naming every such flag, before anything is dialed.
+#[test]
+fn the_builtin_demo_refuses_the_flags_it_would_ignore() {
+    let (code, err) = carrier_exit(&["dial", "--demand", "--idle", "3"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--demand") && err.contains("--idle"), "{err}");
+    assert!(err.contains("--pcap"), "what it does take: {err}");
+
+    let (code, err) = carrier_exit(&[
+        "dial",
+        "--no-tun",
+        "--persist",
+        "--ifname",
+        "carrier0",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (refused, _) = err.split_once(": not for").expect(&err);
+    for flag in ["--persist", "--ifname", "--user"] {
+        assert!(refused.contains(flag), "{flag}: {err}");
+    }
+    assert!(!refused.contains("--no-tun"), "--no-tun is taken: {err}");
+}
+
 /// An active-filter nested past its limit is refused in one line, from the
 /// command line and from a profile alike, and never overflows the stack.
 #[test]

@@ -8,18 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use carrier::ppp::link::{Frame, Link};
+use carrier::hdlc::join_header;
+use carrier::ppp::link::Link;
 use carrier_fuzz::{link_config, peer_config, LINK_SEED};
 
 /// Fake time each recorded conversation may take.
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn frame_bytes(f: &Frame) -> Vec<u8> {
-    let mut v = vec![0xff, 0x03];
-    v.extend_from_slice(&f.protocol.to_be_bytes());
-    v.extend_from_slice(&f.data);
-    v
-}
 
 /// One conversation as a `link_frames` input, and whether IP came up.
 fn record(c: u8) -> (Vec<u8>, bool) {
@@ -36,11 +30,11 @@ fn record(c: u8) -> (Vec<u8>, bool) {
         let mut moved = false;
         while let Some(f) = link.poll_transmit() {
             moved = true;
-            peer.handle_frame(&frame_bytes(&f), now);
+            peer.handle_frame(&join_header(f.protocol, &f.data), now);
         }
         while let Some(f) = peer.poll_transmit() {
             moved = true;
-            let bytes = frame_bytes(&f);
+            let bytes = join_header(f.protocol, &f.data);
             if let Ok(len) = u8::try_from(bytes.len()) {
                 // op 0: a raw frame (its header included).
                 input.extend_from_slice(&[0, len]);

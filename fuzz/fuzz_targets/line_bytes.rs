@@ -1,5 +1,5 @@
 //! Octets off a line into carrier's sans-IO `Line` (the HDLC codec and
-//! the link together, as every driver runs them), with clock steps and
+//! the link together, as the session runs them), with clock steps and
 //! datagrams to send in between.
 //!
 //! Input: a configuration octet (as `link_frames`), then records of one

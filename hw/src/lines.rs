@@ -114,14 +114,6 @@ fn change_bits(fd: RawFd, bits: libc::c_int, on: bool) -> Result<(), LinesError>
 }
 
 /// The control lines of whatever file descriptor `fd` refers to.
-pub fn fd_set_dtr(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
-    change_bits(fd.as_raw_fd(), libc::TIOCM_DTR, on)
-}
-
-pub fn fd_set_rts(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
-    change_bits(fd.as_raw_fd(), libc::TIOCM_RTS, on)
-}
-
 pub fn fd_get(fd: BorrowedFd<'_>) -> Result<Lines, LinesError> {
     get_bits(fd.as_raw_fd()).map(Lines::from_bits)
 }

@@ -76,7 +76,7 @@ pub async fn answer(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
         hooks: hook_setup(&a.line, &a.hooks),
         ..SessionConfig::default()
     };
-    let plane = || PlaneChoice::new(a.line.no_tun, &a.line.ifname);
+    let plane = || PlaneChoice::new(a.line.no_tun, a.line.ifname());
     Ok(answerer::serve(
         &setup,
         &screening,

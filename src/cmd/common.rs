@@ -180,7 +180,7 @@ pub fn hook_setup(line: &crate::LineArgs, hooks: &crate::HookArgs) -> Option<ses
         cfg: hooks.config(None),
         device: line.device.clone().unwrap_or_default(),
         speed: line.speed.unwrap_or(0),
-        ifname: line.ifname.clone(),
+        ifname: line.ifname().to_string(),
     })
 }
 

@@ -279,11 +279,12 @@ pub fn resolve(a: &DialArgs) -> Result<(CallSetup, String, (bool, bool)), Fatal>
             queue: m.demand_queue.unwrap_or(carrier::demand::DEFAULT_QUEUE),
         }),
     };
-    let ifname = if a.line.ifname == crate::DEFAULT_IFNAME {
-        p.ifname.clone().unwrap_or_else(|| a.line.ifname.clone())
-    } else {
-        a.line.ifname.clone()
-    };
+    let ifname = a
+        .line
+        .ifname
+        .clone()
+        .or_else(|| p.ifname.clone())
+        .unwrap_or_else(|| crate::DEFAULT_IFNAME.to_string());
     // The scripts run only where there is an interface for them to act on.
     if !a.line.no_tun {
         let mut cfg = a.hooks.config(a.modem.profile.as_deref());
@@ -345,6 +346,27 @@ mod tests {
             crate::Command::Dial(d) => resolve(&d),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `--ifname` over the profile's `ifname` over carrier0, even when
+    /// the flag names the default.
+    #[test]
+    fn an_explicit_ifname_wins_over_the_profile_even_the_default_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("p.toml");
+        std::fs::write(&profile, "ifname = \"x\"\nnumbers = [\"5551234\"]\n").unwrap();
+        let profile = profile.to_str().unwrap();
+        let ifname = |args: &[&str]| match resolve_args(args) {
+            Ok((_, ifname, _)) => ifname,
+            Err(f) => panic!("{args:?}: {}", f.message),
+        };
+        assert_eq!(ifname(&["--config", profile]), "x");
+        assert_eq!(
+            ifname(&["--config", profile, "--ifname", "carrier0"]),
+            "carrier0"
+        );
+        assert_eq!(ifname(&["--config", profile, "--ifname", "ppp7"]), "ppp7");
+        assert_eq!(ifname(&["--number", "5551234"]), crate::DEFAULT_IFNAME);
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub async fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
                 a.ppp_remote,
                 partitions,
                 a.console_access,
-                a.auth,
+                a.auth.into(),
                 inb::call::Limits {
                     allowed_callers: a.allow_caller.clone(),
                     ipv6: a.ipv6,
@@ -177,7 +177,7 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         name: a.name.clone(),
         ms_dns: [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()],
         allow_callers: a.modem.allow_caller.clone(),
-        ifname: a.line.ifname.clone(),
+        ifname: a.line.ifname().to_string(),
         pcap: a.line.pcap.clone(),
         hooks: hook_setup(&a.line, &a.hooks),
     };

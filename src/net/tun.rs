@@ -101,11 +101,6 @@ impl TunPlane {
         Ok(())
     }
 
-    /// Datagrams read from the interface while nothing could carry them.
-    pub fn count_dropped(&mut self, n: u64) {
-        self.dropped += n;
-    }
-
     /// Creates and brings up the device, IPv6 off (see [`disable_ipv6`]).
     fn create(&mut self, mtu: u16, v4: Option<&IpLink>) -> io::Result<()> {
         let mut b = DeviceBuilder::new().name(&self.name).mtu(mtu).enable(false);

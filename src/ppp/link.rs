@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use super::activity::Direction;
 use super::auth::{AuthConfig, AuthOutcome, AuthProto, Secret};
 use super::ccp::{self, Ccp, CcpConfig, Method};
 use super::chap::{self, ChapAuthenticator, ChapPeer, ChapTimers};
@@ -359,15 +360,16 @@ impl fmt::Debug for Link {
     }
 }
 
+/// A datagram carried either way restarts the idle time if it counts as
+/// activity.
 fn note_activity(
     last_ip: &mut Option<Instant>,
     filter: Option<&super::activity::ActiveFilter>,
     d: &[u8],
+    dir: Direction,
     now: Instant,
 ) {
-    // Only received datagrams come through here.
-    let inbound = super::activity::Direction::Inbound;
-    if filter.map_or(true, |f| f.is_active(d, inbound)) {
+    if filter.map_or(true, |f| f.is_active(d, dir)) {
         *last_ip = Some(now);
     }
 }
@@ -391,7 +393,7 @@ fn accept_datagram<'a>(
             } else {
                 stats.ipv6_in += 1;
             }
-            note_activity(last_ip, filter, d, now);
+            note_activity(last_ip, filter, d, Direction::Inbound, now);
             Some(d)
         }
         // An IPv6 packet dressed as IPv4 (or the reverse, or garbage) would
@@ -744,7 +746,13 @@ impl Link {
         match datagram::classify(datagram) {
             Some((proto::IPV4, d)) if self.ip_up => {
                 self.stats.ip_out += 1;
-                self.activity(d, now);
+                note_activity(
+                    &mut self.last_ip,
+                    self.cfg.active_filter.as_ref(),
+                    d,
+                    Direction::Outbound,
+                    now,
+                );
                 let (p, d) = match &mut self.vj_tx {
                     None => (proto::IPV4, d),
                     Some(c) => match c.compress(d, &mut self.stats.vj) {
@@ -763,7 +771,13 @@ impl Link {
             }
             Some((proto::IPV6, d)) if self.ipv6_up => {
                 self.stats.ipv6_out += 1;
-                self.activity(d, now);
+                note_activity(
+                    &mut self.last_ip,
+                    self.cfg.active_filter.as_ref(),
+                    d,
+                    Direction::Outbound,
+                    now,
+                );
                 Some(compress_out(
                     &mut self.comp_tx,
                     self.ccp_up,
@@ -861,20 +875,6 @@ impl Link {
     pub fn frame_lost(&mut self) {
         if let Some(d) = &mut self.vj_rx {
             d.lost();
-        }
-    }
-
-    /// A datagram sent to the peer restarts the idle time if it counts as
-    /// activity (received ones: `note_activity`).
-    fn activity(&mut self, d: &[u8], now: Instant) {
-        let out = super::activity::Direction::Outbound;
-        if self
-            .cfg
-            .active_filter
-            .as_ref()
-            .map_or(true, |f| f.is_active(d, out))
-        {
-            self.last_ip = Some(now);
         }
     }
 

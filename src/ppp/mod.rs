@@ -1,7 +1,7 @@
 //! The PPP protocol core: pure state machines, no I/O, no clock, no tasks.
 //!
 //! Everything here is driven by [`link::Link`]: frames and timeouts go in,
-//! frames, deadlines and events come out (see DESIGN.md).
+//! frames, deadlines and events come out.
 
 pub mod activity;
 pub mod addrs;

@@ -18,11 +18,9 @@ pub struct Pair {
     pub wire: Vec<(bool, Frame)>,
 }
 
+/// A frame as the peer's decoder hands it to `handle_frame`.
 pub fn frame_bytes(f: &Frame) -> Vec<u8> {
-    let mut v = vec![0xff, 0x03];
-    v.extend_from_slice(&f.protocol.to_be_bytes());
-    v.extend_from_slice(&f.data);
-    v
+    carrier::hdlc::join_header(f.protocol, &f.data)
 }
 
 impl Pair {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::ppp::datagram::{self, Ipv6Header};
+use crate::wire::{self, Ipv6Header};
 
 /// The service ports of the console (SEED 5.3): TCP and UDP.
 pub const SERVICE_PORTS: [u16; 7] = [22, 23, 2125, 2300, 9090, 9735, 9940];
@@ -315,7 +315,7 @@ impl Policy {
     }
 
     fn check4(&mut self, way: Way, d: &[u8], now: Instant) -> Result<(), Reason> {
-        let h = datagram::ipv4_header(d).ok_or(Reason::Malformed)?;
+        let h = wire::ipv4_header(d).ok_or(Reason::Malformed)?;
         let caller = self.caller4.ok_or(Reason::Family)?;
         let local = console_side(way, (h.src, h.dst), caller)?;
         if h.header_len > 20 {
@@ -355,7 +355,7 @@ impl Policy {
     }
 
     fn check6(&mut self, way: Way, d: &[u8], now: Instant) -> Result<(), Reason> {
-        let h = datagram::ipv6_header(d).ok_or(Reason::Malformed)?;
+        let h = wire::ipv6_header(d).ok_or(Reason::Malformed)?;
         if !self.ipv6 {
             return Err(Reason::Family);
         }
@@ -416,7 +416,7 @@ impl Policy {
                 Reason::Malformed
             });
         }
-        let (sport, dport) = datagram::ports(l4).ok_or(Reason::Malformed)?;
+        let (sport, dport) = wire::ports(l4).ok_or(Reason::Malformed)?;
         let port = match way {
             Way::FromCaller => dport,
             Way::ToCaller => sport,
@@ -484,7 +484,7 @@ impl Policy {
         protocol: u8,
         ports: &[u8],
     ) -> Result<(), Reason> {
-        let (_, dport) = datagram::ports(ports).ok_or(Reason::Protocol)?;
+        let (_, dport) = wire::ports(ports).ok_or(Reason::Protocol)?;
         if to_console
             && self.console_access
             && matches!(protocol, TCP | UDP)

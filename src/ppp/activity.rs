@@ -34,6 +34,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::datagram;
+use crate::wire;
 
 /// The deepest nesting of parentheses and `not` an expression may have.
 /// pppd sets none (libpcap's generated parser runs out of its stack far
@@ -146,7 +147,7 @@ fn view(d: &[u8], way: Direction) -> Option<View> {
     let upper = |v6, src, dst, proto, l4, later| upper(way, v6, src, dst, proto, l4, later);
     match datagram::classify(d)? {
         (super::proto::IPV4, d) => {
-            let h = datagram::ipv4_header(d)?;
+            let h = wire::ipv4_header(d)?;
             let frag = u16::from_be_bytes([d[6], d[7]]) & 0x1fff;
             let l4 = &d[h.header_len..h.total_len];
             Some(upper(

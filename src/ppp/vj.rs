@@ -100,7 +100,7 @@ fn ip_checksum(h: &[u8]) -> u16 {
 /// The header lengths of an IPv4 TCP datagram VJ may compress: no
 /// fragment, honest lengths; None for anything else.
 fn tcp_lengths(d: &[u8]) -> Option<(usize, usize)> {
-    let h = super::datagram::ipv4_header(d)?;
+    let h = crate::wire::ipv4_header(d)?;
     if h.protocol != 6 || be16(d, 6) & 0x3fff != 0 {
         return None;
     }

@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use carrier::hdlc::{self, Decoder, Encoder};
-use carrier::net::ipv4;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::ppp::link::{Event, Framing, Link, LinkConfig};
 use carrier::ppp::proto;
+use carrier::wire;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -800,7 +800,7 @@ impl Ip for Ipv4Addr {
     }
 
     fn echo_reply(p: &[u8], _src: Self, dst: Self) -> Option<u16> {
-        ipv4::echo_reply(p).and_then(|(from, id, _)| (from == dst).then_some(id))
+        wire::echo_reply(p).and_then(|(from, id, _)| (from == dst).then_some(id))
     }
 
     fn parse_tcp(p: &[u8]) -> Option<Tcp<Self>> {
@@ -880,7 +880,7 @@ fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: usize, id: u
     h[9] = protocol;
     h[12..16].copy_from_slice(&src.octets());
     h[16..20].copy_from_slice(&dst.octets());
-    let c = ipv4::checksum(&h);
+    let c = wire::checksum(&h);
     h[10..12].copy_from_slice(&c.to_be_bytes());
     h
 }
@@ -928,7 +928,7 @@ pub fn tcp_data<A: Ip>(
     t[13] = flags;
     t[14..16].copy_from_slice(&65535u16.to_be_bytes());
     t.extend_from_slice(data);
-    let c = ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_TCP, t.len()), &t);
+    let c = wire::checksum_from(A::pseudo(src, dst, IPPROTO_TCP, t.len()), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     A::packet(src, dst, IPPROTO_TCP, &t, (seq as u16) ^ dport)
 }
@@ -947,7 +947,7 @@ pub fn udp<A: Ip>(src: A, sport: u16, dst: A, dport: u16, payload: &[u8]) -> Vec
     u[2..4].copy_from_slice(&dport.to_be_bytes());
     u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
     u.extend_from_slice(payload);
-    let c = match ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_UDP, len), &u) {
+    let c = match wire::checksum_from(A::pseudo(src, dst, IPPROTO_UDP, len), &u) {
         0 => 0xffff,
         c => c,
     };
@@ -958,7 +958,7 @@ pub fn udp<A: Ip>(src: A, sport: u16, dst: A, dport: u16, payload: &[u8]) -> Vec
 /// An ICMP echo request.
 pub fn icmp4_echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16) -> Vec<u8> {
     let mut buf = [0u8; 128];
-    let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
+    let n = wire::echo_request(&mut buf, src, dst, ident, seq);
     buf[..n].to_vec()
 }
 
@@ -968,7 +968,7 @@ pub fn icmp6_echo(src: Ipv6Addr, dst: Ipv6Addr, ident: u16, seq: u16) -> Vec<u8>
     m.extend_from_slice(&ident.to_be_bytes());
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(b"carrier-attack-v6");
-    let c = ipv4::checksum_from(Ipv6Addr::pseudo(src, dst, IPPROTO_ICMPV6, m.len()), &m);
+    let c = wire::checksum_from(Ipv6Addr::pseudo(src, dst, IPPROTO_ICMPV6, m.len()), &m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     ipv6_packet(src, dst, IPPROTO_ICMPV6, 64, &m)
 }
@@ -1058,7 +1058,7 @@ impl<A: Ip> IcmpError<A> {
 /// An IPv4 datagram of `protocol` with at least `min` octets of
 /// payload: (source, destination, payload).
 fn ipv4_payload(p: &[u8], protocol: u8, min: usize) -> Option<(Ipv4Addr, Ipv4Addr, &[u8])> {
-    let h = ipv4::parse(p)?;
+    let h = wire::ipv4_header(p)?;
     (h.protocol == protocol && h.total_len >= h.header_len + min)
         .then(|| (h.src, h.dst, &p[h.header_len..h.total_len]))
 }
@@ -1074,8 +1074,8 @@ pub fn parse_udp4(p: &[u8]) -> Option<Udp> {
 }
 
 pub fn parse_icmp4_error(p: &[u8]) -> Option<IcmpError> {
-    let h = ipv4::parse(p)?;
-    if h.protocol != ipv4::PROTO_ICMP || h.total_len < h.header_len + 8 + 20 + 4 {
+    let h = wire::ipv4_header(p)?;
+    if h.protocol != wire::ipproto::ICMP || h.total_len < h.header_len + 8 + 20 + 4 {
         return None;
     }
     let icmp = &p[h.header_len..h.total_len];
@@ -1166,7 +1166,7 @@ pub fn describe(protocol: u16, p: &[u8]) -> String {
     let v = p.first().map(|b| b >> 4);
     match (protocol, v) {
         (proto::IPV4, Some(4)) => {
-            let Some(h) = ipv4::parse(p) else {
+            let Some(h) = wire::ipv4_header(p) else {
                 return format!("0x0021 bad IPv4 ({} octets)", p.len());
             };
             if let Some(t) = parse_tcp4(p) {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use carrier::hdlc::{split_header, Decoder, Encoder, DEFAULT_MRU};
-use carrier::net::ipv4::checksum_from;
+use carrier::wire::{checksum_from, pseudo4, write_ipv4_header};
 use criterion::{Criterion, Throughput};
 use ppproto::pppos::{PPPoS, PPPoSAction};
 use ppproto::{Config, Phase};
@@ -121,28 +121,15 @@ fn ipv4_packets(count: usize) -> Vec<Vec<u8>> {
             tcp[13] = 0x18; // PSH, ACK
             tcp[14..16].copy_from_slice(&502u16.to_be_bytes());
             seq = seq.wrapping_add(payload.len() as u32);
-            let tcp_len = (tcp.len() + payload.len()) as u32;
-            let pseudo = [src, dst]
-                .iter()
-                .flat_map(|a| a.chunks(2))
-                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-                .sum::<u32>()
-                + 6
-                + tcp_len;
+            let tcp_len = tcp.len() + payload.len();
+            let pseudo = pseudo4(src.into(), dst.into(), 6, tcp_len);
             let mut segment = tcp.to_vec();
             segment.extend_from_slice(payload);
             tcp[16..18].copy_from_slice(&checksum_from(pseudo, &segment).to_be_bytes());
 
-            ip[0] = 0x45; // IPv4, 20-octet header
-            ip[2..4].copy_from_slice(&(PACKET_LEN as u16).to_be_bytes());
-            ip[4..6].copy_from_slice(&(0x1c46u16.wrapping_add(i as u16)).to_be_bytes());
-            ip[6] = 0x40; // don't fragment
-            ip[8] = 64; // TTL
-            ip[9] = 6; // TCP
-            ip[12..16].copy_from_slice(&src);
-            ip[16..20].copy_from_slice(&dst);
-            let sum = checksum_from(0, ip);
-            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            // No options, don't fragment, TTL 64.
+            let ident = 0x1c46u16.wrapping_add(i as u16);
+            write_ipv4_header(ip, src.into(), dst.into(), 6, PACKET_LEN - 20, ident);
             p
         })
         .collect()

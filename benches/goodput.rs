@@ -46,10 +46,10 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use carrier::events::Reporter;
 use carrier::hdlc::Encoder;
-use carrier::net::ipv4::checksum_from;
 use carrier::net::{IpLink, IpPlane};
 use carrier::ppp::link::LinkConfig;
 use carrier::session::{self, SessionConfig};
+use carrier::wire::{checksum_from, pseudo4, write_ipv4_header};
 use carrier_hw::AsyncTty;
 use carrier_sim::{LineProfile, NullModem};
 use common::{
@@ -80,27 +80,14 @@ fn datagrams() -> Vec<Vec<u8>> {
             udp[0..2].copy_from_slice(&40_000u16.to_be_bytes());
             udp[2..4].copy_from_slice(&9u16.to_be_bytes());
             udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
-            let pseudo: u32 = [src, dst]
-                .iter()
-                .flat_map(|a| a.chunks(2))
-                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-                .sum::<u32>()
-                + 17
-                + u32::from(udp_len);
+            let pseudo = pseudo4(src.into(), dst.into(), 17, usize::from(udp_len));
             let mut segment = udp.to_vec();
             segment.extend_from_slice(payload);
             udp[6..8].copy_from_slice(&checksum_from(pseudo, &segment).to_be_bytes());
 
-            ip[0] = 0x45;
-            ip[2..4].copy_from_slice(&(PACKET_LEN as u16).to_be_bytes());
-            ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
-            ip[6] = 0x40; // don't fragment
-            ip[8] = 64;
-            ip[9] = 17; // UDP
-            ip[12..16].copy_from_slice(&src);
-            ip[16..20].copy_from_slice(&dst);
-            let sum = checksum_from(0, ip);
-            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            // No options, don't fragment, TTL 64.
+            let ident = i as u16;
+            write_ipv4_header(ip, src.into(), dst.into(), 17, PACKET_LEN - 20, ident);
             p
         })
         .collect()

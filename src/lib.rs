@@ -1,10 +1,12 @@
 //! carrier: a modem dialer and PPP stack.
 //!
 //! The protocol core ([`hdlc`], [`ppp`]) is pure: no I/O, no clock, no
-//! tasks. [`session`] drives it over a serial line with tokio; [`port`]
-//! holds a serial port through a call; [`dialer`], [`answerer`] and
-//! [`inbound::service`] are the calls' lifecycles, which the `carrier`
-//! binary only parses options for and prints.
+//! tasks; so is [`wire`], the one reader of IP, TCP and UDP headers that
+//! the core and everything else use. [`session`] drives the core over a
+//! serial line with tokio; [`port`] holds a serial port through a call;
+//! [`dialer`], [`answerer`] and [`inbound::service`] are the calls'
+//! lifecycles, which the `carrier` binary only parses options for and
+//! prints.
 
 pub mod access;
 pub mod answerer;
@@ -25,6 +27,7 @@ pub mod profile;
 pub mod redial;
 pub mod secrets;
 pub mod session;
+pub mod wire;
 
 /// `now + d` for a deadline, without the panic of `Instant + Duration` on
 /// overflow: a wait too long for the clock ends about 31 years out (as

@@ -628,8 +628,8 @@ fn release(
         // placeholder): from the address IPCP gave now, or the reply
         // could never come back. (pppd sends it unchanged and relies on
         // the kernel's ip_dynaddr for TCP's retransmissions.)
-        if let (Some(local), Some(h)) = (local, crate::ppp::datagram::ipv4_header(d)) {
-            if h.src != local && crate::ppp::datagram::rewrite_ipv4_source(d, local) {
+        if let (Some(local), Some(h)) = (local, crate::wire::ipv4_header(d)) {
+            if h.src != local && crate::wire::rewrite_ipv4_source(d, local) {
                 tracing::info!(from = %h.src, to = %local, "queued datagram's source rewritten");
             }
         }

@@ -15,9 +15,11 @@ pub mod tty;
 
 pub use dirwatch::{wait_in_dir, DirWatch, Recheck};
 pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, UsbInfo};
-pub use lines::{hangup_by_dtr, hangup_by_dtr_async, send_break, Lines, LinesError, ModemLines};
+pub use lines::{
+    hangup_by_dtr, hangup_by_dtr_async, send_break, LineMask, Lines, LinesError, ModemLines,
+};
 pub use lock::{LockError, LockOptions, PortLock};
-pub use miwait::{wait_for_change, LineMask};
+pub use miwait::wait_for_change;
 pub use nlwatch::NetlinkWatch;
 pub use pty::Pty;
 pub use tty::{is_hangup, AsyncTty, Flow, HwError, Tty};

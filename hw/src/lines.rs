@@ -13,17 +13,14 @@
 //! told from EIO, and they need a `TTYPort` where these serve any
 //! descriptor (a File, a PTY master, the simulator's fds).
 
-use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::ops::BitOr;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::libc;
 use thiserror::Error;
-
-use crate::miwait::LineMask;
-use crate::tty::{AsyncTty, Tty};
 
 #[derive(Debug, Error)]
 pub enum LinesError {
@@ -68,6 +65,66 @@ impl Lines {
     }
 }
 
+/// Which input lines a wait watches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineMask {
+    pub dcd: bool,
+    pub ri: bool,
+    pub dsr: bool,
+    pub cts: bool,
+}
+
+impl LineMask {
+    pub const DCD: LineMask = LineMask {
+        dcd: true,
+        ri: false,
+        dsr: false,
+        cts: false,
+    };
+    pub const RI: LineMask = LineMask {
+        dcd: false,
+        ri: true,
+        dsr: false,
+        cts: false,
+    };
+    pub const DSR: LineMask = LineMask {
+        dcd: false,
+        ri: false,
+        dsr: true,
+        cts: false,
+    };
+    pub const CTS: LineMask = LineMask {
+        dcd: false,
+        ri: false,
+        dsr: false,
+        cts: true,
+    };
+
+    pub(crate) fn bits(self) -> libc::c_int {
+        [
+            (self.dcd, libc::TIOCM_CAR),
+            (self.ri, libc::TIOCM_RNG),
+            (self.dsr, libc::TIOCM_DSR),
+            (self.cts, libc::TIOCM_CTS),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |acc, (_, bit)| acc | bit)
+    }
+}
+
+impl BitOr for LineMask {
+    type Output = LineMask;
+    fn bitor(self, o: LineMask) -> LineMask {
+        LineMask {
+            dcd: self.dcd || o.dcd,
+            ri: self.ri || o.ri,
+            dsr: self.dsr || o.dsr,
+            cts: self.cts || o.cts,
+        }
+    }
+}
+
 pub trait ModemLines {
     /// Raises (true) or drops (false) Data Terminal Ready.
     fn set_dtr(&self, on: bool) -> Result<(), LinesError>;
@@ -76,7 +133,7 @@ pub trait ModemLines {
     fn get(&self) -> Result<Lines, LinesError>;
     /// Blocks until one of `mask`'s lines changes (Ok(true)) or `timeout`
     /// passes (Ok(false)), through TIOCMIWAIT where the device has it
-    /// (see [`crate::miwait`]); then read the lines with `get`.
+    /// (see the `miwait` module); then read the lines with `get`.
     /// Unsupported (the default, and a PTY's answer) means: poll `get`.
     fn wait_change(&self, mask: LineMask, timeout: Duration) -> Result<bool, LinesError> {
         let _ = (mask, timeout);
@@ -117,27 +174,6 @@ fn change_bits(fd: RawFd, bits: libc::c_int, on: bool) -> Result<(), LinesError>
 pub fn fd_get(fd: BorrowedFd<'_>) -> Result<Lines, LinesError> {
     get_bits(fd.as_raw_fd()).map(Lines::from_bits)
 }
-
-macro_rules! impl_modem_lines {
-    ($($ty:ty),*) => {$(
-        impl ModemLines for $ty {
-            fn set_dtr(&self, on: bool) -> Result<(), LinesError> {
-                change_bits(self.as_raw_fd(), libc::TIOCM_DTR, on)
-            }
-            fn set_rts(&self, on: bool) -> Result<(), LinesError> {
-                change_bits(self.as_raw_fd(), libc::TIOCM_RTS, on)
-            }
-            fn get(&self) -> Result<Lines, LinesError> {
-                get_bits(self.as_raw_fd()).map(Lines::from_bits)
-            }
-            fn wait_change(&self, mask: LineMask, timeout: Duration) -> Result<bool, LinesError> {
-                crate::miwait::fd_wait_change(self.as_fd(), mask, timeout)
-            }
-        }
-    )*};
-}
-
-impl_modem_lines!(Tty, AsyncTty, File, BorrowedFd<'_>);
 
 /// Raises DTR again when dropped, so that a hang-up interrupted half way
 /// (an error, a cancelled future) does not leave the modem deaf: with
@@ -190,8 +226,9 @@ pub fn send_break<F: AsRawFd + ?Sized>(port: &F) -> Result<(), LinesError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pty::Pty;
     use nix::pty::openpty;
+    use std::fs::File;
+    use std::os::fd::AsFd;
 
     #[test]
     fn pty_answers_unsupported_not_panic() {
@@ -210,14 +247,6 @@ mod tests {
         let err = hangup_by_dtr(&master, Duration::from_millis(1)).unwrap_err();
         assert!(matches!(err, LinesError::Unsupported));
         assert!(err.to_string().contains("no modem control lines"));
-    }
-
-    #[tokio::test]
-    async fn async_pty_answers_unsupported() {
-        let pty = Pty::open().unwrap();
-        assert!(matches!(pty.master.get(), Err(LinesError::Unsupported)));
-        let r = hangup_by_dtr_async(&pty.master, Duration::from_millis(1)).await;
-        assert!(matches!(r, Err(LinesError::Unsupported)));
     }
 
     #[test]

@@ -19,7 +19,6 @@
 //! (EINVAL): both are [`LinesError::Unsupported`], found out without a
 //! thread because TIOCMGET fails the same way first.
 
-use std::ops::BitOr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,67 +30,8 @@ use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
+pub use crate::lines::LineMask;
 use crate::lines::LinesError;
-
-/// Which input lines a wait watches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LineMask {
-    pub dcd: bool,
-    pub ri: bool,
-    pub dsr: bool,
-    pub cts: bool,
-}
-
-impl LineMask {
-    pub const DCD: LineMask = LineMask {
-        dcd: true,
-        ri: false,
-        dsr: false,
-        cts: false,
-    };
-    pub const RI: LineMask = LineMask {
-        dcd: false,
-        ri: true,
-        dsr: false,
-        cts: false,
-    };
-    pub const DSR: LineMask = LineMask {
-        dcd: false,
-        ri: false,
-        dsr: true,
-        cts: false,
-    };
-    pub const CTS: LineMask = LineMask {
-        dcd: false,
-        ri: false,
-        dsr: false,
-        cts: true,
-    };
-
-    fn bits(self) -> libc::c_int {
-        [
-            (self.dcd, libc::TIOCM_CAR),
-            (self.ri, libc::TIOCM_RNG),
-            (self.dsr, libc::TIOCM_DSR),
-            (self.cts, libc::TIOCM_CTS),
-        ]
-        .into_iter()
-        .filter(|(on, _)| *on)
-        .fold(0, |acc, (_, bit)| acc | bit)
-    }
-}
-
-impl BitOr for LineMask {
-    type Output = LineMask;
-    fn bitor(self, o: LineMask) -> LineMask {
-        LineMask {
-            dcd: self.dcd || o.dcd,
-            ri: self.ri || o.ri,
-            dsr: self.dsr || o.dsr,
-            cts: self.cts || o.cts,
-        }
-    }
-}
 
 // The "bad" variant: TIOCMIWAIT is a plain constant, its argument the mask
 // itself (not a pointer).

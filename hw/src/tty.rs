@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use std::mem::MaybeUninit;
 
@@ -28,6 +29,9 @@ use thiserror::Error;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::lines::{self, LineMask, Lines, LinesError, ModemLines};
+use crate::miwait;
 
 #[derive(Debug, Error)]
 pub enum HwError {
@@ -446,10 +450,10 @@ impl AsyncTty {
     /// or a driver without TIOCMIWAIT, Unsupported: poll `get` then.
     pub async fn wait_for_change(
         &self,
-        mask: crate::miwait::LineMask,
-        timeout: std::time::Duration,
-    ) -> Result<bool, crate::lines::LinesError> {
-        crate::miwait::wait_for_change(self.as_fd(), mask, timeout).await
+        mask: LineMask,
+        timeout: Duration,
+    ) -> Result<bool, LinesError> {
+        miwait::wait_for_change(self.as_fd(), mask, timeout).await
     }
 
     /// Reads what is there; 0 means end of file (the line is gone).
@@ -523,10 +527,42 @@ impl AsyncWrite for AsyncTty {
     }
 }
 
+/// The control lines of a port, and TIOCMIWAIT for waiting on them, for
+/// every descriptor that may be a tty. Here rather than in
+/// [`crate::lines`], which knows neither ports nor waiting threads.
+macro_rules! impl_modem_lines {
+    ($($ty:ty),*) => {$(
+        impl ModemLines for $ty {
+            fn set_dtr(&self, on: bool) -> Result<(), LinesError> {
+                lines::fd_set_dtr(self.as_fd(), on)
+            }
+            fn set_rts(&self, on: bool) -> Result<(), LinesError> {
+                lines::fd_set_rts(self.as_fd(), on)
+            }
+            fn get(&self) -> Result<Lines, LinesError> {
+                lines::fd_get(self.as_fd())
+            }
+            fn wait_change(&self, mask: LineMask, timeout: Duration) -> Result<bool, LinesError> {
+                miwait::fd_wait_change(self.as_fd(), mask, timeout)
+            }
+        }
+    )*};
+}
+
+impl_modem_lines!(Tty, AsyncTty, File, BorrowedFd<'_>);
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pty::Pty;
+
+    #[tokio::test]
+    async fn async_pty_answers_unsupported() {
+        let pty = Pty::open().unwrap();
+        assert!(matches!(pty.master.get(), Err(LinesError::Unsupported)));
+        let r = lines::hangup_by_dtr_async(&pty.master, Duration::from_millis(1)).await;
+        assert!(matches!(r, Err(LinesError::Unsupported)));
+    }
 
     #[tokio::test]
     async fn any_rate_on_a_pty_slave_and_data_flows() {

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::ppp::datagram::{self, Ipv6Header};
+use crate::wire::ipproto::{ICMP, ICMPV6, TCP, UDP};
+use crate::wire::{self, Ipv6Header};
 
 /// The service ports of the console (SEED 5.3): TCP and UDP.
 pub const SERVICE_PORTS: [u16; 7] = [22, 23, 2125, 2300, 9090, 9735, 9940];
@@ -41,11 +42,6 @@ pub const SERVICE_RANGE: (u16, u16) = (30000, 30009);
 pub fn is_service_port(p: u16) -> bool {
     SERVICE_PORTS.contains(&p) || (SERVICE_RANGE.0..=SERVICE_RANGE.1).contains(&p)
 }
-
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-const ICMP: u8 = 1;
-const ICMPV6: u8 = 58;
 
 /// Why a datagram was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -341,7 +337,7 @@ impl Policy {
     }
 
     fn check4(&mut self, way: Way, d: &[u8], now: Instant) -> Result<(), Reason> {
-        let h = datagram::ipv4_header(d).ok_or(Reason::Malformed)?;
+        let h = wire::ipv4_header(d).ok_or(Reason::Malformed)?;
         let caller = self.caller4.ok_or(Reason::Family)?;
         let local = console_side(way, (h.src, h.dst), caller)?;
         if h.header_len > 20 {
@@ -381,7 +377,7 @@ impl Policy {
     }
 
     fn check6(&mut self, way: Way, d: &[u8], now: Instant) -> Result<(), Reason> {
-        let h = datagram::ipv6_header(d).ok_or(Reason::Malformed)?;
+        let h = wire::ipv6_header(d).ok_or(Reason::Malformed)?;
         if !self.ipv6 {
             return Err(Reason::Family);
         }
@@ -442,7 +438,7 @@ impl Policy {
                 Reason::Malformed
             });
         }
-        let (sport, dport) = datagram::ports(l4).ok_or(Reason::Malformed)?;
+        let (sport, dport) = wire::ports(l4).ok_or(Reason::Malformed)?;
         let port = match way {
             Way::FromCaller => dport,
             Way::ToCaller => sport,
@@ -464,20 +460,16 @@ impl Policy {
             return Err(Reason::Protocol);
         }
         let q = &l4[8..];
-        if q.len() < 20 || q[0] >> 4 != 4 {
+        let quoted = wire::ipv4_fixed(q).ok_or(Reason::Protocol)?;
+        let ihl = quoted.header_len;
+        if ihl < 20 || Some(quoted.src) != self.caller4 {
             return Err(Reason::Protocol);
         }
-        let ihl = usize::from(q[0] & 0x0f) * 4;
-        let src = Ipv4Addr::new(q[12], q[13], q[14], q[15]);
-        let dst = Ipv4Addr::new(q[16], q[17], q[18], q[19]);
-        if ihl < 20 || Some(src) != self.caller4 {
-            return Err(Reason::Protocol);
-        }
-        if self.aliases.contains(&dst) && self.aliases_open {
+        if self.aliases.contains(&quoted.dst) && self.aliases_open {
             return Ok(());
         }
         let quoted_ports = q.get(ihl..ihl + 4).ok_or(Reason::Protocol)?;
-        self.quoted_to_console(dst == self.console, q[9], quoted_ports)
+        self.quoted_to_console(quoted.dst == self.console, quoted.protocol, quoted_ports)
     }
 
     /// ICMPv6's errors (RFC 4443 §3: types 1 to 4), likewise.
@@ -486,17 +478,11 @@ impl Policy {
             return Err(Reason::Protocol);
         }
         let q = &l4[8..];
-        if q.len() < 44 || q[0] >> 4 != 6 {
-            return Err(Reason::Protocol);
-        }
-        let addr = |at: usize| {
-            let mut o = [0u8; 16];
-            o.copy_from_slice(&q[at..at + 16]);
-            Ipv6Addr::from(o)
-        };
+        let quoted = wire::ipv6_fixed(q).ok_or(Reason::Protocol)?;
+        let quoted_ports = q.get(40..44).ok_or(Reason::Protocol)?;
         match self.link6 {
-            Some((console, caller)) if addr(8) == caller => {
-                self.quoted_to_console(addr(24) == console, q[6], &q[40..44])
+            Some((console, caller)) if quoted.src == caller => {
+                self.quoted_to_console(quoted.dst == console, quoted.next, quoted_ports)
             }
             _ => Err(Reason::Protocol),
         }
@@ -510,7 +496,7 @@ impl Policy {
         protocol: u8,
         ports: &[u8],
     ) -> Result<(), Reason> {
-        let (_, dport) = datagram::ports(ports).ok_or(Reason::Protocol)?;
+        let (_, dport) = wire::ports(ports).ok_or(Reason::Protocol)?;
         if to_console
             && self.console_access
             && matches!(protocol, TCP | UDP)

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::hosts::EmulatedHosts;
-use super::{ipv4, IpLink, IpPlane};
+use super::{IpLink, IpPlane};
+use crate::wire;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct FenceStats {
@@ -78,7 +79,7 @@ impl IpPlane for FencePlane {
     }
 
     fn deliver(&mut self, datagram: &[u8]) {
-        let Some(h) = ipv4::parse(datagram) else {
+        let Some(h) = wire::ipv4_header(datagram) else {
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
             return;
         };

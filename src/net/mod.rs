@@ -108,7 +108,6 @@ impl IpPlane for NoIp {
 pub mod choice;
 pub mod fence;
 pub mod hosts;
-pub mod ipv4;
 pub mod probe;
 pub mod resolv;
 pub mod tun;

@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{ipv4, IpLink, IpPlane};
+use super::{IpLink, IpPlane};
 use crate::events::Reporter;
+use crate::wire;
 
 /// Echo requests per target before it counts as unreachable; the first
 /// can be lost by a peer that opened IPCP a moment before.
@@ -146,7 +147,7 @@ impl<P: IpPlane> IpPlane for ProbePlane<P> {
     }
 
     fn deliver(&mut self, datagram: &[u8]) {
-        if let Some((src, ident, _seq)) = ipv4::echo_reply(datagram) {
+        if let Some((src, ident, _seq)) = wire::echo_reply(datagram) {
             if ident == self.ident {
                 if let Some(i) = self.targets.iter().position(|t| t.addr == src && !t.done) {
                     let rtt = self.targets[i].first_sent.map(|s| s.elapsed());
@@ -188,7 +189,7 @@ impl<P: IpPlane> IpPlane for ProbePlane<P> {
                 t.sent += 1;
                 t.first_sent.get_or_insert(now);
                 t.last_sent = Some(now);
-                Ok(ipv4::echo_request(buf, local, t.addr, self.ident, t.sent))
+                Ok(wire::echo_request(buf, local, t.addr, self.ident, t.sent))
             }
         }
     }

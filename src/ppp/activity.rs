@@ -31,9 +31,10 @@
 //! command line must never be able to exhaust the stack. `and` and `or`
 //! chains are flat lists, so they add no depth however long they are.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::datagram;
+use crate::wire::{self, ipproto, tcp};
 
 /// The deepest nesting of parentheses and `not` an expression may have.
 /// pppd sets none (libpcap's generated parser runs out of its stack far
@@ -146,8 +147,7 @@ fn view(d: &[u8], way: Direction) -> Option<View> {
     let upper = |v6, src, dst, proto, l4, later| upper(way, v6, src, dst, proto, l4, later);
     match datagram::classify(d)? {
         (super::proto::IPV4, d) => {
-            let h = datagram::ipv4_header(d)?;
-            let frag = u16::from_be_bytes([d[6], d[7]]) & 0x1fff;
+            let h = wire::ipv4_header(d)?;
             let l4 = &d[h.header_len..h.total_len];
             Some(upper(
                 false,
@@ -155,23 +155,20 @@ fn view(d: &[u8], way: Direction) -> Option<View> {
                 h.dst.into(),
                 h.protocol,
                 l4,
-                frag != 0,
+                h.fragment_offset != 0,
             ))
         }
         (_, d) => {
-            let addr = |at: usize| {
-                let mut o = [0u8; 16];
-                o.copy_from_slice(&d[at..at + 16]);
-                IpAddr::V6(Ipv6Addr::from(o))
-            };
-            let next = d[6];
-            // A Fragment header (44) straight after the fixed one: judge the
+            let h = wire::ipv6_fixed(d)?;
+            let (src, dst) = (IpAddr::V6(h.src), IpAddr::V6(h.dst));
+            // A Fragment header straight after the fixed one: judge the
             // first fragment by what follows, never a later one.
-            if next == 44 && d.len() >= 48 {
-                let off = u16::from_be_bytes([d[42], d[43]]) >> 3;
-                return Some(upper(true, addr(8), addr(24), d[40], &d[48..], off != 0));
+            if h.next == wire::ext6::FRAGMENT {
+                if let Some((next, f)) = wire::fragment6(&d[40..]) {
+                    return Some(upper(true, src, dst, next, &d[48..], f.offset != 0));
+                }
             }
-            Some(upper(true, addr(8), addr(24), next, &d[40..], false))
+            Some(upper(true, src, dst, h.next, &d[40..], false))
         }
     }
 }
@@ -185,16 +182,15 @@ fn upper(
     l4: &[u8],
     later: bool,
 ) -> View {
-    let ports = (!later && matches!(proto, 6 | 17) && l4.len() >= 4).then(|| {
-        (
-            u16::from_be_bytes([l4[0], l4[1]]),
-            u16::from_be_bytes([l4[2], l4[3]]),
-        )
-    });
-    let bare_fin = !later && proto == 6 && l4.len() >= 20 && {
-        let off = usize::from(l4[12] >> 4) * 4;
-        l4[13] & 0x01 != 0 && l4.len() <= off
+    let ports = if !later && matches!(proto, ipproto::TCP | ipproto::UDP) {
+        wire::ports(l4)
+    } else {
+        None
     };
+    let bare_fin = !later
+        && proto == ipproto::TCP
+        && wire::tcp_header(l4)
+            .is_some_and(|t| t.flags & tcp::FIN != 0 && l4.len() <= t.header_len);
     View {
         way,
         v6,
@@ -202,7 +198,7 @@ fn upper(
         dst,
         proto: Some(proto),
         ports,
-        icmp6_type: (v6 && proto == 58 && !later)
+        icmp6_type: (v6 && proto == ipproto::ICMPV6 && !later)
             .then(|| l4.first().copied())
             .flatten(),
         later_fragment: later,
@@ -490,6 +486,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
 
     fn v4(proto: u8, dst: [u8; 4], l4: &[u8]) -> Vec<u8> {
         let mut p = vec![0u8; 20];

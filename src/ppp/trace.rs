@@ -4,12 +4,13 @@
 //! `<hidden>`.
 
 use std::fmt::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::auth::AuthProto;
 use super::fsm::code;
 use super::packet::{self, Packet};
 use super::{ccp, chap, ipcp, ipv6cp, lcp, pap, proto};
+use crate::wire::{self, ipproto};
 
 /// Displays one PPP packet (protocol + information field).
 pub struct Describe<'a> {
@@ -152,14 +153,14 @@ impl fmt::Display for Describe<'_> {
                     _ => write!(f, "CCP compressed (short) len={}", self.info.len()),
                 }
             }
-            proto::IPV4 => return describe_ip(f, self.info),
-            proto::IPV6 => return describe_ipv6(f, self.info),
+            proto::IPV4 => return describe_ip(f, self.info, false),
+            proto::IPV6 => return describe_ip(f, self.info, true),
             super::vj::COMPRESSED_TCP => {
                 return write!(f, "VJ compressed TCP len={}", self.info.len())
             }
             super::vj::UNCOMPRESSED_TCP => {
                 f.write_str("VJ uncompressed ")?;
-                return describe_ip(f, self.info);
+                return describe_ip(f, self.info, false);
             }
             p => return write!(f, "proto={p:#06x} len={}", self.info.len()),
         };
@@ -276,37 +277,37 @@ impl fmt::Display for Describe<'_> {
     }
 }
 
-fn describe_ip(f: &mut fmt::Formatter<'_>, p: &[u8]) -> fmt::Result {
-    if p.len() < 20 || p[0] >> 4 != 4 {
-        return write!(f, "IP len={} (not IPv4)", p.len());
+/// The upper layer's name in a datagram's line: `ip` or `ip6` for one
+/// the trace does not name.
+fn upper_name(v6: bool, protocol: u8) -> &'static str {
+    match (v6, protocol) {
+        (false, ipproto::ICMP) => "icmp",
+        (true, ipproto::ICMPV6) => "icmp6",
+        (_, ipproto::TCP) => "tcp",
+        (_, ipproto::UDP) => "udp",
+        (false, _) => "ip",
+        (true, _) => "ip6",
     }
-    let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-    let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
-    let proto = match p[9] {
-        1 => "icmp",
-        6 => "tcp",
-        17 => "udp",
-        _ => "ip",
-    };
-    write!(f, "IP {src} > {dst} {proto} len={}", p.len())
 }
 
-fn describe_ipv6(f: &mut fmt::Formatter<'_>, p: &[u8]) -> fmt::Result {
-    if p.len() < 40 || p[0] >> 4 != 6 {
-        return write!(f, "IPv6 len={} (not IPv6)", p.len());
+/// `IP 10.0.0.2 > 10.0.0.1 tcp len=40`, or `IPv6 ...`: the fixed header as
+/// it stands (a VJ uncompressed frame carries its slot where the protocol
+/// was).
+fn describe_ip(f: &mut fmt::Formatter<'_>, p: &[u8], v6: bool) -> fmt::Result {
+    let (name, family, h) = if v6 {
+        let h = wire::ipv6_fixed(p).map(|h| (IpAddr::V6(h.src), IpAddr::V6(h.dst), h.next));
+        ("IPv6", "IPv6", h)
+    } else {
+        let h = wire::ipv4_fixed(p).map(|h| (IpAddr::V4(h.src), IpAddr::V4(h.dst), h.protocol));
+        ("IP", "IPv4", h)
+    };
+    match h {
+        Some((src, dst, upper)) => {
+            let upper = upper_name(v6, upper);
+            write!(f, "{name} {src} > {dst} {upper} len={}", p.len())
+        }
+        None => write!(f, "{name} len={} (not {family})", p.len()),
     }
-    let addr = |at: usize| {
-        let mut o = [0u8; 16];
-        o.copy_from_slice(&p[at..at + 16]);
-        std::net::Ipv6Addr::from(o)
-    };
-    let next = match p[6] {
-        6 => "tcp",
-        17 => "udp",
-        58 => "icmp6",
-        _ => "ip6",
-    };
-    write!(f, "IPv6 {} > {} {next} len={}", addr(8), addr(24), p.len())
 }
 
 #[cfg(test)]
@@ -355,6 +356,41 @@ mod tests {
         let pkt = pap::request(1, b"alice", b"s3cret");
         let s = describe(proto::PAP, &pkt).to_string();
         assert!(s.contains("alice") && !s.contains("s3cret"), "{s}");
+    }
+
+    #[test]
+    fn datagrams_in_one_line() {
+        let mut v4 = vec![0u8; 40];
+        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        wire::write_ipv4_header(&mut v4, src, dst, ipproto::TCP, 20, 1);
+        assert_eq!(
+            describe(proto::IPV4, &v4).to_string(),
+            "IP 10.0.0.2 > 10.0.0.1 tcp len=40"
+        );
+        v4[9] = 3; // a VJ slot
+        assert_eq!(
+            describe(super::super::vj::UNCOMPRESSED_TCP, &v4).to_string(),
+            "VJ uncompressed IP 10.0.0.2 > 10.0.0.1 ip len=40"
+        );
+        assert_eq!(
+            describe(proto::IPV4, &v4[..5]).to_string(),
+            "IP len=5 (not IPv4)"
+        );
+        let mut v6 = vec![0u8; 48];
+        v6[0] = 0x60;
+        v6[6] = ipproto::ICMPV6;
+        v6[23] = 1;
+        v6[39] = 2;
+        assert_eq!(
+            describe(proto::IPV6, &v6).to_string(),
+            "IPv6 ::1 > ::2 icmp6 len=48"
+        );
+        v6[6] = ipproto::ICMP;
+        assert!(describe(proto::IPV6, &v6).to_string().contains(" ip6 "));
+        assert_eq!(
+            describe(proto::IPV6, &v4).to_string(),
+            "IPv6 len=40 (not IPv6)"
+        );
     }
 
     #[test]

@@ -11,6 +11,13 @@
 //! §4.3): TCP's retransmission of the lost segment has a sequence number
 //! that went backwards, which is sent uncompressed.
 
+// The TCP flags under the names of slhc's (and 4.3BSD's) TH_ flags.
+use crate::wire::tcp::{
+    self, ACK as TH_ACK, FIN as TH_FIN, PUSH as TH_PUSH, RST as TH_RST, SYN as TH_SYN,
+    URG as TH_URG,
+};
+use crate::wire::{self, ipproto, ipv4, Ipv4Header, TcpHeader};
+
 /// PPP protocol numbers (RFC 1332 §3.2).
 pub const COMPRESSED_TCP: u16 = 0x002d;
 pub const UNCOMPRESSED_TCP: u16 = 0x002f;
@@ -28,13 +35,6 @@ const SPECIAL_I: u8 = NEW_S | NEW_W | NEW_U;
 /// Unidirectional data: seq moved by the last data.
 const SPECIAL_D: u8 = NEW_S | NEW_A | NEW_W | NEW_U;
 const SPECIALS_MASK: u8 = NEW_S | NEW_A | NEW_W | NEW_U;
-
-const TH_FIN: u8 = 0x01;
-const TH_SYN: u8 = 0x02;
-const TH_RST: u8 = 0x04;
-const TH_PUSH: u8 = 0x08;
-const TH_ACK: u8 = 0x10;
-const TH_URG: u8 = 0x20;
 
 /// The largest IP plus TCP header: 60 + 60 octets.
 const MAX_HDR: usize = 120;
@@ -75,6 +75,7 @@ impl Default for Slot {
     }
 }
 
+// For the decompressor's arithmetic on a saved header's fields.
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
@@ -83,33 +84,30 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// The IPv4 header checksum over `h` (its checksum field taken as zero).
-fn ip_checksum(h: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for (i, c) in h.chunks(2).enumerate() {
-        if i != 5 {
-            s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
+/// The headers of an IPv4 TCP datagram VJ may compress: no fragment,
+/// honest lengths; None for anything else.
+fn tcp_headers(d: &[u8]) -> Option<(Ipv4Header, TcpHeader)> {
+    let h = wire::ipv4_header(d)?;
+    if h.protocol != ipproto::TCP || h.is_fragment() {
+        return None;
     }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
+    let t = wire::tcp_header(d.get(h.header_len..h.total_len)?)?;
+    (t.header_len >= 20 && h.total_len - h.header_len >= t.header_len).then_some((h, t))
 }
 
-/// The header lengths of an IPv4 TCP datagram VJ may compress: no
-/// fragment, honest lengths; None for anything else.
+/// The lengths of the IP header and of both headers, of a datagram VJ may
+/// compress.
 fn tcp_lengths(d: &[u8]) -> Option<(usize, usize)> {
-    let h = super::datagram::ipv4_header(d)?;
-    if h.protocol != 6 || be16(d, 6) & 0x3fff != 0 {
-        return None;
-    }
-    let t = d.get(h.header_len..h.total_len)?;
-    if t.len() < 20 {
-        return None;
-    }
-    let th = usize::from(t[12] >> 4) * 4;
-    (th >= 20 && t.len() >= th).then_some((h.header_len, h.header_len + th))
+    tcp_headers(d).map(|(h, t)| (h.header_len, h.header_len + t.header_len))
+}
+
+/// The headers a slot saved, as they stand: its total length is the
+/// datagram's, not the copy's.
+fn saved_headers(s: &Slot) -> Option<(Ipv4Header, TcpHeader)> {
+    Some((
+        wire::ipv4_fixed(&s.hdr)?,
+        wire::tcp_header(s.hdr.get(s.ip_hlen..s.hlen)?)?,
+    ))
 }
 
 /// RFC 1144 §3.2.3: 1..=255 in one octet, anything else as 0 and two.
@@ -178,18 +176,18 @@ impl Compressor {
     /// Compresses `d` (an honest IPv4 datagram) if it can, counting into
     /// `stats`. The result borrows either `d` or the compressor.
     pub fn compress<'a>(&'a mut self, d: &'a [u8], stats: &mut VjStats) -> Packet<'a> {
-        let Some((ip_hlen, hlen)) = tcp_lengths(d) else {
+        let Some((nip, nt)) = tcp_headers(d) else {
             stats.plain_out += 1;
             return Packet::Ip(d);
         };
-        let flags = d[ip_hlen + 13];
-        if flags & (TH_SYN | TH_FIN | TH_RST | TH_ACK) != TH_ACK || hlen > MAX_HDR {
+        let (ip_hlen, hlen) = (nip.header_len, nip.header_len + nt.header_len);
+        if nt.flags & (TH_SYN | TH_FIN | TH_RST | TH_ACK) != TH_ACK || hlen > MAX_HDR {
             stats.plain_out += 1;
             return Packet::Ip(d);
         }
-        // The connection: addresses and ports.
+        // The connection: addresses and ports, as octets.
         fn key(h: &[u8], ih: usize) -> (&[u8], &[u8]) {
-            (&h[12..20], &h[ih..ih + 4])
+            (&h[ipv4::SRC_AT..ipv4::SRC_AT + 8], &h[ih..ih + 4])
         }
         let found = self.lru.iter().copied().find(|&s| {
             let sl = &self.slots[usize::from(s)];
@@ -203,6 +201,9 @@ impl Compressor {
             }
         };
         let c = self.slots[usize::from(slot)].clone();
+        let Some((oh, ot)) = saved_headers(&c) else {
+            return self.uncompressed(slot, d, ip_hlen, hlen, stats);
+        };
         let (oip, oth) = (&c.hdr[..c.ip_hlen], &c.hdr[c.ip_hlen..c.hlen]);
         let (ip, th) = (&d[..ip_hlen], &d[ip_hlen..hlen]);
         // What the decompressor takes from its copy must not have changed:
@@ -213,27 +214,27 @@ impl Compressor {
             && oip[0..2] == ip[0..2]
             && oip[6..10] == ip[6..10]
             && oip[20..] == ip[20..]
-            && oth[12] == th[12]
+            && oth[tcp::DATA_OFFSET_AT] == th[tcp::DATA_OFFSET_AT]
             && oth[20..] == th[20..]
-            && oth[13] & !(TH_PUSH | TH_URG) == th[13] & !(TH_PUSH | TH_URG);
+            && ot.flags & !(TH_PUSH | TH_URG) == nt.flags & !(TH_PUSH | TH_URG);
         if !same {
             return self.uncompressed(slot, d, ip_hlen, hlen, stats);
         }
         let mut deltas = Vec::with_capacity(16);
         let mut changes = 0u8;
-        if th[13] & TH_URG != 0 {
-            encode(&mut deltas, be16(th, 18));
+        if nt.flags & TH_URG != 0 {
+            encode(&mut deltas, nt.urgent);
             changes |= NEW_U;
-        } else if be16(th, 18) != be16(oth, 18) || oth[13] & TH_URG != 0 {
+        } else if nt.urgent != ot.urgent || ot.flags & TH_URG != 0 {
             // The decompressor keeps the old urgent pointer and flag.
             return self.uncompressed(slot, d, ip_hlen, hlen, stats);
         }
-        let dw = be16(th, 14).wrapping_sub(be16(oth, 14));
+        let dw = nt.window.wrapping_sub(ot.window);
         if dw != 0 {
             encode(&mut deltas, dw);
             changes |= NEW_W;
         }
-        let da = be32(th, 8).wrapping_sub(be32(oth, 8));
+        let da = nt.ack.wrapping_sub(ot.ack);
         if da != 0 {
             if da > 0xffff {
                 return self.uncompressed(slot, d, ip_hlen, hlen, stats);
@@ -241,7 +242,7 @@ impl Compressor {
             encode(&mut deltas, da as u16);
             changes |= NEW_A;
         }
-        let ds = be32(th, 4).wrapping_sub(be32(oth, 4));
+        let ds = nt.seq.wrapping_sub(ot.seq);
         if ds != 0 {
             if ds > 0xffff {
                 return self.uncompressed(slot, d, ip_hlen, hlen, stats);
@@ -249,11 +250,11 @@ impl Compressor {
             encode(&mut deltas, ds as u16);
             changes |= NEW_S;
         }
-        let last_data = u32::from(be16(oip, 2)).wrapping_sub(c.hlen as u32);
+        let last_data = (oh.total_len as u32).wrapping_sub(c.hlen as u32);
         match changes {
             // A retransmitted ack or window probe may go compressed only if
             // the last packet had no data and this one has.
-            0 if be16(ip, 2) != be16(oip, 2) && last_data == 0 => {}
+            0 if nip.total_len != oh.total_len && last_data == 0 => {}
             0 => return self.uncompressed(slot, d, ip_hlen, hlen, stats),
             // Real changes that look like the special encodings would be
             // misread.
@@ -268,12 +269,12 @@ impl Compressor {
             }
             _ => {}
         }
-        let di = be16(ip, 4).wrapping_sub(be16(oip, 4));
+        let di = nip.ident.wrapping_sub(oh.ident);
         if di != 1 {
             encode(&mut deltas, di);
             changes |= NEW_I;
         }
-        if th[13] & TH_PUSH != 0 {
+        if nt.flags & TH_PUSH != 0 {
             changes |= TCP_PUSH;
         }
         // This header is the connection's copy from now on.
@@ -289,7 +290,7 @@ impl Compressor {
             out.push(slot);
         }
         self.last_xmit = Some(slot);
-        out.extend_from_slice(&th[16..18]);
+        out.extend_from_slice(&nt.checksum.to_be_bytes());
         out.extend_from_slice(&deltas);
         out.extend_from_slice(&d[hlen..]);
         stats.compressed_out += 1;
@@ -314,7 +315,7 @@ impl Compressor {
         self.last_xmit = Some(slot);
         self.scratch.clear();
         self.scratch.extend_from_slice(d);
-        self.scratch[9] = slot;
+        self.scratch[ipv4::PROTOCOL_AT] = slot;
         stats.uncompressed_out += 1;
         Packet::Uncompressed(&self.scratch)
     }
@@ -356,10 +357,10 @@ impl Decompressor {
 
     /// A 0x002f frame: returns the datagram with its protocol restored.
     pub fn uncompressed(&mut self, p: &[u8], stats: &mut VjStats) -> Option<&[u8]> {
-        let slot = p.get(9).copied();
+        let slot = p.get(ipv4::PROTOCOL_AT).copied();
         let mut d = p.to_vec();
         if slot.is_some() {
-            d[9] = 6;
+            d[ipv4::PROTOCOL_AT] = ipproto::TCP;
         }
         let ok = slot
             .filter(|s| usize::from(*s) < self.slots.len())
@@ -429,13 +430,14 @@ impl Decompressor {
         let mut h = sl.hdr;
         let cksum = [r.u8()?, r.u8()?];
         let t = ih;
-        h[t + 16..t + 18].copy_from_slice(&cksum);
+        h[t + tcp::CHECKSUM_AT..t + tcp::CHECKSUM_AT + 2].copy_from_slice(&cksum);
+        let flags = t + tcp::FLAGS_AT;
         if changes & TCP_PUSH != 0 {
-            h[t + 13] |= TH_PUSH;
+            h[flags] |= TH_PUSH;
         } else {
-            h[t + 13] &= !TH_PUSH;
+            h[flags] &= !TH_PUSH;
         }
-        let last_data = u32::from(be16(&h, 2)).wrapping_sub(hl as u32);
+        let last_data = u32::from(be16(&h, ipv4::TOTAL_LEN_AT)).wrapping_sub(hl as u32);
         let add32 = |h: &mut [u8; MAX_HDR], at: usize, n: u32| {
             let v = be32(h, at).wrapping_add(n);
             h[at..at + 4].copy_from_slice(&v.to_be_bytes());
@@ -446,40 +448,41 @@ impl Decompressor {
         };
         match changes & SPECIALS_MASK {
             SPECIAL_I => {
-                add32(&mut h, t + 8, last_data);
-                add32(&mut h, t + 4, last_data);
+                add32(&mut h, t + tcp::ACK_AT, last_data);
+                add32(&mut h, t + tcp::SEQ_AT, last_data);
             }
-            SPECIAL_D => add32(&mut h, t + 4, last_data),
+            SPECIAL_D => add32(&mut h, t + tcp::SEQ_AT, last_data),
             _ => {
                 if changes & NEW_U != 0 {
-                    h[t + 13] |= TH_URG;
+                    h[flags] |= TH_URG;
                     let u = r.delta()?;
-                    h[t + 18..t + 20].copy_from_slice(&u.to_be_bytes());
+                    let at = t + tcp::URGENT_AT;
+                    h[at..at + 2].copy_from_slice(&u.to_be_bytes());
                 } else {
-                    h[t + 13] &= !TH_URG;
+                    h[flags] &= !TH_URG;
                 }
                 if changes & NEW_W != 0 {
                     let w = r.delta()?;
-                    add16(&mut h, t + 14, w);
+                    add16(&mut h, t + tcp::WINDOW_AT, w);
                 }
                 if changes & NEW_A != 0 {
                     let a = r.delta()?;
-                    add32(&mut h, t + 8, u32::from(a));
+                    add32(&mut h, t + tcp::ACK_AT, u32::from(a));
                 }
                 if changes & NEW_S != 0 {
                     let s = r.delta()?;
-                    add32(&mut h, t + 4, u32::from(s));
+                    add32(&mut h, t + tcp::SEQ_AT, u32::from(s));
                 }
             }
         }
         let di = if changes & NEW_I != 0 { r.delta()? } else { 1 };
-        add16(&mut h, 4, di);
+        add16(&mut h, ipv4::IDENT_AT, di);
         let data = &p[r.at..];
         let total = hl + data.len();
         let total16 = u16::try_from(total).map_err(|_| Fail::Bad)?;
-        h[2..4].copy_from_slice(&total16.to_be_bytes());
-        let c = ip_checksum(&h[..ih]);
-        h[10..12].copy_from_slice(&c.to_be_bytes());
+        h[ipv4::TOTAL_LEN_AT..ipv4::TOTAL_LEN_AT + 2].copy_from_slice(&total16.to_be_bytes());
+        let c = wire::ipv4_header_checksum(&h[..ih]);
+        h[ipv4::CHECKSUM_AT..ipv4::CHECKSUM_AT + 2].copy_from_slice(&c.to_be_bytes());
         // The rebuilt header is the connection's copy from now on.
         self.slots[usize::from(slot)].hdr = h;
         self.out.clear();
@@ -529,14 +532,8 @@ mod tests {
         data: &[u8],
     ) -> Vec<u8> {
         let mut d = vec![0u8; 40];
-        d[0] = 0x45;
-        d[2..4].copy_from_slice(&((40 + data.len()) as u16).to_be_bytes());
-        d[4..6].copy_from_slice(&id.to_be_bytes());
-        d[6] = 0x40;
-        d[8] = 64;
-        d[9] = 6;
-        d[12..16].copy_from_slice(&[10, 0, 0, 2]);
-        d[16..20].copy_from_slice(&[10, 0, 0, 1]);
+        let (src, dst) = ([10, 0, 0, 2].into(), [10, 0, 0, 1].into());
+        wire::write_ipv4_header(&mut d, src, dst, ipproto::TCP, 20 + data.len(), id);
         d[20..22].copy_from_slice(&sport.to_be_bytes());
         d[22..24].copy_from_slice(&23u16.to_be_bytes());
         d[24..28].copy_from_slice(&seq.to_be_bytes());
@@ -545,8 +542,6 @@ mod tests {
         d[33] = flags;
         d[34..36].copy_from_slice(&win.to_be_bytes());
         d.extend_from_slice(data);
-        let c = ip_checksum(&d[..20]);
-        d[10..12].copy_from_slice(&c.to_be_bytes());
         // Any TCP checksum will do: it is carried, not computed.
         d[36..38].copy_from_slice(&(seq as u16 ^ 0x5a5a).to_be_bytes());
         d

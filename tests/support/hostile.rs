@@ -26,10 +26,14 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use carrier::hdlc::{self, Decoder, Encoder};
-use carrier::net::ipv4;
 use carrier::ppp::auth::{AuthConfig, Secret};
 use carrier::ppp::link::{Event, Framing, Link, LinkConfig};
 use carrier::ppp::proto;
+use carrier::wire::ipproto::{
+    ICMP, ICMPV6 as IPPROTO_ICMPV6, TCP as IPPROTO_TCP, UDP as IPPROTO_UDP,
+};
+use carrier::wire::tcp::{ACK as TCP_ACK, FIN as TCP_FIN, RST as TCP_RST, SYN as TCP_SYN};
+use carrier::wire::{self, ipv6_fixed, ports};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -41,13 +45,6 @@ pub const BURST: usize = 256;
 pub const FINAL_WAIT: Duration = Duration::from_secs(3);
 
 const LCP_PROTOCOL_REJECT: u8 = 8;
-const TCP_FIN: u8 = 0x01;
-const TCP_SYN: u8 = 0x02;
-const TCP_RST: u8 = 0x04;
-const TCP_ACK: u8 = 0x10;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-const IPPROTO_ICMPV6: u8 = 58;
 
 /// The caller's side of one call.
 pub struct Hostile {
@@ -786,7 +783,7 @@ impl Ip for Ipv4Addr {
     }
 
     fn pseudo(src: Self, dst: Self, protocol: u8, len: usize) -> u32 {
-        sum16(&src.octets()) + sum16(&dst.octets()) + u32::from(protocol) + len as u32
+        wire::pseudo4(src, dst, protocol, len)
     }
 
     fn packet(src: Self, dst: Self, protocol: u8, payload: &[u8], id: u16) -> Vec<u8> {
@@ -800,7 +797,7 @@ impl Ip for Ipv4Addr {
     }
 
     fn echo_reply(p: &[u8], _src: Self, dst: Self) -> Option<u16> {
-        ipv4::echo_reply(p).and_then(|(from, id, _)| (from == dst).then_some(id))
+        wire::echo_reply(p).and_then(|(from, id, _)| (from == dst).then_some(id))
     }
 
     fn parse_tcp(p: &[u8]) -> Option<Tcp<Self>> {
@@ -826,10 +823,7 @@ impl Ip for Ipv6Addr {
     }
 
     fn pseudo(src: Self, dst: Self, next: u8, len: usize) -> u32 {
-        sum16(&src.octets())
-            + sum16(&dst.octets())
-            + sum16(&(len as u32).to_be_bytes())
-            + u32::from(next)
+        wire::pseudo6(src, dst, next, len)
     }
 
     fn packet(src: Self, dst: Self, next: u8, payload: &[u8], _id: u16) -> Vec<u8> {
@@ -857,31 +851,9 @@ impl Ip for Ipv6Addr {
     }
 }
 
-fn sum16(data: &[u8]) -> u32 {
-    let mut sum = 0u32;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [b] = chunks.remainder() {
-        sum += u32::from(*b) << 8;
-    }
-    sum
-}
-
 fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: usize, id: u16) -> Vec<u8> {
-    let total = 20 + payload;
     let mut h = vec![0u8; 20];
-    h[0] = 0x45;
-    h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    h[4..6].copy_from_slice(&id.to_be_bytes());
-    h[6] = 0x40; // DF
-    h[8] = 64;
-    h[9] = protocol;
-    h[12..16].copy_from_slice(&src.octets());
-    h[16..20].copy_from_slice(&dst.octets());
-    let c = ipv4::checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
+    wire::write_ipv4_header(&mut h, src, dst, protocol, payload, id);
     h
 }
 
@@ -928,7 +900,7 @@ pub fn tcp_data<A: Ip>(
     t[13] = flags;
     t[14..16].copy_from_slice(&65535u16.to_be_bytes());
     t.extend_from_slice(data);
-    let c = ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_TCP, t.len()), &t);
+    let c = wire::checksum_from(A::pseudo(src, dst, IPPROTO_TCP, t.len()), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     A::packet(src, dst, IPPROTO_TCP, &t, (seq as u16) ^ dport)
 }
@@ -947,7 +919,7 @@ pub fn udp<A: Ip>(src: A, sport: u16, dst: A, dport: u16, payload: &[u8]) -> Vec
     u[2..4].copy_from_slice(&dport.to_be_bytes());
     u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
     u.extend_from_slice(payload);
-    let c = match ipv4::checksum_from(A::pseudo(src, dst, IPPROTO_UDP, len), &u) {
+    let c = match wire::checksum_from(A::pseudo(src, dst, IPPROTO_UDP, len), &u) {
         0 => 0xffff,
         c => c,
     };
@@ -958,7 +930,7 @@ pub fn udp<A: Ip>(src: A, sport: u16, dst: A, dport: u16, payload: &[u8]) -> Vec
 /// An ICMP echo request.
 pub fn icmp4_echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16) -> Vec<u8> {
     let mut buf = [0u8; 128];
-    let n = ipv4::echo_request(&mut buf, src, dst, ident, seq);
+    let n = wire::echo_request(&mut buf, src, dst, ident, seq);
     buf[..n].to_vec()
 }
 
@@ -968,7 +940,7 @@ pub fn icmp6_echo(src: Ipv6Addr, dst: Ipv6Addr, ident: u16, seq: u16) -> Vec<u8>
     m.extend_from_slice(&ident.to_be_bytes());
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(b"carrier-attack-v6");
-    let c = ipv4::checksum_from(Ipv6Addr::pseudo(src, dst, IPPROTO_ICMPV6, m.len()), &m);
+    let c = wire::checksum_from(Ipv6Addr::pseudo(src, dst, IPPROTO_ICMPV6, m.len()), &m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     ipv6_packet(src, dst, IPPROTO_ICMPV6, 64, &m)
 }
@@ -993,18 +965,17 @@ pub struct Tcp<A = Ipv4Addr> {
 
 impl<A> Tcp<A> {
     /// `t` is the TCP header, at least 20 octets.
-    fn from_header(src: A, dst: A, t: &[u8]) -> Tcp<A> {
-        let be16 = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
-        let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
-        Tcp {
+    fn from_header(src: A, dst: A, t: &[u8]) -> Option<Tcp<A>> {
+        let t = wire::tcp_header(t)?;
+        Some(Tcp {
             src,
             dst,
-            sport: be16(0),
-            dport: be16(2),
-            seq: be32(4),
-            ack: be32(8),
-            flags: t[13],
-        }
+            sport: t.sport,
+            dport: t.dport,
+            seq: t.seq,
+            ack: t.ack,
+            flags: t.flags,
+        })
     }
 }
 
@@ -1019,14 +990,15 @@ pub struct Udp<A = Ipv4Addr> {
 
 impl<A> Udp<A> {
     /// `u` is the UDP header and what follows, at least 8 octets.
-    fn from_datagram(src: A, dst: A, u: &[u8]) -> Udp<A> {
-        Udp {
+    fn from_datagram(src: A, dst: A, u: &[u8]) -> Option<Udp<A>> {
+        let (sport, dport) = ports(u)?;
+        Some(Udp {
             src,
             dst,
-            sport: u16::from_be_bytes([u[0], u[1]]),
-            dport: u16::from_be_bytes([u[2], u[3]]),
-            payload: u[8..].to_vec(),
-        }
+            sport,
+            dport,
+            payload: u.get(8..)?.to_vec(),
+        })
     }
 }
 
@@ -1058,24 +1030,24 @@ impl<A: Ip> IcmpError<A> {
 /// An IPv4 datagram of `protocol` with at least `min` octets of
 /// payload: (source, destination, payload).
 fn ipv4_payload(p: &[u8], protocol: u8, min: usize) -> Option<(Ipv4Addr, Ipv4Addr, &[u8])> {
-    let h = ipv4::parse(p)?;
+    let h = wire::ipv4_header(p)?;
     (h.protocol == protocol && h.total_len >= h.header_len + min)
         .then(|| (h.src, h.dst, &p[h.header_len..h.total_len]))
 }
 
 pub fn parse_tcp4(p: &[u8]) -> Option<Tcp> {
     let (src, dst, t) = ipv4_payload(p, IPPROTO_TCP, 20)?;
-    Some(Tcp::from_header(src, dst, t))
+    Tcp::from_header(src, dst, t)
 }
 
 pub fn parse_udp4(p: &[u8]) -> Option<Udp> {
     let (src, dst, u) = ipv4_payload(p, IPPROTO_UDP, 8)?;
-    Some(Udp::from_datagram(src, dst, u))
+    Udp::from_datagram(src, dst, u)
 }
 
 pub fn parse_icmp4_error(p: &[u8]) -> Option<IcmpError> {
-    let h = ipv4::parse(p)?;
-    if h.protocol != ipv4::PROTO_ICMP || h.total_len < h.header_len + 8 + 20 + 4 {
+    let h = wire::ipv4_header(p)?;
+    if h.protocol != ICMP || h.total_len < h.header_len + 8 + 20 + 4 {
         return None;
     }
     let icmp = &p[h.header_len..h.total_len];
@@ -1083,56 +1055,46 @@ pub fn parse_icmp4_error(p: &[u8]) -> Option<IcmpError> {
         return None;
     }
     let inner = &icmp[8..];
-    // The quoted datagram is cut short: parse its header alone.
-    let ihl = usize::from(inner[0] & 0x0f) * 4;
-    if inner[0] >> 4 != 4 || ihl < 20 || inner.len() < ihl + 4 {
+    // The quoted datagram is cut short: read its header as it stands.
+    let q = wire::ipv4_fixed(inner)?;
+    if q.header_len < 20 {
         return None;
     }
+    let (quoted_sport, quoted_dport) = ports(inner.get(q.header_len..)?)?;
     Some(IcmpError {
         from: h.src,
         kind: icmp[0],
         code: icmp[1],
-        quoted_src: Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]),
-        quoted_dst: Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]),
-        quoted_protocol: inner[9],
-        quoted_sport: u16::from_be_bytes([inner[ihl], inner[ihl + 1]]),
-        quoted_dport: u16::from_be_bytes([inner[ihl + 2], inner[ihl + 3]]),
+        quoted_src: q.src,
+        quoted_dst: q.dst,
+        quoted_protocol: q.protocol,
+        quoted_sport,
+        quoted_dport,
     })
-}
-
-/// An IPv6 header's (source, destination).
-fn v6_addrs(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
-    if p.len() < 40 || p[0] >> 4 != 6 {
-        return None;
-    }
-    Some((
-        Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?),
-        Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?),
-    ))
 }
 
 /// An IPv6 packet (no extension headers) of `next` with at least `min`
 /// octets of payload: (source, destination, payload).
 fn ipv6_payload(p: &[u8], next: u8, min: usize) -> Option<(Ipv6Addr, Ipv6Addr, &[u8])> {
-    let (src, dst) = v6_addrs(p)?;
-    (p.len() >= 40 + min && p[6] == next).then(|| (src, dst, &p[40..]))
+    let h = ipv6_fixed(p)?;
+    (p.len() >= 40 + min && h.next == next).then(|| (h.src, h.dst, &p[40..]))
 }
 
 /// An IPv6 TCP segment (no extension headers).
 pub fn parse_tcp6(p: &[u8]) -> Option<Tcp<Ipv6Addr>> {
     let (src, dst, t) = ipv6_payload(p, IPPROTO_TCP, 20)?;
-    Some(Tcp::from_header(src, dst, t))
+    Tcp::from_header(src, dst, t)
 }
 
 pub fn parse_udp6(p: &[u8]) -> Option<Udp<Ipv6Addr>> {
     let (src, dst, u) = ipv6_payload(p, IPPROTO_UDP, 8)?;
-    Some(Udp::from_datagram(src, dst, u))
+    Udp::from_datagram(src, dst, u)
 }
 
 /// An ICMPv6 error (types 1-4) and the packet it quotes.
 pub fn parse_icmp6_error(p: &[u8]) -> Option<IcmpError<Ipv6Addr>> {
-    let (from, _) = v6_addrs(p)?;
-    if p[6] != IPPROTO_ICMPV6 || p.len() < 40 + 8 + 40 + 4 {
+    let h = ipv6_fixed(p)?;
+    if h.next != IPPROTO_ICMPV6 || p.len() < 40 + 8 + 40 + 4 {
         return None;
     }
     let icmp = &p[40..];
@@ -1140,33 +1102,40 @@ pub fn parse_icmp6_error(p: &[u8]) -> Option<IcmpError<Ipv6Addr>> {
         return None;
     }
     let inner = &icmp[8..];
-    let (quoted_src, quoted_dst) = v6_addrs(inner)?;
+    let q = ipv6_fixed(inner)?;
+    let (quoted_sport, quoted_dport) = ports(&inner[40..])?;
     Some(IcmpError {
-        from,
+        from: h.src,
         kind: icmp[0],
         code: icmp[1],
-        quoted_src,
-        quoted_dst,
-        quoted_protocol: inner[6],
-        quoted_sport: u16::from_be_bytes([inner[40], inner[41]]),
-        quoted_dport: u16::from_be_bytes([inner[42], inner[43]]),
+        quoted_src: q.src,
+        quoted_dst: q.dst,
+        quoted_protocol: q.next,
+        quoted_sport,
+        quoted_dport,
     })
 }
 
 /// An ICMPv6 echo reply: (from, to, identifier).
 pub fn parse_icmp6_echo_reply(p: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u16)> {
-    let (src, dst) = v6_addrs(p)?;
-    if p[6] != IPPROTO_ICMPV6 || p.len() < 48 || p[40] != 129 {
-        return None;
-    }
-    Some((src, dst, u16::from_be_bytes([p[44], p[45]])))
+    let h = ipv6_fixed(p)?;
+    let e = wire::echo(&p[40..]).filter(|e| h.next == IPPROTO_ICMPV6 && e.kind == 129)?;
+    Some((h.src, h.dst, e.ident))
 }
 /// A received frame in a line, for reports.
 pub fn describe(protocol: u16, p: &[u8]) -> String {
+    if let Some(h) = ipv6_fixed(p) {
+        let detail = match (h.next, p.get(40)) {
+            (IPPROTO_ICMPV6, Some(t)) => format!("icmpv6 type {t}"),
+            (IPPROTO_TCP, _) => "tcp".to_string(),
+            (n, _) => format!("next header {n}"),
+        };
+        return format!("ipv6 in {protocol:#06x} {} > {} {detail}", h.src, h.dst);
+    }
     let v = p.first().map(|b| b >> 4);
     match (protocol, v) {
         (proto::IPV4, Some(4)) => {
-            let Some(h) = ipv4::parse(p) else {
+            let Some(h) = wire::ipv4_header(p) else {
                 return format!("0x0021 bad IPv4 ({} octets)", p.len());
             };
             if let Some(t) = parse_tcp4(p) {
@@ -1194,16 +1163,6 @@ pub fn describe(protocol: u16, p: &[u8]) -> String {
             }
             format!("ipv4 {} > {} proto {}", h.src, h.dst, h.protocol)
         }
-        (_, Some(6)) if p.len() >= 40 => {
-            let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
-            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
-            let detail = match (p[6], p.get(40)) {
-                (IPPROTO_ICMPV6, Some(t)) => format!("icmpv6 type {t}"),
-                (IPPROTO_TCP, _) => "tcp".to_string(),
-                (n, _) => format!("next header {n}"),
-            };
-            format!("ipv6 in {protocol:#06x} {src} > {dst} {detail}")
-        }
         _ => format!("{protocol:#06x} ({} octets)", p.len()),
     }
 }
@@ -1212,13 +1171,13 @@ pub fn describe(protocol: u16, p: &[u8]) -> String {
 /// itself (router solicitation, MLD report, neighbour discovery), not an
 /// answer to a probe.
 pub fn ipv6_unsolicited(p: &[u8]) -> bool {
-    if p.len() < 41 {
+    let (Some(h), Some(&first)) = (ipv6_fixed(p), p.get(40)) else {
         return false;
-    }
+    };
     // Next header ICMPv6 directly, or a hop-by-hop header (MLD) first.
-    match p[6] {
-        IPPROTO_ICMPV6 => matches!(p[40], 133..=137 | 143 | 131 | 132),
-        0 => true,
+    match h.next {
+        IPPROTO_ICMPV6 => matches!(first, 133..=137 | 143 | 131 | 132),
+        wire::ext6::HOP_BY_HOP => true,
         _ => false,
     }
 }

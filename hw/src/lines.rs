@@ -170,6 +170,16 @@ fn change_bits(fd: RawFd, bits: libc::c_int, on: bool) -> Result<(), LinesError>
     r.map(|_| ()).map_err(LinesError::from_errno)
 }
 
+/// Raises or drops DTR on whatever file descriptor `fd` refers to.
+pub fn fd_set_dtr(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
+    change_bits(fd.as_raw_fd(), libc::TIOCM_DTR, on)
+}
+
+/// Raises or drops RTS likewise.
+pub fn fd_set_rts(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
+    change_bits(fd.as_raw_fd(), libc::TIOCM_RTS, on)
+}
+
 /// The control lines of whatever file descriptor `fd` refers to.
 pub fn fd_get(fd: BorrowedFd<'_>) -> Result<Lines, LinesError> {
     get_bits(fd.as_raw_fd()).map(Lines::from_bits)

@@ -289,23 +289,17 @@ fn carrier_runs_the_scripts_as_pppd_does() {
 /// still runs, with the interface still there.
 #[test]
 fn a_hanging_script_is_killed_and_ip_down_runs_when_the_line_drops() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let (hooks, out) = (dir.path().join("hooks"), dir.path().join("out"));
     hookrec::install(&hooks, &out);
     // ip-up records, then hangs.
-    let hang = format!("{}sleep 600\n", hookrec::recorder(&out));
-    std::fs::write(hooks.join("ip-up"), hang).unwrap();
+    hookrec::install_with_tail(&hooks, &out, "ip-up", "sleep 600\n");
     // ip-down also records whether the interface is still there.
     let down = format!(
-        "{}[ -e /sys/class/net/$1 ] && echo present > {}/ip-down.iface\n",
-        hookrec::recorder(&out),
+        "[ -e /sys/class/net/$1 ] && echo present > {}/ip-down.iface\n",
         out.display()
     );
-    std::fs::write(hooks.join("ip-down"), down).unwrap();
-    for s in ["ip-up", "ip-down"] {
-        std::fs::set_permissions(hooks.join(s), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    hookrec::install_with_tail(&hooks, &out, "ip-down", &down);
     let cli = [
         "--ifname",
         "hkh0",
@@ -672,18 +666,11 @@ fn scripts_run_for_any_peer_name_and_get_it_sanitised() {
 /// script inside its loop: the line went unread and the peer hung up.
 #[test]
 fn a_hung_ip_pre_up_while_the_peer_sends_echoes_every_second_answers_every_echo() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let (hooks, out) = (dir.path().join("hooks"), dir.path().join("out"));
     hookrec::install(&hooks, &out);
     // ip-pre-up records, then hangs.
-    let hang = format!("{}exec sleep 600\n", hookrec::recorder(&out));
-    std::fs::write(hooks.join("ip-pre-up"), hang).unwrap();
-    std::fs::set_permissions(
-        hooks.join("ip-pre-up"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    hookrec::install_with_tail(&hooks, &out, "ip-pre-up", "exec sleep 600\n");
     let pcap = dir.path().join("a.pcap");
     let timeout = Duration::from_secs(6);
     let mut a = inproc::side_a(&hooks, timeout);
@@ -800,17 +787,10 @@ fn a_hung_ip_pre_up_while_the_peer_sends_echoes_every_second_answers_every_echo(
 /// is dropped and counted. The session still waits for the script.
 #[test]
 fn a_link_gone_during_ip_pre_up_does_not_bring_ip_up_after_it() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let (hooks, out) = (dir.path().join("hooks"), dir.path().join("out"));
     hookrec::install(&hooks, &out);
-    let slow = format!("{}sleep 3\n", hookrec::recorder(&out));
-    std::fs::write(hooks.join("ip-pre-up"), slow).unwrap();
-    std::fs::set_permissions(
-        hooks.join("ip-pre-up"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    hookrec::install_with_tail(&hooks, &out, "ip-pre-up", "sleep 3\n");
     let mut a = inproc::side_a(&hooks, Duration::from_secs(30));
     a.pending = vec![support::packet::udp4(
         inproc::A_ADDR.octets(),

@@ -45,7 +45,10 @@ impl NetlinkWatch {
     /// overflowed, ENOBUFS, or a socket that fails), which `f` cannot
     /// judge, so counts as news.
     pub fn drain(&self, mut f: impl FnMut(&[u8]) -> bool) -> bool {
-        let mut buf = vec![0u8; 65536];
+        // On the stack: called for every datagram of a call, it must not
+        // allocate. nf_tables sends at most a page of messages at a time;
+        // a longer one arrives cut, which `f` finds unreadable: news.
+        let mut buf = [0u8; 16384];
         let mut news = false;
         loop {
             match recv(

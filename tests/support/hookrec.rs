@@ -87,6 +87,15 @@ pub fn install(scripts: &Path, out: &Path) {
     }
 }
 
+/// Replaces `script` in `scripts` by the recorder followed by `tail`
+/// (a hang, a check of the interface), executable.
+pub fn install_with_tail(scripts: &Path, out: &Path, script: &str, tail: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = scripts.join(script);
+    std::fs::write(&p, format!("{}{tail}", recorder(out))).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Waits until `script` has been recorded `n` times.
 pub fn wait_runs(dir: &Path, script: &str, n: usize, timeout: std::time::Duration) -> Vec<Run> {
     let end = std::time::Instant::now() + timeout;

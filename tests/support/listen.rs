@@ -88,6 +88,42 @@ fn open(family: Family, l4: L4, port: u16) -> nix::Result<Sock> {
     })
 }
 
+/// A thread in namespace `ns` (CLONE_NEWNET applies to the calling
+/// thread only) that runs `setup` there and then `serve` with what it
+/// made; returns once `setup` is done, panicking with its error.
+fn spawn_in_netns<T: 'static>(
+    ns: &str,
+    what: &str,
+    setup: impl FnOnce() -> Result<T, String> + Send + 'static,
+    serve: impl FnOnce(T) + Send + 'static,
+) -> JoinHandle<()> {
+    let (ready_tx, ready) = mpsc::channel::<Result<(), String>>();
+    let path = format!("/run/netns/{ns}");
+    let thread = std::thread::spawn(move || {
+        let made = File::open(&path)
+            .map_err(|e| format!("{path}: {e}"))
+            .and_then(|f| {
+                setns(f.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {path}: {e}"))
+            })
+            .and_then(|()| setup());
+        match made {
+            Ok(t) => {
+                let _ = ready_tx.send(Ok(()));
+                serve(t);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        }
+    });
+    match ready.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("{what} in {ns}: {e}"),
+        Err(e) => panic!("{what} in {ns}: not ready: {e}"),
+    }
+    thread
+}
+
 impl Listeners {
     /// TCP listeners on `tcp` and UDP echo sockets on `udp`, both
     /// families, in namespace `ns`; returns once all are bound.
@@ -99,40 +135,20 @@ impl Listeners {
             wanted.extend(tcp.iter().map(|&p| (family, L4::Tcp, p)));
             wanted.extend(udp.iter().map(|&p| (family, L4::Udp, p)));
         }
-        let (ready_tx, ready) = mpsc::channel::<Result<(), String>>();
-        let path = format!("/run/netns/{ns}");
         let (stop2, counts2) = (stop.clone(), counts.clone());
-        let thread = std::thread::spawn(move || {
-            let socks = (|| -> Result<Vec<(Key, Sock)>, String> {
-                let f = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-                setns(f.as_fd(), CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| format!("setns {path}: {e}"))?;
-                wanted
-                    .iter()
-                    .map(|&(fam, l4, port)| {
-                        open(fam, l4, port)
-                            .map(|s| ((fam, l4, port), s))
-                            .map_err(|e| format!("{fam:?} {l4:?} port {port}: {e}"))
-                    })
-                    .collect()
-            })();
-            let socks = match socks {
-                Ok(s) => {
-                    let _ = ready_tx.send(Ok(()));
-                    s
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            serve(&socks, &stop2, &counts2);
+        let setup = move || -> Result<Vec<(Key, Sock)>, String> {
+            wanted
+                .iter()
+                .map(|&(fam, l4, port)| {
+                    open(fam, l4, port)
+                        .map(|s| ((fam, l4, port), s))
+                        .map_err(|e| format!("{fam:?} {l4:?} port {port}: {e}"))
+                })
+                .collect()
+        };
+        let thread = spawn_in_netns(ns, "listeners", setup, move |socks| {
+            serve(&socks, &stop2, &counts2)
         });
-        match ready.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("listeners in {ns}: {e}"),
-            Err(e) => panic!("listeners in {ns}: not ready: {e}"),
-        }
         Listeners {
             ns: ns.to_string(),
             stop,
@@ -241,29 +257,12 @@ impl Held {
     pub fn start(ns: &str, port: u16) -> Held {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Mutex::new((0, 0)));
-        let (ready_tx, ready) = mpsc::channel::<Result<(), String>>();
-        let path = format!("/run/netns/{ns}");
         let (stop2, counts2) = (stop.clone(), counts.clone());
-        let thread = std::thread::spawn(move || {
-            let l = (|| -> Result<TcpListener, String> {
-                let f = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-                setns(f.as_fd(), CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| format!("setns {path}: {e}"))?;
-                match open(Family::V4, L4::Tcp, port).map_err(|e| e.to_string())? {
-                    Sock::Tcp(l) => Ok(l),
-                    Sock::Udp(_) => Err("not TCP".into()),
-                }
-            })();
-            let l = match l {
-                Ok(l) => {
-                    let _ = ready_tx.send(Ok(()));
-                    l
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
+        let setup = move || match open(Family::V4, L4::Tcp, port).map_err(|e| e.to_string())? {
+            Sock::Tcp(l) => Ok(l),
+            Sock::Udp(_) => Err("not TCP".to_string()),
+        };
+        let thread = spawn_in_netns(ns, "held listener", setup, move |l: TcpListener| {
             let mut conns = Vec::new();
             let mut buf = [0u8; 4096];
             while !stop2.load(Ordering::Relaxed) {
@@ -284,11 +283,6 @@ impl Held {
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        match ready.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("held listener in {ns}: {e}"),
-            Err(e) => panic!("held listener in {ns}: not ready: {e}"),
-        }
         Held {
             stop,
             counts,

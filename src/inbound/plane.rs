@@ -32,6 +32,9 @@ pub struct InboundPlane {
     peers: Peers,
     /// The kernel's name of the interface the rules were built for.
     ruled: Option<String>,
+    /// Its table's name, made once: every datagram's check compares
+    /// notifications with it.
+    table: String,
     /// Interfaces whose forwarding is on for calls only (see
     /// [`Hold::switched`]).
     switched_on: Vec<String>,
@@ -72,6 +75,7 @@ impl InboundPlane {
                 ..Peers::default()
             },
             ruled: None,
+            table: String::new(),
             switched_on: Vec::new(),
             holds: Vec::new(),
             unrouted: Vec::new(),
@@ -126,18 +130,12 @@ impl InboundPlane {
     /// Whether the ruleset changed since the last look: if so, the
     /// partitions are shut until the table is seen whole.
     fn heard(&mut self) {
-        let Some(table) = self.ruled.as_deref().map(firewall::table_name) else {
-            // No table yet: whatever was said is not about it.
-            if let Some(w) = &self.watch {
-                w.drain(|_| false);
-            }
+        let Some(w) = &self.watch else {
             return;
         };
-        if self
-            .watch
-            .as_ref()
-            .is_some_and(|w| w.drain(|d| wall::touches(d, &table)))
-        {
+        // No table yet: whatever was said is not about it.
+        let standing = self.ruled.is_some();
+        if w.drain(|d| standing && wall::touches(d, &self.table)) {
             self.wall.suspect();
             self.policy.set_aliases_open(false);
         }
@@ -235,6 +233,7 @@ impl InboundPlane {
             &self.switched_on,
         ))
         .map_err(io::Error::other)?;
+        self.table = firewall::table_name(&ifname);
         self.ruled = Some(ifname.clone());
         // What this batch made is the table to keep; our own change is
         // heard of too, and found intact.

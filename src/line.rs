@@ -15,14 +15,19 @@
 //!   protocol it opens;
 //! * frames are traced (`-v`) and shown to a tap (the pcap) in both
 //!   directions, the header split only when someone looks.
+//!
+//! Drivers reach the link only through these verbs (and read it through
+//! [`Line::link`]), so none of them can change the framing behind the
+//! codec's back.
 
 use std::time::Instant;
 
 use bytes::BytesMut;
 
 use crate::hdlc::{split_header, Decoder, DecoderStats, Encoder, DEFAULT_MRU, FLAG};
-use crate::pcap::Direction;
+use crate::ppp::activity::Direction;
 use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
+use crate::ppp::DownReason;
 use crate::ppp::trace::describe;
 
 /// Something that sees every frame, by direction, protocol and
@@ -91,10 +96,25 @@ impl Line {
         &self.link
     }
 
-    /// For what the line does not wrap (close, authorize, lower_down...);
-    /// the framing is looked at again before the next octet either way.
-    pub fn link_mut(&mut self) -> &mut Link {
-        &mut self.link
+    /// Closes the link (LCP Terminate-Request) for `reason`.
+    pub fn close(&mut self, reason: DownReason, now: Instant) {
+        self.link.close(reason, now);
+    }
+
+    /// Closes IPv6CP alone; IPv4 carries on.
+    pub fn close_ipv6(&mut self, now: Instant) {
+        self.link.close_ipv6(now);
+    }
+
+    /// The lower layer went away (hangup, read error, carrier lost).
+    pub fn lower_down(&mut self, now: Instant) {
+        self.link.lower_down(now);
+    }
+
+    /// The verdict on a peer held after it authenticated
+    /// ([`Event::Authorize`]).
+    pub fn authorize(&mut self, allow: bool, now: Instant) {
+        self.link.authorize(allow, now);
     }
 
     pub fn link_stats(&self) -> &LinkStats {
@@ -139,7 +159,22 @@ impl Line {
         &mut self,
         bytes: &[u8],
         now: Instant,
+        tap: Tap<'_>,
+        deliver: impl FnMut(&[u8]),
+    ) {
+        self.handle_input_screened(bytes, now, tap, |_| true, deliver);
+    }
+
+    /// [`Line::handle_input`], each good frame (address, control and
+    /// protocol fields as received) first shown to `screen`: one it
+    /// returns false for never reaches the link. For a test's peer that
+    /// looks at frames the link would answer or swallow.
+    pub fn handle_input_screened(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
         mut tap: Tap<'_>,
+        mut screen: impl FnMut(&[u8]) -> bool,
         mut deliver: impl FnMut(&[u8]),
     ) {
         self.sync_framing();
@@ -163,8 +198,11 @@ impl Line {
                     {
                         tracing::debug!(target: "carrier::frame", "rcvd [{}]", describe(protocol, info));
                         if let Some(t) = tap.as_mut() {
-                            t.frame(Direction::Received, protocol, info);
+                            t.frame(Direction::Inbound, protocol, info);
                         }
+                    }
+                    if !screen(frame) {
+                        return;
                     }
                     if let Some(datagram) = link.handle_frame(frame, now) {
                         octets.rcvd += 2 + datagram.len() as u64;
@@ -184,20 +222,37 @@ impl Line {
 
     /// Appends to `wire` every frame the link has to send; returns how many.
     pub fn transmit(&mut self, now: Instant, mut tap: Tap<'_>, wire: &mut BytesMut) -> usize {
-        self.sync_framing();
         let mut n = 0;
-        while let Some(f) = self.link.poll_transmit() {
-            encode(
-                &mut self.enc,
-                f.protocol,
-                &f.data,
-                now,
-                again(&mut tap),
-                wire,
-            );
+        while self.transmit_one(now, again(&mut tap), wire) {
             n += 1;
         }
         n
+    }
+
+    /// Appends to `wire` the next frame the link has to send, if any; a
+    /// caller that puts something between two frames goes one at a time.
+    pub fn transmit_one(&mut self, now: Instant, tap: Tap<'_>, wire: &mut BytesMut) -> bool {
+        self.sync_framing();
+        let Some(f) = self.link.poll_transmit() else {
+            return false;
+        };
+        encode(&mut self.enc, f.protocol, &f.data, now, tap, wire);
+        true
+    }
+
+    /// Appends to `wire` a frame of any protocol the link did not make
+    /// (a test's hostile peer), framed as the line frames now. The link
+    /// neither sees nor counts it.
+    pub fn send_frame(
+        &mut self,
+        protocol: u16,
+        info: &[u8],
+        now: Instant,
+        tap: Tap<'_>,
+        wire: &mut BytesMut,
+    ) {
+        self.sync_framing();
+        encode(&mut self.enc, protocol, info, now, tap, wire);
     }
 
     /// An IP datagram (IPv4 or IPv6) to send: appended to `wire` after the
@@ -252,7 +307,7 @@ fn encode(
 ) {
     tracing::debug!(target: "carrier::frame", "sent [{}]", describe(protocol, info));
     if let Some(t) = tap {
-        t.frame(Direction::Sent, protocol, info);
+        t.frame(Direction::Outbound, protocol, info);
     }
     enc.encode_at(protocol, info, now, wire);
 }

@@ -8,15 +8,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::ppp::activity::Direction;
 use crate::ppp::{pap, proto};
 
 pub const LINKTYPE_PPP_WITH_DIR: u32 = 204;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Received = 0,
-    Sent = 1,
-}
 
 #[derive(Debug)]
 pub struct PcapWriter<W: Write> {
@@ -215,7 +210,7 @@ mod tests {
     #[test]
     fn header_and_record_layout() {
         let mut w = PcapWriter::new(Vec::new()).unwrap();
-        w.write(Direction::Sent, 0xc021, &[1, 1, 0, 4], UNIX_EPOCH)
+        w.write(Direction::Outbound, 0xc021, &[1, 1, 0, 4], UNIX_EPOCH)
             .unwrap();
         let v = w.into_inner();
         assert_eq!(v.len(), 24 + 16 + 9);
@@ -227,7 +222,7 @@ mod tests {
     fn pap_password_is_masked() {
         let mut w = PcapWriter::new(Vec::new()).unwrap();
         let pkt = pap::request(1, b"alice", b"s3cret");
-        w.write(Direction::Sent, proto::PAP, &pkt, UNIX_EPOCH)
+        w.write(Direction::Outbound, proto::PAP, &pkt, UNIX_EPOCH)
             .unwrap();
         let v = w.into_inner();
         let hay = &v[40..];

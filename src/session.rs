@@ -18,7 +18,8 @@ use crate::hooks::{AfterScripts, HookConfig, Hooks, ScriptDone};
 use crate::line::Line;
 use crate::net::resolv::ResolvConf;
 use crate::net::{Ip6Link, IpLink, IpPlane};
-use crate::pcap::{Direction, PcapWriter};
+use crate::pcap::PcapWriter;
+use crate::ppp::activity::Direction;
 use crate::ppp::link::{AuthRole, Event, LinkConfig, LinkStats};
 use crate::ppp::{DownReason, Phase};
 
@@ -197,7 +198,6 @@ where
                 reporter.link_event(&ev);
             }
             let octets = line_core.octets();
-            let link = line_core.link_mut();
             match &ev {
                 Event::LcpDown => {
                     if let Some(h) = &mut hooks {
@@ -232,7 +232,7 @@ where
                         cancelled: false,
                     };
                     if let Some(step) = v4.push(done, step) {
-                        side.apply(step, &mut *ip, &mut hooks, link, octets, reporter);
+                        side.apply(step, &mut *ip, &mut hooks, &mut line_core, octets, reporter);
                     }
                 }
                 Event::Authorize { peer, .. } => {
@@ -245,7 +245,7 @@ where
                             &format!("caller {peer:?} refused: {why}"),
                         );
                     }
-                    link.authorize(verdict.is_ok(), Instant::now().into_std());
+                    line_core.authorize(verdict.is_ok(), Instant::now().into_std());
                 }
                 Event::Ipv6Up { .. } => {
                     let step = PlaneStep::Ip6Up {
@@ -253,7 +253,7 @@ where
                         cancelled: false,
                     };
                     if let Some(step) = v6.push(ScriptDone::now(), step) {
-                        side.apply(step, &mut *ip, &mut hooks, link, octets, reporter);
+                        side.apply(step, &mut *ip, &mut hooks, &mut line_core, octets, reporter);
                     }
                 }
                 Event::Ipv6Down | Event::IpDown => {
@@ -270,7 +270,7 @@ where
                         (&mut v4, PlaneStep::IpDown)
                     };
                     if let Some(step) = queue.push(done, step) {
-                        side.apply(step, &mut *ip, &mut hooks, link, octets, reporter);
+                        side.apply(step, &mut *ip, &mut hooks, &mut line_core, octets, reporter);
                     }
                 }
                 // The interface goes at the end, after the down scripts.
@@ -285,7 +285,7 @@ where
             line_core.send_ip(&datagram, now, capture.tap(), &mut wire);
         }
         if !wire.is_empty() && !write_wire(line, &wire).await {
-            line_core.link_mut().lower_down(Instant::now().into_std());
+            line_core.lower_down(Instant::now().into_std());
             continue;
         }
         if let Some(reason) = down {
@@ -300,7 +300,7 @@ where
                         step,
                         &mut *ip,
                         &mut hooks,
-                        line_core.link_mut(),
+                        &mut line_core,
                         octets,
                         reporter,
                     );
@@ -327,7 +327,7 @@ where
                 match r {
                     Ok(0) => {
                         tracing::info!("line closed");
-                        line_core.link_mut().lower_down(now);
+                        line_core.lower_down(now);
                     }
                     Ok(n) => {
                         // The plane is handed IPv4 only once it is up for it.
@@ -343,27 +343,27 @@ where
                     }
                     Err(e) if carrier_hw::is_hangup(&e) => {
                         tracing::info!("line hung up");
-                        line_core.link_mut().lower_down(now);
+                        line_core.lower_down(now);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "read from line failed");
-                        line_core.link_mut().lower_down(now);
+                        line_core.lower_down(now);
                     }
                 }
             }
             _ = sleep_until(deadline) => line_core.handle_timeout(Instant::now().into_std()),
             step = v4.next() => {
                 let octets = line_core.octets();
-                side.apply(step, &mut *ip, &mut hooks, line_core.link_mut(), octets, reporter);
+                side.apply(step, &mut *ip, &mut hooks, &mut line_core, octets, reporter);
             }
             step = v6.next() => {
                 let octets = line_core.octets();
-                side.apply(step, &mut *ip, &mut hooks, line_core.link_mut(), octets, reporter);
+                side.apply(step, &mut *ip, &mut hooks, &mut line_core, octets, reporter);
             }
             lost = carrier_lost(&mut carrier) => {
                 if lost {
                     tracing::info!("carrier lost (DCD dropped)");
-                    line_core.link_mut().lower_down(Instant::now().into_std());
+                    line_core.lower_down(Instant::now().into_std());
                 }
                 // else: the watcher is gone; keep going on echoes alone.
                 carrier = None;
@@ -379,7 +379,7 @@ where
                     // datagram itself was not carried.
                     line_core.send_ip(&obuf[..n], now, capture.tap(), &mut wire);
                     if !wire.is_empty() && !write_wire(line, &wire).await {
-                        line_core.link_mut().lower_down(Instant::now().into_std());
+                        line_core.lower_down(Instant::now().into_std());
                     }
                 }
                 Err(e) if ip.must_be_up() => {
@@ -391,7 +391,7 @@ where
                         serde_json::json!({"error": e.to_string()}),
                         &format!("IP plane failed: {e}"),
                     );
-                    line_core.link_mut().close(DownReason::LocalFailure, Instant::now().into_std());
+                    line_core.close(DownReason::LocalFailure, Instant::now().into_std());
                 }
                 Err(e) => tracing::warn!(error = %e, "IP interface read failed"),
             },
@@ -403,11 +403,11 @@ where
                 } else if *stop.borrow_and_update() {
                     if stopping {
                         // Asked twice: give up waiting for the peer.
-                        line_core.link_mut().lower_down(now);
+                        line_core.lower_down(now);
                     } else {
                         stopping = true;
                         tracing::info!("terminating the link");
-                        line_core.link_mut().close(DownReason::UserRequest, now);
+                        line_core.close(DownReason::UserRequest, now);
                     }
                 }
             }
@@ -478,7 +478,7 @@ impl IpSide {
         step: PlaneStep,
         ip: &mut P,
         hooks: &mut Option<Hooks>,
-        link: &mut crate::ppp::link::Link,
+        line: &mut Line,
         octets: crate::line::Octets,
         reporter: &Reporter,
     ) {
@@ -509,7 +509,7 @@ impl IpSide {
                     local,
                     peer,
                     dns: dns.clone(),
-                    mtu: link.framing().peer_mru,
+                    mtu: line.link().framing().peer_mru,
                 };
                 let up = ip.up(&l);
                 reporter.link_event(ev);
@@ -541,7 +541,7 @@ impl IpSide {
                             &format!("no IP interface: {e}"),
                         );
                         if ip.must_be_up() {
-                            link.close(DownReason::NoNetworkProtocols, Instant::now().into_std());
+                            line.close(DownReason::NoNetworkProtocols, Instant::now().into_std());
                         }
                     }
                 }
@@ -553,7 +553,7 @@ impl IpSide {
                 let l = Ip6Link {
                     local,
                     peer,
-                    mtu: link.framing().peer_mru,
+                    mtu: line.link().framing().peer_mru,
                 };
                 let up = ip.up6(&l);
                 reporter.link_event(ev);
@@ -587,9 +587,9 @@ impl IpSide {
                         if ip.must_be_up() {
                             // A plane whose rules could not be put in
                             // place carries nothing (the inbound call).
-                            link.close(DownReason::NoNetworkProtocols, Instant::now().into_std());
+                            line.close(DownReason::NoNetworkProtocols, Instant::now().into_std());
                         } else {
-                            link.close_ipv6(Instant::now().into_std());
+                            line.close_ipv6(Instant::now().into_std());
                         }
                     }
                 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use carrier::line::Line;
-use carrier::pcap::Direction;
+use carrier::ppp::activity::Direction;
 use carrier::ppp::link::{Event, LinkConfig};
 
 mod support;
@@ -114,8 +114,7 @@ fn a_datagram_waits_behind_the_control_frames_already_queued() {
     // An LCP Echo-Request queued (timeout with echoes would do it; here
     // the link's own close makes a Terminate-Request) before a datagram.
     let later = now + Duration::from_millis(10);
-    a.link_mut()
-        .close(carrier::ppp::DownReason::UserRequest, later);
+    a.close(carrier::ppp::DownReason::UserRequest, later);
     let mut wire = BytesMut::new();
     a.send_ip(&datagram(), later, None, &mut wire);
     let mut order = Vec::new();

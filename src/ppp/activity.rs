@@ -42,13 +42,15 @@ use crate::wire::{self, ipproto, tcp};
 /// person or a generator produces and keeps the parser's recursion small.
 pub const MAX_NESTING: usize = 64;
 
-/// Which way a datagram crosses the link.
+/// Which way a datagram (or any frame: the line's tap) crosses the link.
+/// The values are the direction octet of pppd's link type and of pcap's
+/// LINKTYPE_PPP_WITH_DIR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// Received from the peer.
-    Inbound,
+    Inbound = 0,
     /// Sent to the peer.
-    Outbound,
+    Outbound = 1,
 }
 
 /// Why an expression was refused.

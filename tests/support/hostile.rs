@@ -6,6 +6,13 @@
 //! authentication has finished). A PTY is not tied to a network
 //! namespace, so the caller needs none.
 //!
+//! The link runs inside carrier's [`Line`], as the console's does: the
+//! framing follows LCP frame by frame, and the caller's own frames go out
+//! through the line's encoder (`send_frame`) under the framing of the
+//! moment. Frames the link would answer or swallow (network-layer
+//! frames, Protocol-Rejects of what the caller sent behind its back) are
+//! screened off before it.
+//!
 //! I/O is blocking-with-timeouts (`poll`) on a non-blocking master: every
 //! write that would block reads what the console sent meanwhile, so two
 //! full PTY buffers can never deadlock the line. The link keeps answering
@@ -25,9 +32,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use carrier::hdlc::{self, Decoder, Encoder};
+use carrier::hdlc;
+use carrier::line::Line;
+use carrier::ppp::activity::Direction;
 use carrier::ppp::auth::{AuthConfig, Secret};
-use carrier::ppp::link::{Event, Framing, Link, LinkConfig};
+use carrier::ppp::link::{Event, Link, LinkConfig};
 use carrier::ppp::proto;
 use carrier::wire::ipproto::{
     ICMP, ICMPV6 as IPPROTO_ICMPV6, TCP as IPPROTO_TCP, UDP as IPPROTO_UDP,
@@ -53,9 +62,7 @@ pub struct Hostile {
     /// comes and goes (the master would read EIO); never read.
     _slave: File,
     path: PathBuf,
-    link: Link,
-    enc: Encoder,
-    dec: Decoder,
+    line: Line,
     /// Frames the link does not consume: network-layer protocols (0x0021,
     /// 0x0057, anything below 0x8000).
     rx: VecDeque<(u16, Vec<u8>)>,
@@ -84,6 +91,45 @@ pub struct Hostile {
     pub strays: Vec<String>,
     next_port: u16,
     next_ident: u16,
+}
+
+/// Where the frames the console sent go, sorted as they are decoded.
+struct Inbox<'a> {
+    rx: &'a mut VecDeque<(u16, Vec<u8>)>,
+    protocol_rejects: &'a mut Vec<(u16, Vec<u8>)>,
+    ipv6_in: &'a mut Vec<(u16, Vec<u8>)>,
+    control_in: &'a mut Vec<(u16, Vec<u8>)>,
+    bad_frames: &'a mut u64,
+}
+
+impl Inbox<'_> {
+    /// Records `frame`; whether the link takes it too (control frames:
+    /// LCP but its Protocol-Rejects, authentication, the NCPs).
+    fn screen(&mut self, frame: &[u8]) -> bool {
+        let Ok((protocol, info)) = hdlc::split_header(frame) else {
+            *self.bad_frames += 1;
+            return false;
+        };
+        if protocol == proto::LCP && info.first() == Some(&LCP_PROTOCOL_REJECT) {
+            let rejected = info
+                .get(4..6)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                .unwrap_or(0);
+            self.protocol_rejects.push((rejected, info.to_vec()));
+            return false;
+        }
+        if protocol >= 0x8000 {
+            self.control_in.push((protocol, info.to_vec()));
+            return true;
+        }
+        let v6 = protocol == proto::IPV6
+            || (protocol == proto::IPV4 && info.first().is_some_and(|b| b >> 4 == 6));
+        if v6 {
+            self.ipv6_in.push((protocol, info.to_vec()));
+        }
+        self.rx.push_back((protocol, info.to_vec()));
+        false
+    }
 }
 
 /// One scan's outcome.
@@ -216,9 +262,7 @@ impl Hostile {
             master,
             _slave: slave,
             path,
-            link: Link::new(cfg, [0x5a; 32]),
-            enc: Encoder::new(),
-            dec: Decoder::default(),
+            line: Line::new(cfg, [0x5a; 32]),
             rx: VecDeque::new(),
             protocol_rejects: Vec::new(),
             ipv6_in: Vec::new(),
@@ -248,15 +292,15 @@ impl Hostile {
     }
 
     pub fn link(&self) -> &Link {
-        &self.link
+        self.line.link()
     }
 
     pub fn ip_up(&self) -> bool {
-        self.link.is_ip_up()
+        self.link().is_ip_up()
     }
 
     pub fn ipv6_up(&self) -> bool {
-        self.link.is_ipv6_up()
+        self.link().is_ipv6_up()
     }
 
     /// Writes `frames` in the same write() as the next CHAP Response or
@@ -267,16 +311,14 @@ impl Hostile {
 
     /// The link opens and starts LCP.
     pub fn start(&mut self) {
-        let now = Instant::now();
-        self.link.open(now);
-        self.link.lower_up(now);
+        self.line.start(Instant::now());
         self.drain_events();
         self.flush();
     }
 
     /// Asks the link to close (LCP Terminate-Request).
     pub fn close(&mut self) {
-        self.link
+        self.line
             .close(carrier::ppp::DownReason::UserRequest, Instant::now());
         self.drain_events();
         self.flush();
@@ -299,21 +341,9 @@ impl Hostile {
 
     // ---- the line ----
 
-    fn apply_framing(&mut self, f: &Framing) {
-        self.enc.set_accm(f.tx_accm);
-        self.enc.set_compression(f.tx_acfc, f.tx_pfc);
-        self.dec.set_accm(f.rx_accm);
-        self.dec
-            .set_mru(usize::from(f.mru).max(carrier::hdlc::DEFAULT_MRU));
-    }
-
     fn drain_events(&mut self) {
-        while let Some(ev) = self.link.poll_event() {
+        while let Some(ev) = self.line.poll_event() {
             match &ev {
-                Event::LcpUp { .. } | Event::LcpDown => {
-                    let f = self.link.framing();
-                    self.apply_framing(&f);
-                }
                 Event::IpUp { local, peer, .. } => {
                     self.local = Some(*local);
                     self.peer = *peer;
@@ -334,15 +364,22 @@ impl Hostile {
         let mut wire = BytesMut::new();
         let now = Instant::now();
         let mut one_write = false;
-        while let Some(f) = self.link.poll_transmit() {
-            self.control_out.push((f.protocol, f.data.clone()));
-            self.enc.encode_at(f.protocol, &f.data, now, &mut wire);
-            let auth = (f.protocol == proto::CHAP && f.data.first() == Some(&2))
-                || (f.protocol == proto::PAP && f.data.first() == Some(&1));
+        loop {
+            let mut sent = None;
+            let mut tap = |_: Direction, protocol: u16, info: &[u8]| {
+                sent = Some((protocol, info.to_vec()));
+            };
+            if !self.line.transmit_one(now, Some(&mut tap), &mut wire) {
+                break;
+            }
+            let Some((protocol, data)) = sent else { break };
+            let auth = (protocol == proto::CHAP && data.first() == Some(&2))
+                || (protocol == proto::PAP && data.first() == Some(&1));
+            self.control_out.push((protocol, data));
             if auth {
                 if let Some(extra) = self.piggyback.take() {
                     for (p, d) in &extra {
-                        self.enc.encode_at(*p, d, now, &mut wire);
+                        self.line.send_frame(*p, d, now, None, &mut wire);
                     }
                     one_write = true;
                 }
@@ -405,12 +442,23 @@ impl Hostile {
             match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    let mut frames = Vec::new();
-                    self.dec
-                        .decode(&buf[..n], |f| frames.push(f.to_vec()), |_| {});
-                    for f in frames {
-                        self.handle(&f);
-                    }
+                    let mut inbox = Inbox {
+                        rx: &mut self.rx,
+                        protocol_rejects: &mut self.protocol_rejects,
+                        ipv6_in: &mut self.ipv6_in,
+                        control_in: &mut self.control_in,
+                        bad_frames: &mut self.bad_frames,
+                    };
+                    // Network-layer frames never reach the link: nothing
+                    // is VJ-decompressed or counted there.
+                    self.line.handle_input_screened(
+                        &buf[..n],
+                        Instant::now(),
+                        None,
+                        |f| inbox.screen(f),
+                        |_| {},
+                    );
+                    self.drain_events();
                 }
                 Err(Errno::EINTR) => {}
                 // EIO: no slave open; cannot happen while we hold one.
@@ -420,40 +468,12 @@ impl Hostile {
         }
     }
 
-    fn handle(&mut self, frame: &[u8]) {
-        let Ok((protocol, info)) = hdlc::split_header(frame) else {
-            self.bad_frames += 1;
-            return;
-        };
-        if protocol == proto::LCP && info.first() == Some(&LCP_PROTOCOL_REJECT) {
-            let rejected = info
-                .get(4..6)
-                .map(|p| u16::from_be_bytes([p[0], p[1]]))
-                .unwrap_or(0);
-            self.protocol_rejects.push((rejected, info.to_vec()));
-            return;
-        }
-        if protocol >= 0x8000 {
-            self.control_in.push((protocol, info.to_vec()));
-            let now = Instant::now();
-            let _ = self.link.handle_frame(frame, now);
-            self.drain_events();
-            return;
-        }
-        let v6 = protocol == proto::IPV6
-            || (protocol == proto::IPV4 && info.first().is_some_and(|b| b >> 4 == 6));
-        if v6 {
-            self.ipv6_in.push((protocol, info.to_vec()));
-        }
-        self.rx.push_back((protocol, info.to_vec()));
-    }
-
     /// One round: waits for input or the link's next timer (at most until
     /// `deadline`), handles both, sends what the link wants sent.
     fn service(&mut self, deadline: Instant) {
         let now = Instant::now();
         let wake = self
-            .link
+            .line
             .poll_timeout()
             .map_or(deadline, |t| t.min(deadline));
         let wait = wake.saturating_duration_since(now);
@@ -462,8 +482,8 @@ impl Hostile {
         let _ = poll(&mut fds, PollTimeout::from(ms));
         self.read_available();
         let now = Instant::now();
-        if self.link.poll_timeout().is_some_and(|t| t <= now) {
-            self.link.handle_timeout(now);
+        if self.line.poll_timeout().is_some_and(|t| t <= now) {
+            self.line.handle_timeout(now);
             self.drain_events();
         }
         self.flush();
@@ -534,7 +554,7 @@ impl Hostile {
         let mut wire = BytesMut::new();
         let now = Instant::now();
         for (p, d) in frames {
-            self.enc.encode_at(*p, d, now, &mut wire);
+            self.line.send_frame(*p, d, now, None, &mut wire);
         }
         self.write_all(&wire);
     }
@@ -545,7 +565,7 @@ impl Hostile {
         let mut wire = BytesMut::new();
         let now = Instant::now();
         for (p, d) in frames {
-            self.enc.encode_at(*p, d, now, &mut wire);
+            self.line.send_frame(*p, d, now, None, &mut wire);
         }
         let n = nix::unistd::write(&self.master, &wire).unwrap_or(0);
         if n < wire.len() {

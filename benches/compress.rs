@@ -6,11 +6,11 @@
 //! lines and XML problem reports), cut into 1472-octet UDP payloads, so
 //! 1500-octet IPv4 datagrams, sent one way.
 //!
-//! * carrier<->carrier: two `Link`s negotiated in process (pppd's CCP
-//!   defaults, restricted to one method or `noccp`), every datagram
-//!   through `send_ip`, framed by carrier's HDLC encoder (ACCM 0, ACFC,
-//!   PFC, shared flags), and decoded by the other `Link`, which must give
-//!   back the very datagram. Wire octets are the encoder's output.
+//! * carrier<->carrier: two `Line`s negotiated in process on octets
+//!   (pppd's CCP defaults, restricted to one method or `noccp`), every
+//!   datagram through `send_ip`, framed as LCP agreed (ACCM 0, ACFC, PFC,
+//!   shared flags), and decoded by the other `Line`, which must give back
+//!   the very datagram. Wire octets are the sender's output.
 //! * pppd<->pppd: two pppd 2.4.9 in user-mode-linux joined back to back
 //!   (tests/support/pppd.rs), the kernel's ppp_deflate / bsd_comp doing the
 //!   work; one socat a datagram in one guest writes the same 1472-octet
@@ -31,10 +31,11 @@ mod pppd;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use carrier::hdlc::{Decoder, Encoder};
+use carrier::hdlc::FLAG_TIME;
 use carrier::ppp::ccp::{CcpConfig, Method};
 use carrier::ppp::compress::{CcpStats, Compressor, Decompressor};
-use carrier::ppp::link::{Link, LinkConfig};
+use carrier::ppp::link::LinkConfig;
+use common::End;
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const PAYLOAD: usize = 1472;
@@ -156,8 +157,8 @@ impl Which {
     }
 }
 
-/// Two links up with `which`, exchanging control frames without HDLC.
-fn link_pair(which: Which) -> (Link, Link, Instant) {
+/// Two lines up with `which`, on octets.
+fn line_pair(which: Which) -> (End, End, Instant) {
     let mut a_cfg = LinkConfig::default();
     a_cfg.ipcp.local = Some([10, 0, 0, 1].into());
     a_cfg.ipcp.remote = Some([10, 0, 0, 2].into());
@@ -166,38 +167,15 @@ fn link_pair(which: Which) -> (Link, Link, Instant) {
         ccp: which.ccp(),
         ..LinkConfig::default()
     };
-    let mut a = Link::new(a_cfg, [1; 32]);
-    let mut b = Link::new(b_cfg, [2; 32]);
+    let mut a = End::new(a_cfg, [1; 32]);
+    let mut b = End::new(b_cfg, [2; 32]);
     let now = Instant::now();
-    for l in [&mut a, &mut b] {
-        l.open(now);
-        l.lower_up(now);
-    }
-    for _ in 0..50 {
-        let mut moved = false;
-        while let Some(f) = a.poll_transmit() {
-            moved = true;
-            b.handle_frame(&frame(f.protocol, &f.data), now);
-        }
-        while let Some(f) = b.poll_transmit() {
-            moved = true;
-            a.handle_frame(&frame(f.protocol, &f.data), now);
-        }
-        while a.poll_event().is_some() || b.poll_event().is_some() {}
-        if !moved {
-            break;
-        }
-    }
-    assert!(a.is_ip_up() && b.is_ip_up(), "links did not come up");
-    assert_eq!(a.compression().0, which.method(), "agreed method");
+    a.start(now);
+    b.start(now);
+    common::exchange(&mut a, &mut b, now, &mut BytesMut::new());
+    assert!(a.ip_up && b.ip_up, "lines did not come up");
+    assert_eq!(a.link().compression().0, which.method(), "agreed method");
     (a, b, now)
-}
-
-fn frame(protocol: u16, data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0xff, 0x03];
-    v.extend_from_slice(&protocol.to_be_bytes());
-    v.extend_from_slice(data);
-    v
 }
 
 struct Wire {
@@ -209,39 +187,29 @@ struct Wire {
 /// carrier<->carrier: wire octets for the datagrams, each checked on
 /// arrival.
 fn carrier_wire(which: Which, dgrams: &[Vec<u8>]) -> Result<Wire, String> {
-    let (mut a, mut b, now) = link_pair(which);
-    let mut enc = Encoder::new();
-    enc.set_accm(0);
-    enc.set_compression(true, true);
-    let mut dec = Decoder::new(1600);
-    dec.set_accm(0);
-    // The first frame opens with a flag, as on a quiet line.
-    let mut opened = false;
+    let (mut a, mut b, up) = line_pair(which);
+    // The first frame opens with a flag, as on a line quiet since the
+    // negotiation; the clock stands still after it, so the others share
+    // their flags.
+    let now = up + FLAG_TIME;
     let mut out = BytesMut::new();
     let (mut wire, mut payload, mut delivered) = (0u64, 0u64, 0usize);
     for d in dgrams {
-        let Some((protocol, data)) = a.send_ip(d, now) else {
-            return Err("send_ip refused a datagram".into());
-        };
         out.clear();
-        enc.encode_frame(protocol, data, !opened, &mut out);
-        opened = true;
+        if !a.line.send_ip(d, now, None, &mut out) {
+            return Err("send_ip refused a datagram".into());
+        }
         wire += out.len() as u64;
         payload += (d.len() - 28) as u64;
-        // Through carrier's decoder into the other link, which must give
-        // back the very datagram.
+        // Into the other line, which must give back the very datagram.
         let mut got = None;
-        dec.decode(
-            &out,
-            |f| got = b.handle_frame(f, now).map(|x| x.to_vec()),
-            |_| {},
-        );
+        b.line.handle_input(&out, now, None, |x| got = Some(x.to_vec()));
         if got.as_deref() != Some(&d[..]) {
             return Err(format!("datagram {delivered} did not arrive intact"));
         }
         delivered += 1;
     }
-    let s = a.stats().ccp;
+    let s = a.link().stats().ccp;
     Ok(Wire {
         payload,
         wire,

@@ -1,4 +1,4 @@
-//! IPv6CP (RFC 5072) on two sans-IO links wired back to back: both
+//! IPv6CP (RFC 5072) on two sans-IO lines wired back to back: both
 //! families together, IPv6 alone, a peer without IPv6, identifier
 //! collisions, and datagrams of an unopened family dropped both ways.
 
@@ -10,11 +10,11 @@ use carrier::ppp::link::{Event, LinkConfig};
 
 mod support;
 use carrier::ppp::{proto, DownReason};
-use support::linkpair::Pair;
+use support::linkpair::LinePair;
 
 /// A pair already started.
-fn pair(a: LinkConfig, b: LinkConfig) -> Pair {
-    let mut p = Pair::new(a, b);
+fn pair(a: LinkConfig, b: LinkConfig) -> LinePair {
+    let mut p = LinePair::new(a, b);
     p.start();
     p
 }
@@ -81,20 +81,20 @@ fn both_families_come_up_with_random_distinct_identifiers() {
     let (b_local, b_peer) = v6_up(&p.ev_b).expect("IPv6 up on b");
     assert_eq!((a_local, a_peer), (b_peer, b_local));
     assert!(!a_local.is_zero() && !b_local.is_zero() && a_local != b_local);
-    assert!(p.a.is_ip_up() && p.b.is_ip_up());
-    assert!(p.a.is_ipv6_up() && p.b.is_ipv6_up());
+    assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up());
+    assert!(p.a.link().is_ipv6_up() && p.b.link().is_ipv6_up());
 
     // IPv6 flows as 0x0057 both ways, IPv4 as 0x0021.
     let d6 = ipv6_packet(16);
-    let (prot, _) = p.a.send_ip(&d6, p.now).expect("IPv6 goes out");
+    let prot = p.send_ip(true, &d6).expect("IPv6 goes out").protocol;
     assert_eq!(prot, proto::IPV6);
     let mut f = vec![0xff, 0x03, 0x00, 0x57];
     f.extend_from_slice(&d6);
-    assert_eq!(p.b.handle_frame(&f, p.now), Some(&d6[..]));
-    assert_eq!(p.b.stats().ipv6_in, 1);
-    assert_eq!(p.a.stats().ipv6_out, 1);
+    assert_eq!(p.handle_frame(false, &f), Some(d6.clone()));
+    assert_eq!(p.b.link().stats().ipv6_in, 1);
+    assert_eq!(p.a.link().stats().ipv6_out, 1);
     let d4 = ipv4_packet();
-    assert_eq!(p.b.send_ip(&d4, p.now).map(|x| x.0), Some(proto::IPV4));
+    assert_eq!(p.send_ip(false, &d4).map(|x| x.protocol), Some(proto::IPV4));
 }
 
 #[test]
@@ -115,19 +115,19 @@ fn ipv6_alone_with_noip_and_fixed_identifiers() {
     // b's random identifier was Nak'ed into the one a fixed for it.
     assert_eq!(v6_up(&p.ev_a), Some((id(1), id(2))));
     assert_eq!(v6_up(&p.ev_b), Some((id(2), id(1))));
-    assert!(!p.a.is_ip_up() && p.a.is_ipv6_up());
+    assert!(!p.a.link().is_ip_up() && p.a.link().is_ipv6_up());
     // No IPCP on the wire at all.
     assert!(p.wire.iter().all(|(_, f)| f.protocol != proto::IPCP));
     // IPv4 is not run at all: dropped on the way out, and rejected as a
     // protocol on the way in (RFC 1661 §5.7), never delivered.
-    assert_eq!(p.a.send_ip(&ipv4_packet(), p.now), None);
-    assert_eq!(p.a.stats().ip_out_dropped, 1);
+    assert_eq!(p.send_ip(true, &ipv4_packet()), None);
+    assert_eq!(p.a.link().stats().ip_out_dropped, 1);
     let mut f = vec![0xff, 0x03, 0x00, 0x21];
     f.extend_from_slice(&ipv4_packet());
-    let rejected = p.a.stats().protocol_rejected;
-    assert_eq!(p.a.handle_frame(&f, p.now), None);
-    assert_eq!(p.a.stats().protocol_rejected, rejected + 1);
-    assert_eq!(p.a.stats().ip_in, 0);
+    let rejected = p.a.link().stats().protocol_rejected;
+    assert_eq!(p.handle_frame(true, &f), None);
+    assert_eq!(p.a.link().stats().protocol_rejected, rejected + 1);
+    assert_eq!(p.a.link().stats().ip_in, 0);
 }
 
 #[test]
@@ -137,8 +137,8 @@ fn a_peer_without_ipv6_rejects_the_protocol_and_ipv4_carries_on() {
         LinkConfig::default(),
     );
     p.run_clean(Duration::from_secs(30));
-    assert!(p.a.is_ip_up() && p.b.is_ip_up());
-    assert!(!p.a.is_ipv6_up());
+    assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up());
+    assert!(!p.a.link().is_ipv6_up());
     assert!(v6_up(&p.ev_a).is_none());
     // b answered IPv6CP with a Protocol-Reject (LCP code 8).
     let rejected = p.wire.iter().any(|(from_a, f)| {
@@ -148,8 +148,8 @@ fn a_peer_without_ipv6_rejects_the_protocol_and_ipv4_carries_on() {
     // The link stays up: no Down at all.
     assert!(!p.ev_a.iter().any(|e| matches!(e, Event::Down { .. })));
     // IPv6 from the host is dropped, not sent as anything.
-    assert_eq!(p.a.send_ip(&ipv6_packet(4), p.now), None);
-    assert_eq!(p.a.stats().ip_out_dropped, 1);
+    assert_eq!(p.send_ip(true, &ipv6_packet(4)), None);
+    assert_eq!(p.a.link().stats().ip_out_dropped, 1);
 }
 
 #[test]
@@ -196,8 +196,8 @@ fn ipv6_frames_before_ipv6cp_opens_are_dropped() {
     p.run_clean(Duration::from_secs(30));
     let mut f = vec![0xff, 0x03, 0x00, 0x57];
     f.extend_from_slice(&ipv6_packet(8));
-    assert_eq!(p.a.handle_frame(&f, p.now), None);
-    assert!(p.a.stats().ip_in_dropped >= 1);
+    assert_eq!(p.handle_frame(true, &f), None);
+    assert!(p.a.link().stats().ip_in_dropped >= 1);
     // An IPv4 datagram dressed as IPv6 is dropped even with IPv6 open.
     let mut q = pair(
         with_v6(server(), Ipv6cpConfig::default()),
@@ -206,9 +206,9 @@ fn ipv6_frames_before_ipv6cp_opens_are_dropped() {
     q.run_clean(Duration::from_secs(30));
     let mut g = vec![0xff, 0x03, 0x00, 0x57];
     g.extend_from_slice(&ipv4_packet());
-    assert_eq!(q.a.handle_frame(&g, q.now), None);
-    assert_eq!(q.a.stats().ip_in_dropped, 1);
-    assert_eq!(q.a.stats().ipv6_in, 0);
+    assert_eq!(q.handle_frame(true, &g), None);
+    assert_eq!(q.a.link().stats().ip_in_dropped, 1);
+    assert_eq!(q.a.link().stats().ipv6_in, 0);
 }
 
 #[test]
@@ -218,13 +218,15 @@ fn an_identifier_option_with_a_lying_length_is_rejected() {
         with_v6(LinkConfig::default(), Ipv6cpConfig::default()),
     );
     p.run_clean(Duration::from_secs(30));
-    assert!(p.a.is_ipv6_up());
+    assert!(p.a.link().is_ipv6_up());
     // A renegotiation from the peer with a 6-octet identifier.
     let bad = [1u8, 0x42, 0, 10, opt::INTERFACE_ID, 6, 1, 2, 3, 4];
     let mut f = vec![0xff, 0x03, 0x80, 0x57];
     f.extend_from_slice(&bad);
-    p.a.handle_frame(&f, p.now);
-    let reply = std::iter::from_fn(|| p.a.poll_transmit())
+    p.handle_frame(true, &f);
+    let reply = p
+        .poll_transmit(true)
+        .into_iter()
         .find(|f| f.protocol == proto::IPV6CP && f.data[1] == 0x42)
         .expect("an answer");
     assert_eq!(reply.data[0], 4, "Configure-Reject");

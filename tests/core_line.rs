@@ -2,46 +2,24 @@
 //! them joined by nothing but octets, with a fake clock.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use carrier::line::Line;
 use carrier::ppp::activity::Direction;
 use carrier::ppp::link::{Event, LinkConfig};
 
 mod support;
+use support::linkpair::LinePair;
 
-fn pair() -> (Line, Line, Instant) {
+/// Two lines up by octets alone, the clock still.
+fn pair() -> LinePair {
     let mut a_cfg = LinkConfig::default();
     a_cfg.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
     a_cfg.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
-    let now = Instant::now();
-    let mut a = Line::new(a_cfg, [1; 32]);
-    let mut b = Line::new(LinkConfig::default(), [2; 32]);
-    a.start(now);
-    b.start(now);
-    (a, b, now)
-}
-
-/// Octets both ways until neither has anything to say; returns what
-/// went a -> b, and the datagrams each side delivered.
-fn pump(a: &mut Line, b: &mut Line, now: Instant) -> (Vec<u8>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let (mut to_b, mut got_a, mut got_b) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..100 {
-        let mut wire = BytesMut::new();
-        while a.poll_event().is_some() {}
-        let na = a.transmit(now, None, &mut wire);
-        to_b.extend_from_slice(&wire);
-        b.handle_input(&wire, now, None, |d| got_b.push(d.to_vec()));
-        wire.clear();
-        while b.poll_event().is_some() {}
-        let nb = b.transmit(now, None, &mut wire);
-        a.handle_input(&wire, now, None, |d| got_a.push(d.to_vec()));
-        if na == 0 && nb == 0 {
-            break;
-        }
-    }
-    (to_b, got_a, got_b)
+    let mut p = LinePair::new(a_cfg, LinkConfig::default());
+    p.start();
+    p.run_clean(Duration::ZERO);
+    p
 }
 
 /// An IPv4/UDP datagram whose payload holds every control octet.
@@ -52,8 +30,13 @@ fn datagram() -> Vec<u8> {
 
 #[test]
 fn two_lines_come_up_on_octets_at_once_and_carry_a_datagram_unchanged() {
-    let (mut a, mut b, now) = pair();
-    let (before, _, _) = pump(&mut a, &mut b, now);
+    let LinePair {
+        mut a,
+        mut b,
+        now,
+        octets: (before, _),
+        ..
+    } = pair();
     // Up without a single retransmission: the frame right behind the
     // Configure-Ack that opens LCP already comes under ACCM 0, in the same
     // octets, and is decoded so (no control dropped, no runt).
@@ -83,8 +66,9 @@ fn two_lines_come_up_on_octets_at_once_and_carry_a_datagram_unchanged() {
 
 #[test]
 fn the_tap_sees_every_frame_both_ways_and_damage_is_counted() {
-    let (mut a, mut b, now) = pair();
-    pump(&mut a, &mut b, now);
+    let LinePair {
+        mut a, mut b, now, ..
+    } = pair();
     let d = datagram();
     let mut seen = Vec::new();
     let mut tap = |dir: Direction, protocol: u16, info: &[u8]| {
@@ -109,8 +93,9 @@ fn the_tap_sees_every_frame_both_ways_and_damage_is_counted() {
 
 #[test]
 fn a_datagram_waits_behind_the_control_frames_already_queued() {
-    let (mut a, mut b, now) = pair();
-    pump(&mut a, &mut b, now);
+    let LinePair {
+        mut a, mut b, now, ..
+    } = pair();
     // An LCP Echo-Request queued (timeout with echoes would do it; here
     // the link's own close makes a Terminate-Request) before a datagram.
     let later = now + Duration::from_millis(10);

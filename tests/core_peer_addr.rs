@@ -1,6 +1,6 @@
 //! The caller's address is one its secrets line allows (pppd's
 //! `auth_ip_addr`), never a bad one (`bad_ip_adrs`) nor one of ours: two
-//! sans-IO links back to back, the server authenticating the client with
+//! sans-IO lines back to back, the server authenticating the client with
 //! PAP, IPCP watched on the wire.
 
 use std::net::Ipv4Addr;
@@ -16,7 +16,7 @@ use carrier::ppp::{proto, DownReason};
 use carrier::secrets::SecretsTable;
 
 mod support;
-use support::linkpair::Pair;
+use support::linkpair::LinePair;
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 /// Another address of the server (an inbound console's alias).
@@ -51,8 +51,8 @@ fn alice(want: Option<Ipv4Addr>) -> LinkConfig {
     c
 }
 
-fn run(client: LinkConfig, server: LinkConfig) -> Pair {
-    let mut p = Pair::new(client, server);
+fn run(client: LinkConfig, server: LinkConfig) -> LinePair {
+    let mut p = LinePair::new(client, server);
     p.start();
     p.run_clean(Duration::from_secs(120));
     p
@@ -79,7 +79,7 @@ fn addr_opt(a: Ipv4Addr) -> Vec<u8> {
 }
 
 /// IPCP packets on the wire, (from the client, code, options).
-fn ipcp(p: &Pair) -> Vec<(bool, u8, Vec<u8>)> {
+fn ipcp(p: &LinePair) -> Vec<(bool, u8, Vec<u8>)> {
     p.wire
         .iter()
         .filter(|(_, f)| f.protocol == proto::IPCP)
@@ -207,9 +207,9 @@ fn a_refused_address_leaves_ipv6_running() {
         p.ev_b
     );
     assert_eq!(peer_up(&p.ev_b), None);
-    assert_eq!(p.b.ipv6cp_state(), State::Opened);
-    assert_ne!(p.b.ipcp_state(), State::Opened);
-    assert_eq!(p.b.lcp_state(), State::Opened);
+    assert_eq!(p.b.link().ipv6cp_state(), State::Opened);
+    assert_ne!(p.b.link().ipcp_state(), State::Opened);
+    assert_eq!(p.b.link().lcp_state(), State::Opened);
 }
 
 #[test]

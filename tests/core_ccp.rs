@@ -1,5 +1,5 @@
 //! CCP (RFC 1962) with Deflate (RFC 1979) and BSD-Compress (RFC 1977) on
-//! two sans-IO links wired back to back: what each way agrees, datagrams
+//! two sans-IO lines wired back to back: what each way agrees, datagrams
 //! through the compressors, loss mended by Reset-Request/Reset-Ack, a
 //! peer without CCP, and garbage that ends compression, not the link.
 
@@ -11,7 +11,7 @@ use carrier::ppp::link::{Event, Frame, LinkConfig};
 use carrier::ppp::proto;
 
 mod support;
-use support::linkpair::{frame_bytes, Pair};
+use support::linkpair::{frame_bytes, LinePair};
 
 fn server(ccp: Option<CcpConfig>) -> LinkConfig {
     let mut c = LinkConfig::default();
@@ -28,11 +28,11 @@ fn client(ccp: Option<CcpConfig>) -> LinkConfig {
     }
 }
 
-fn up(a: LinkConfig, b: LinkConfig) -> Pair {
-    let mut p = Pair::new(a, b);
+fn up(a: LinkConfig, b: LinkConfig) -> LinePair {
+    let mut p = LinePair::new(a, b);
     p.start();
     p.run_clean(Duration::from_secs(30));
-    assert!(p.a.is_ip_up() && p.b.is_ip_up(), "{:?} {:?}", p.a, p.b);
+    assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up(), "{:?} {:?}", p.a, p.b);
     p
 }
 
@@ -78,18 +78,9 @@ fn noise(seed: &mut u64, n: usize) -> Vec<u8> {
 
 /// Sends `d` from a to b as the session would, through `filter`; returns
 /// the wire protocol and what b delivered.
-fn a_to_b(p: &mut Pair, d: &[u8], keep: bool) -> (u16, Option<Vec<u8>>) {
-    let (protocol, data) = p.a.send_ip(d, p.now).expect("a may send");
-    let f = Frame {
-        protocol,
-        data: data.to_vec(),
-    };
-    let got = keep
-        .then(|| {
-            p.b.handle_frame(&frame_bytes(&f), p.now)
-                .map(|x| x.to_vec())
-        })
-        .flatten();
+fn a_to_b(p: &mut LinePair, d: &[u8], keep: bool) -> (u16, Option<Vec<u8>>) {
+    let f = p.send_ip(true, d).expect("a may send");
+    let got = keep.then(|| p.handle_frame(false, &frame_bytes(&f))).flatten();
     // Control frames the datagram caused (a Reset-Request, say).
     p.run_clean(Duration::from_secs(5));
     (f.protocol, got)
@@ -116,14 +107,14 @@ fn pppds_defaults_agree_on_deflate_15_and_text_shrinks_fourfold() {
         assert_eq!(protocol, ccp::COMPRESSED, "datagram {i}");
         assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i}");
         plain += d.len();
-        wire += p.a.stats().ccp.octets_after as usize - wire;
+        wire += p.a.link().stats().ccp.octets_after as usize - wire;
     }
-    let s = p.a.stats().ccp;
+    let s = p.a.link().stats().ccp;
     assert_eq!(s.compressed_out, 200);
     assert!(wire * 4 < plain, "{wire} octets for {plain}");
-    assert_eq!(p.b.stats().ccp.compressed_in, 200);
-    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
-    assert_eq!(p.b.stats().ip_in, 200);
+    assert_eq!(p.b.link().stats().ccp.compressed_in, 200);
+    assert_eq!(p.b.link().stats().ccp.decompress_errors, 0);
+    assert_eq!(p.b.link().stats().ip_in, 200);
 }
 
 #[test]
@@ -151,8 +142,8 @@ fn bsd_compress_alone_and_incompressible_datagrams_between() {
         assert_eq!(protocol, want, "datagram {i}");
         assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i}");
     }
-    assert_eq!(p.a.stats().ccp.incompressible_out, 60);
-    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
+    assert_eq!(p.a.link().stats().ccp.incompressible_out, 60);
+    assert_eq!(p.b.link().stats().ccp.decompress_errors, 0);
 }
 
 #[test]
@@ -199,11 +190,11 @@ fn no_common_method_opens_ccp_with_nothing_and_ip_flows_plain() {
 fn a_peer_without_ccp_rejects_it_and_the_link_carries_on() {
     let mut p = up(server(Some(CcpConfig::default())), client(None));
     assert_eq!(ccp_up(&p.ev_a), None);
-    assert!(p.b.stats().protocol_rejected >= 1);
-    assert!(p.a.compression() == (None, None));
+    assert!(p.b.link().stats().protocol_rejected >= 1);
+    assert!(p.a.link().compression() == (None, None));
     let d = udp(&call_home(2));
     assert_eq!(a_to_b(&mut p, &d, true), (proto::IPV4, Some(d.clone())));
-    assert!(p.a.is_ip_up());
+    assert!(p.a.link().is_ip_up());
 }
 
 #[test]
@@ -226,10 +217,10 @@ fn a_lost_compressed_frame_is_mended_by_reset_request_and_ack() {
         let d = udp(&call_home(6));
         let (protocol, got) = a_to_b(&mut p, &d, true);
         assert_eq!((protocol, got), (ccp::COMPRESSED, None));
-        let sb = p.b.stats().ccp;
+        let sb = p.b.link().stats().ccp;
         assert_eq!(sb.decompress_errors, 1);
         assert_eq!(sb.reset_requests_sent, 1);
-        assert_eq!(p.a.stats().ccp.reset_requests_in, 1);
+        assert_eq!(p.a.link().stats().ccp.reset_requests_in, 1);
         assert_eq!(sb.reset_acks_in, 1);
         // Both started afresh: everything after arrives.
         for i in 7..40 {
@@ -238,8 +229,8 @@ fn a_lost_compressed_frame_is_mended_by_reset_request_and_ack() {
             assert_eq!(protocol, ccp::COMPRESSED);
             assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i} after the reset");
         }
-        assert_eq!(p.b.stats().ccp.decompress_errors, 1);
-        assert!(p.a.is_ip_up() && p.b.is_ip_up());
+        assert_eq!(p.b.link().stats().ccp.decompress_errors, 1);
+        assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up());
     }
 }
 
@@ -254,15 +245,15 @@ fn garbage_in_a_compressed_frame_ends_ccp_not_the_link() {
         protocol: ccp::COMPRESSED,
         data: vec![0, 0, 0xff, 0xfe, 0xfd, 0x13, 0x37],
     };
-    assert_eq!(p.b.handle_frame(&frame_bytes(&bad), p.now), None);
+    assert_eq!(p.handle_frame(false, &frame_bytes(&bad)), None);
     p.run_clean(Duration::from_secs(10));
-    assert_eq!(p.b.stats().ccp.fatal, 1);
+    assert_eq!(p.b.link().stats().ccp.fatal, 1);
     assert!(p.ev_b.iter().any(|e| matches!(e, Event::CcpDown)));
-    assert_eq!(p.a.compression(), (None, None));
-    assert_eq!(p.b.compression(), (None, None));
+    assert_eq!(p.a.link().compression(), (None, None));
+    assert_eq!(p.b.link().compression(), (None, None));
     let d = udp(&call_home(3));
     assert_eq!(a_to_b(&mut p, &d, true), (proto::IPV4, Some(d.clone())));
-    assert!(p.a.is_ip_up() && p.b.is_ip_up());
+    assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up());
 }
 
 #[test]
@@ -272,18 +263,18 @@ fn compressed_frames_to_a_link_without_ccp_are_protocol_rejected() {
         protocol: ccp::COMPRESSED,
         data: vec![0, 0, 1, 2, 3],
     };
-    let rejected = p.b.stats().protocol_rejected;
-    assert_eq!(p.b.handle_frame(&frame_bytes(&z), p.now), None);
-    assert_eq!(p.b.stats().protocol_rejected, rejected + 1);
+    let rejected = p.b.link().stats().protocol_rejected;
+    assert_eq!(p.handle_frame(false, &frame_bytes(&z)), None);
+    assert_eq!(p.b.link().stats().protocol_rejected, rejected + 1);
     p.run_clean(Duration::from_secs(5));
-    assert!(p.a.is_ip_up() && p.b.is_ip_up());
+    assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up());
 }
 
 /// RFC 1962 §3: nothing goes out compressed before CCP is Opened, though
 /// the compressor runs from our Ack so both histories agree after.
 #[test]
 fn nothing_is_sent_compressed_before_ccp_opens() {
-    let mut p = Pair::new(
+    let mut p = LinePair::new(
         server(Some(CcpConfig::default())),
         client(Some(CcpConfig::default())),
     );
@@ -300,34 +291,30 @@ fn nothing_is_sent_compressed_before_ccp_opens() {
         true
     });
     assert!(dropped);
-    assert!(p.a.is_ip_up() && p.a.ccp_state() != carrier::ppp::fsm::State::Opened);
+    assert!(p.a.link().is_ip_up() && p.a.link().ccp_state() != carrier::ppp::fsm::State::Opened);
     assert!(
-        p.a.compression().0.is_some(),
+        p.a.link().compression().0.is_some(),
         "a's compressor runs from its Ack"
     );
     let early: Vec<Vec<u8>> = (0..3).map(|i| udp(&call_home(i))).collect();
     for d in &early {
         // No clock here: a's CCP timer must not fire in between.
-        let (protocol, data) = p.a.send_ip(d, p.now).expect("a may send");
-        assert_eq!(protocol, proto::IPV4);
-        let f = frame_bytes(&Frame {
-            protocol,
-            data: data.to_vec(),
-        });
-        assert_eq!(p.b.handle_frame(&f, p.now), Some(&d[..]));
+        let f = p.send_ip(true, d).expect("a may send");
+        assert_eq!(f.protocol, proto::IPV4);
+        assert_eq!(p.handle_frame(false, &frame_bytes(&f)), Some(d.clone()));
     }
-    assert_eq!(p.a.stats().ccp.before_open_out, 3);
+    assert_eq!(p.a.link().stats().ccp.before_open_out, 3);
     // Once a's request is answered, the datagrams go compressed and b,
     // whose history took the early ones in, reads them.
     p.run_clean(Duration::from_secs(10));
-    assert_eq!(p.a.ccp_state(), carrier::ppp::fsm::State::Opened);
+    assert_eq!(p.a.link().ccp_state(), carrier::ppp::fsm::State::Opened);
     for i in 3..10 {
         let d = udp(&call_home(i));
         let (protocol, got) = a_to_b(&mut p, &d, true);
         assert_eq!(protocol, ccp::COMPRESSED);
         assert_eq!(got.as_deref(), Some(&d[..]), "datagram {i}");
     }
-    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
+    assert_eq!(p.b.link().stats().ccp.decompress_errors, 0);
 }
 
 /// The boundary holds inside 0x00fd too: a compressed IPv6 datagram on a
@@ -348,7 +335,7 @@ fn a_compressed_frame_carries_nothing_an_uncompressed_one_could_not() {
     v6[4..6].copy_from_slice(&200u16.to_be_bytes());
     v6[6] = 17;
     v6[7] = 64;
-    let dropped = p.b.stats().ip_in_dropped;
+    let dropped = p.b.link().stats().ip_in_dropped;
     for (protocol, d) in [(proto::IPV6, &v6), (proto::IPV4, &v6)] {
         let data = z
             .compress(protocol, d, true, &mut s)
@@ -358,10 +345,10 @@ fn a_compressed_frame_carries_nothing_an_uncompressed_one_could_not() {
             protocol: ccp::COMPRESSED,
             data,
         };
-        assert_eq!(p.b.handle_frame(&frame_bytes(&f), p.now), None);
+        assert_eq!(p.handle_frame(false, &frame_bytes(&f)), None);
     }
-    assert_eq!(p.b.stats().ip_in_dropped, dropped + 2);
-    assert_eq!(p.b.stats().ccp.compressed_in, 2);
-    assert_eq!(p.b.stats().ccp.decompress_errors, 0);
-    assert_eq!(p.b.stats().ipv6_in, 0);
+    assert_eq!(p.b.link().stats().ip_in_dropped, dropped + 2);
+    assert_eq!(p.b.link().stats().ccp.compressed_in, 2);
+    assert_eq!(p.b.link().stats().ccp.decompress_errors, 0);
+    assert_eq!(p.b.link().stats().ipv6_in, 0);
 }

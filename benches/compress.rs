@@ -203,7 +203,8 @@ fn carrier_wire(which: Which, dgrams: &[Vec<u8>]) -> Result<Wire, String> {
         payload += (d.len() - 28) as u64;
         // Into the other line, which must give back the very datagram.
         let mut got = None;
-        b.line.handle_input(&out, now, None, |x| got = Some(x.to_vec()));
+        b.line
+            .handle_input(&out, now, None, |x| got = Some(x.to_vec()));
         if got.as_deref() != Some(&d[..]) {
             return Err(format!("datagram {delivered} did not arrive intact"));
         }

@@ -27,8 +27,8 @@ use bytes::BytesMut;
 use crate::hdlc::{split_header, Decoder, DecoderStats, Encoder, DEFAULT_MRU, FLAG};
 use crate::ppp::activity::Direction;
 use crate::ppp::link::{Event, Framing, Link, LinkConfig, LinkStats};
-use crate::ppp::DownReason;
 use crate::ppp::trace::describe;
+use crate::ppp::DownReason;
 
 /// Something that sees every frame, by direction, protocol and
 /// information field (the session's pcap capture; any closure).

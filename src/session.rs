@@ -296,14 +296,7 @@ where
             for step in left {
                 if matches!(step, PlaneStep::IpDown | PlaneStep::Ip6Down) {
                     let octets = line_core.octets();
-                    side.apply(
-                        step,
-                        &mut *ip,
-                        &mut hooks,
-                        &mut line_core,
-                        octets,
-                        reporter,
-                    );
+                    side.apply(step, &mut *ip, &mut hooks, &mut line_core, octets, reporter);
                 }
             }
             ip.down6();

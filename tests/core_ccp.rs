@@ -32,7 +32,12 @@ fn up(a: LinkConfig, b: LinkConfig) -> LinePair {
     let mut p = LinePair::new(a, b);
     p.start();
     p.run_clean(Duration::from_secs(30));
-    assert!(p.a.link().is_ip_up() && p.b.link().is_ip_up(), "{:?} {:?}", p.a, p.b);
+    assert!(
+        p.a.link().is_ip_up() && p.b.link().is_ip_up(),
+        "{:?} {:?}",
+        p.a,
+        p.b
+    );
     p
 }
 
@@ -80,7 +85,9 @@ fn noise(seed: &mut u64, n: usize) -> Vec<u8> {
 /// the wire protocol and what b delivered.
 fn a_to_b(p: &mut LinePair, d: &[u8], keep: bool) -> (u16, Option<Vec<u8>>) {
     let f = p.send_ip(true, d).expect("a may send");
-    let got = keep.then(|| p.handle_frame(false, &frame_bytes(&f))).flatten();
+    let got = keep
+        .then(|| p.handle_frame(false, &frame_bytes(&f)))
+        .flatten();
     // Control frames the datagram caused (a Reset-Request, say).
     p.run_clean(Duration::from_secs(5));
     (f.protocol, got)

@@ -14,6 +14,44 @@ use carrier::line::Line;
 use carrier::ppp::activity::Direction;
 use carrier::ppp::link::{Event, Frame, Link, LinkConfig};
 
+/// What the clock drives: a bare link or a line.
+trait Timers {
+    fn next(&self) -> Option<Instant>;
+    fn fire(&mut self, now: Instant);
+}
+
+impl Timers for Link {
+    fn next(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+    fn fire(&mut self, now: Instant) {
+        self.handle_timeout(now)
+    }
+}
+
+impl Timers for Line {
+    fn next(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+    fn fire(&mut self, now: Instant) {
+        self.handle_timeout(now)
+    }
+}
+
+/// Moves `now` on to the first timer of `a` and `b` and runs both, if it
+/// is due by `end`; false if none is (the pair has settled).
+fn tick<T: Timers>(now: &mut Instant, end: Instant, a: &mut T, b: &mut T) -> bool {
+    match [a.next(), b.next()].into_iter().flatten().min() {
+        Some(t) if t <= end => {
+            *now = (*now).max(t);
+            a.fire(*now);
+            b.fire(*now);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Two links and a clock. `filter` may drop or alter frames in flight.
 pub struct Pair {
     pub a: Link,
@@ -77,17 +115,8 @@ impl Pair {
             if moved {
                 continue;
             }
-            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    self.a.handle_timeout(self.now);
-                    self.b.handle_timeout(self.now);
-                }
-                _ => break,
+            if !tick(&mut self.now, end, &mut self.a, &mut self.b) {
+                break;
             }
         }
     }
@@ -137,9 +166,19 @@ impl LinePair {
     /// (sender, receiver, the sender's octets, the receiver's datagrams).
     fn ends(&mut self, from_a: bool) -> (&mut Line, &mut Line, &mut Vec<u8>, &mut Vec<Vec<u8>>) {
         if from_a {
-            (&mut self.a, &mut self.b, &mut self.octets.0, &mut self.got_b)
+            (
+                &mut self.a,
+                &mut self.b,
+                &mut self.octets.0,
+                &mut self.got_b,
+            )
         } else {
-            (&mut self.b, &mut self.a, &mut self.octets.1, &mut self.got_a)
+            (
+                &mut self.b,
+                &mut self.a,
+                &mut self.octets.1,
+                &mut self.got_a,
+            )
         }
     }
 
@@ -191,17 +230,8 @@ impl LinePair {
             if moved_a || moved_b {
                 continue;
             }
-            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    self.a.handle_timeout(self.now);
-                    self.b.handle_timeout(self.now);
-                }
-                _ => break,
+            if !tick(&mut self.now, end, &mut self.a, &mut self.b) {
+                break;
             }
         }
     }

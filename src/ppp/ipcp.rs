@@ -20,6 +20,18 @@ pub mod opt {
 
 const DNS_OPTS: [u8; 2] = [opt::PRIMARY_DNS, opt::SECONDARY_DNS];
 
+/// The DNS servers to offer, for [`IpcpConfig::dns`], from pppd's
+/// `ms-dns` given up to twice; None for more: RFC 1877 §1.1 and §1.3
+/// have a primary and a secondary, nothing else.
+pub fn offered_dns(servers: &[Ipv4Addr]) -> Option<[Option<Ipv4Addr>; 2]> {
+    match servers {
+        [] => Some([None, None]),
+        [a] => Some([Some(*a), None]),
+        [a, b] => Some([Some(*a), Some(*b)]),
+        _ => None,
+    }
+}
+
 /// One direction of VJ compression as RFC 1332 §3.2 words it: the
 /// receiver's highest slot number and whether it takes packets that leave
 /// the slot number out.

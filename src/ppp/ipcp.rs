@@ -378,6 +378,15 @@ mod tests {
     use super::*;
 
     const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+
+    #[test]
+    fn at_most_two_dns_servers_are_offered() {
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(10, 0, 0, 54));
+        assert_eq!(offered_dns(&[]), Some([None, None]));
+        assert_eq!(offered_dns(&[a]), Some([Some(a), None]));
+        assert_eq!(offered_dns(&[a, b]), Some([Some(a), Some(b)]));
+        assert_eq!(offered_dns(&[a, b, a]), None);
+    }
     const ALIAS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
     const GIVEN: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 5);
 

@@ -10,7 +10,7 @@ use crate::ppp::ipcp::VjConfig;
 use crate::ppp::ipv6cp::{self, Ipv6cpConfig};
 use crate::ppp::link::{EchoConfig, LinkConfig};
 
-use super::resolve::MergeError;
+use super::error::MergeError;
 
 /// Each field is pppd's option of that name; None or false: not given.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier_hw::Flow;
-use thiserror::Error;
 
+use super::error::MergeError;
 use super::options::PppOptions;
 use super::{check_init_command, is_dialable, Profile};
 use crate::demand::{DemandConfig, DEFAULT_QUEUE};
@@ -29,18 +29,6 @@ pub const DEFAULT_IFNAME: &str = "carrier0";
 pub const DEFAULT_HOLDOFF: u64 = 30;
 /// pppd's `maxfail` default.
 pub const DEFAULT_MAXFAIL: u32 = 10;
-
-/// A profile and flags that make no call: a configuration error, in one
-/// line.
-#[derive(Debug, Error)]
-#[error("{0}")]
-pub struct MergeError(String);
-
-impl MergeError {
-    pub fn new(message: impl Into<String>) -> MergeError {
-        MergeError(message.into())
-    }
-}
 
 fn err(e: impl std::fmt::Display) -> MergeError {
     MergeError::new(e.to_string())
@@ -394,4 +382,120 @@ pub fn merge(p: &Profile, o: &DialOverrides) -> Result<ResolvedDial, MergeError>
         defaultroute: o.defaultroute || p.defaultroute.unwrap_or(false),
         defaultroute6: o.defaultroute6 || p.defaultroute6.unwrap_or(false),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(text: &str) -> Profile {
+        Profile::parse(text, None).unwrap()
+    }
+
+    fn given() -> DialOverrides {
+        DialOverrides {
+            device: Some("/dev/null".into()),
+            numbers: vec!["5551234".into()],
+            ..DialOverrides::default()
+        }
+    }
+
+    fn merged(p: &Profile, o: &DialOverrides) -> ResolvedDial {
+        merge(p, o).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_flag_beats_the_profile() {
+        let p = profile("mru = 1400\nholdoff = 5\nnumbers = [\"5550000\"]\nspeed = 9600\n");
+        let mut o = given();
+        o.ppp.mru = Some(1200);
+        o.holdoff = Some(7);
+        o.speed = Some(57600);
+        let r = merged(&p, &o);
+        assert_eq!(r.setup.session.link.lcp.mru, 1200);
+        assert_eq!(r.setup.holdoff, Duration::from_secs(7));
+        assert_eq!(r.setup.port.speed, Some(57600));
+        assert_eq!(r.setup.plan.numbers[0].number, "5551234");
+    }
+
+    #[test]
+    fn the_profile_beats_the_default() {
+        let p = profile("mru = 1400\nholdoff = 5\nnovj = true\nifname = \"x\"\n");
+        let r = merged(&p, &given());
+        assert_eq!(r.setup.session.link.lcp.mru, 1400);
+        assert_eq!(r.setup.holdoff, Duration::from_secs(5));
+        assert_eq!(r.setup.session.link.ipcp.vj, None);
+        assert_eq!(r.ifname, "x");
+
+        let r = merged(&Profile::default(), &given());
+        assert_eq!(r.setup.session.link.lcp.mru, 1500);
+        assert_eq!(r.setup.holdoff, Duration::from_secs(DEFAULT_HOLDOFF));
+        assert_eq!(r.setup.maxfail, DEFAULT_MAXFAIL);
+        // pppd's VJ and CCP, which the library's Default leaves off.
+        assert!(r.setup.session.link.ipcp.vj.is_some());
+        assert!(r.setup.session.link.ccp.is_some());
+        assert_eq!(r.ifname, DEFAULT_IFNAME);
+    }
+
+    #[test]
+    fn an_explicit_ifname_beats_the_profile_even_when_it_is_the_default() {
+        let p = profile("ifname = \"x\"\n");
+        let o = DialOverrides {
+            ifname: Some(DEFAULT_IFNAME.into()),
+            ..given()
+        };
+        assert_eq!(merged(&p, &o).ifname, DEFAULT_IFNAME);
+    }
+
+    #[test]
+    fn a_flag_given_as_false_leaves_the_profile_s_true() {
+        let p = profile("persist = true\ndefaultroute = true\n");
+        let r = merged(&p, &given());
+        assert!(r.setup.persist);
+        assert!(r.defaultroute);
+        assert!(!r.defaultroute6);
+    }
+
+    #[test]
+    fn software_flow_control_escapes_dc1_and_dc3() {
+        let p = profile("flow = \"xonxoff\"\nasyncmap = \"00000001\"\n");
+        let r = merged(&p, &given());
+        assert_eq!(r.setup.port.flow, Flow::XonXoff);
+        assert_eq!(r.setup.session.link.lcp.accm, 0x000a_0001);
+    }
+
+    #[test]
+    fn demand_implies_persist_and_needs_an_interface() {
+        let o = DialOverrides {
+            demand: true,
+            ..given()
+        };
+        let r = merged(&Profile::default(), &o);
+        assert!(r.setup.persist);
+        assert!(r.setup.demand.is_some());
+        let o = DialOverrides { no_tun: true, ..o };
+        assert!(merge(&Profile::default(), &o).is_err());
+    }
+
+    #[test]
+    fn what_is_missing_is_said() {
+        let o = DialOverrides {
+            device: None,
+            ..given()
+        };
+        let e = merge(&Profile::default(), &o).unwrap_err().to_string();
+        assert!(e.starts_with("no device"), "{e}");
+        let o = DialOverrides {
+            password: Some(Secret::new("pw")),
+            ..given()
+        };
+        let e = merge(&Profile::default(), &o).unwrap_err().to_string();
+        assert_eq!(e, "a password needs a user");
+        let o = DialOverrides {
+            numbers: Vec::new(),
+            ..given()
+        };
+        let e = merge(&Profile::default(), &o).unwrap_err().to_string();
+        assert!(e.starts_with("no number to dial"), "{e}");
+    }
 }

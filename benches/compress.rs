@@ -158,13 +158,13 @@ impl Which {
 
 /// Two links up with `which`, exchanging control frames without HDLC.
 fn link_pair(which: Which) -> (Link, Link, Instant) {
-    let mut a_cfg = LinkConfig::default();
+    let mut a_cfg = common::pppd_novj_noccp();
     a_cfg.ipcp.local = Some([10, 0, 0, 1].into());
     a_cfg.ipcp.remote = Some([10, 0, 0, 2].into());
     a_cfg.ccp = which.ccp();
     let b_cfg = LinkConfig {
         ccp: which.ccp(),
-        ..LinkConfig::default()
+        ..common::pppd_novj_noccp()
     };
     let mut a = Link::new(a_cfg, [1; 32]);
     let mut b = Link::new(b_cfg, [2; 32]);

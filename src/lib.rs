@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod answerer;
+pub mod call;
 pub mod demand;
 pub mod dialer;
 pub mod events;

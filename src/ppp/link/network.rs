@@ -14,7 +14,8 @@ use crate::ppp::vj;
 const UNAUTHORIZED_IP: &str = "Unauthorized remote IP address";
 
 /// Feeds an NCP packet to its automaton; codes beyond 1-7 are Code-Rejected
-/// (an NCP has no Echo or Discard).
+/// (an NCP has no Echo or Discard). Generic over the automaton, and
+/// touching nothing else of the link.
 fn ncp_receive<O: Options>(
     fsm: &mut Fsm<O>,
     pkt: Packet<'_>,

@@ -24,7 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use super::at::{AtPort, ModemError};
-use super::result::{CallerIdField, Connect, Line, ResultCode, Unsolicited};
+use super::reader::ModemOutput;
+use super::result::{CallerIdField, Connect, ResultCode, Unsolicited};
 use super::screen::{AllowedCallers, RefuseReason, Verdict};
 
 /// How long the modem gets to give up a call we abandon.
@@ -343,12 +344,12 @@ where
         };
         let now = Instant::now();
         match line {
-            Line::Unsolicited(Unsolicited::Ring { .. }) if call.screen == Screen::Refused => {
+            ModemOutput::Unsolicited(Unsolicited::Ring { .. }) if call.screen == Screen::Refused => {
                 call.last_heard = Some(now);
                 call.ring_since_number = true;
                 tracing::debug!("RING of a refused call: ignored");
             }
-            Line::Unsolicited(Unsolicited::Ring { .. }) => {
+            ModemOutput::Unsolicited(Unsolicited::Ring { .. }) => {
                 call.rings += 1;
                 call.last_heard = Some(now);
                 call.ring_since_number = true;
@@ -377,7 +378,7 @@ where
                     AnswerMode::ModemAnswers(_) => {}
                 }
             }
-            Line::Unsolicited(Unsolicited::CallerId { field, value }) => {
+            ModemOutput::Unsolicited(Unsolicited::CallerId { field, value }) => {
                 if call.is_new_block(&field) && call.answering.is_none() {
                     tracing::debug!("a new caller ID block: a new call");
                     call = Call::from_block(now);
@@ -411,13 +412,13 @@ where
             }
             // The modem answered by itself (S0 > 0): unless we screen,
             // and then it went off-hook without asking us.
-            Line::Result(ResultCode::Connect(_)) if screener.on() => {
+            ModemOutput::Result(ResultCode::Connect(_)) if screener.on() => {
                 return Err(AnswerError::Unscreened);
             }
-            Line::Result(ResultCode::Connect(connect)) => {
+            ModemOutput::Result(ResultCode::Connect(connect)) => {
                 return Ok(done(call, connect, start, screener.refused));
             }
-            Line::Result(ResultCode::NoCarrier) => {
+            ModemOutput::Result(ResultCode::NoCarrier) => {
                 fail(&mut call, &mut on, "NO CARRIER");
             }
             other => tracing::debug!(line = ?other, "while waiting for a call"),
@@ -559,7 +560,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modem::result::ReaderConfig;
+    use crate::modem::reader::ReaderConfig;
     use crate::modem::screen::Pattern;
     use crate::modem::test_util::read_cmd;
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};

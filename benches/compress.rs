@@ -159,13 +159,13 @@ impl Which {
 
 /// Two lines up with `which`, on octets.
 fn line_pair(which: Which) -> (End, End, Instant) {
-    let mut a_cfg = LinkConfig::default();
+    let mut a_cfg = common::pppd_novj_noccp();
     a_cfg.ipcp.local = Some([10, 0, 0, 1].into());
     a_cfg.ipcp.remote = Some([10, 0, 0, 2].into());
     a_cfg.ccp = which.ccp();
     let b_cfg = LinkConfig {
         ccp: which.ccp(),
-        ..LinkConfig::default()
+        ..common::pppd_novj_noccp()
     };
     let mut a = End::new(a_cfg, [1; 32]);
     let mut b = End::new(b_cfg, [2; 32]);

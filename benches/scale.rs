@@ -116,7 +116,7 @@ impl Configs {
 
     /// Session `i` of the server: its own peer address, shared secrets.
     fn server(&self, i: usize) -> LinkConfig {
-        let mut c = LinkConfig::default();
+        let mut c = common::pppd_novj_noccp();
         c.lcp.require_auth = vec![AuthProto::Pap];
         c.ipcp.local = Some(SERVER_ADDR);
         let n = (i + 2) as u32;

@@ -8,12 +8,13 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::call::CallError;
 use crate::events::Reporter;
 use crate::modem::answer::{self, AnswerEvent, AnswerMode, AnswerOptions};
 use crate::modem::hangup::HangupOptions;
 use crate::modem::screen::{self, AllowedCallers};
 use crate::net::IpPlane;
-use crate::port::{CallLine, ModemPort, PortError, PortSpec};
+use crate::port::{CallLine, ModemPort, PortSpec};
 use crate::session::{self, Outcome, SessionConfig};
 
 /// Who `carrier answer` takes calls from, and how many it refused so far
@@ -27,11 +28,11 @@ pub struct Screening {
 impl Screening {
     /// The lists a call must pass: `lists` is (source, entries); an empty
     /// list restricts nothing. A bad entry is a configuration error.
-    pub fn new(lists: &[(&str, &[String])]) -> Result<Screening, PortError> {
+    pub fn new(lists: &[(&str, &[String])]) -> Result<Screening, CallError> {
         let mut allowed = AllowedCallers::default();
         for (source, entries) in lists {
             let patterns = screen::parse_list(entries)
-                .map_err(|e| PortError::Config(format!("{source} {e}")))?;
+                .map_err(|e| CallError::Config(format!("{source} {e}")))?;
             allowed.require(source, patterns);
         }
         Ok(Screening {
@@ -48,18 +49,18 @@ impl Screening {
     /// What screening needs of the line: a modem that we let ring (a
     /// null-modem line has no caller ID, and a modem answering by itself
     /// goes off-hook before it).
-    fn check(&self, direct: bool, mode: AnswerMode) -> Result<(), PortError> {
+    fn check(&self, direct: bool, mode: AnswerMode) -> Result<(), CallError> {
         if !self.allowed.is_restricted() {
             return Ok(());
         }
         let lists = self.allowed.sources().join(" and ");
         if direct {
-            return Err(PortError::Config(format!(
+            return Err(CallError::Config(format!(
                 "callers are restricted ({lists}), but a --direct line has no caller ID"
             )));
         }
         if let AnswerMode::ModemAnswers(_) = mode {
-            return Err(PortError::Config(format!(
+            return Err(CallError::Config(format!(
                 "callers are restricted ({lists}): --modem-answers cannot be used, the modem \
                  would go off-hook before the caller ID arrives; let carrier count --rings"
             )));
@@ -108,7 +109,7 @@ impl AnswerLine {
         reporter: &Reporter,
         mut stop: watch::Receiver<bool>,
         what: &str,
-    ) -> Result<Option<AnswerLine>, PortError> {
+    ) -> Result<Option<AnswerLine>, CallError> {
         // Before the port is touched: a restriction that cannot be
         // enforced is a configuration error, not a call answered anyway.
         screening.check(setup.direct, setup.mode)?;
@@ -159,7 +160,7 @@ impl AnswerLine {
         cfg: SessionConfig,
         reporter: &Reporter,
         stop: watch::Receiver<bool>,
-    ) -> Result<Outcome, PortError> {
+    ) -> Result<Outcome, CallError> {
         Ok(self.0.run(plane, cfg, reporter, stop).await?)
     }
 
@@ -177,7 +178,7 @@ async fn wait_for_call(
     screening: &Screening,
     reporter: &Reporter,
     hangup: HangupOptions,
-) -> Result<CallLine, PortError> {
+) -> Result<CallLine, CallError> {
     let mut port = port.init(init, opts.command_timeout, &hangup).await?;
     reporter.emit("waiting", json!({}), "waiting for a call");
     let r = answer::wait_for_call(&mut port.at, opts, |ev| match ev {
@@ -245,7 +246,7 @@ pub async fn serve<P: IpPlane>(
     mut plane: impl FnMut() -> P,
     reporter: &Reporter,
     mut stop: watch::Receiver<bool>,
-) -> Result<u8, PortError> {
+) -> Result<u8, CallError> {
     loop {
         let Some(mut line) =
             AnswerLine::open(setup, screening, reporter, stop.clone(), "PPP").await?

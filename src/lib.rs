@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod answerer;
+pub mod call;
 pub mod demand;
 pub mod dialer;
 pub mod events;
@@ -36,6 +37,14 @@ pub(crate) fn deadline_after(
     now: tokio::time::Instant,
     d: std::time::Duration,
 ) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(std_deadline_after(now.into_std(), d))
+}
+
+/// [`deadline_after`] for the sans-IO parts, which are given `std` time.
+pub(crate) fn std_deadline_after(
+    now: std::time::Instant,
+    d: std::time::Duration,
+) -> std::time::Instant {
     const FOREVER: std::time::Duration = std::time::Duration::from_secs(profile::MAX_SECONDS);
     now.checked_add(d.min(FOREVER))
         // Not reached on any real clock; still no panic.

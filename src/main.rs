@@ -13,7 +13,7 @@ use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, 
 mod cmd;
 
 /// The TUN interface's name unless the profile or --ifname says otherwise.
-pub const DEFAULT_IFNAME: &str = "carrier0";
+pub const DEFAULT_IFNAME: &str = carrier::profile::DEFAULT_IFNAME;
 
 /// The longest time any option takes, in seconds (about 31 years; the
 /// same bound as a profile's). Beyond it a deadline would overflow the

@@ -12,8 +12,7 @@ use tokio::sync::watch;
 
 use crate::events::Reporter;
 use crate::exit;
-use crate::inbound::InboundError;
-use crate::modem::answer::{self, AnswerError};
+use crate::modem::answer;
 use crate::modem::hangup::{self, HangupOptions};
 use crate::modem::{AtPort, DataPort, ModemError, ReaderConfig};
 use crate::net::IpPlane;
@@ -25,8 +24,9 @@ pub type Lines = Box<dyn ModemLines + Send + Sync>;
 /// own, and the library knows nothing of the simulator that supplies them.
 pub type PtyLines = fn(&Path) -> Option<Lines>;
 
-/// Why a call could not be placed, answered or carried; each with its
-/// exit status.
+/// Why the port could not be had or made ready: locked, opened, its
+/// modem initialised. A whole call's failure is a
+/// [`CallError`](crate::call::CallError).
 #[derive(Debug, Error)]
 pub enum PortError {
     #[error(transparent)]
@@ -39,21 +39,6 @@ pub enum PortError {
         #[source]
         source: ModemError,
     },
-    #[error(transparent)]
-    Answer(#[from] AnswerError),
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    #[error(transparent)]
-    Inbound(#[from] InboundError),
-    #[error("{ifname}: {source}")]
-    Interface {
-        ifname: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A configuration that cannot work, found before the port is used.
-    #[error("{0}")]
-    Config(String),
 }
 
 impl PortError {
@@ -62,15 +47,6 @@ impl PortError {
             PortError::Lock(_) => exit::LOCK,
             PortError::Open(_) => exit::OPEN,
             PortError::Init { .. } => exit::INIT,
-            // Caller ID could not be switched on: a setup command failed,
-            // and the restriction cannot be enforced.
-            PortError::Answer(AnswerError::NoCallerId { .. }) => exit::INIT,
-            PortError::Answer(AnswerError::ScreeningNeedsRingCount) => exit::CONFIG,
-            PortError::Answer(_) | PortError::Session(_) | PortError::Interface { .. } => {
-                exit::FATAL
-            }
-            PortError::Inbound(e) => e.exit_code(),
-            PortError::Config(_) => exit::CONFIG,
         }
     }
 }

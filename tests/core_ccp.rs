@@ -14,7 +14,7 @@ mod support;
 use support::linkpair::{frame_bytes, LinePair};
 
 fn server(ccp: Option<CcpConfig>) -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
     c.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
     c.ccp = ccp;
@@ -24,7 +24,7 @@ fn server(ccp: Option<CcpConfig>) -> LinkConfig {
 fn client(ccp: Option<CcpConfig>) -> LinkConfig {
     LinkConfig {
         ccp,
-        ..LinkConfig::default()
+        ..LinkConfig::pppd()
     }
 }
 

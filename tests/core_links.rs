@@ -30,7 +30,7 @@ fn down(ev: &[Event]) -> Option<DownReason> {
 }
 
 fn server(require: &[AuthProto], secrets: &str) -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.lcp.require_auth = require.to_vec();
     c.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
     c.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
@@ -47,7 +47,7 @@ fn server(require: &[AuthProto], secrets: &str) -> LinkConfig {
 }
 
 fn client(user: &str, password: &str) -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.ipcp.request_dns = true;
     c.auth = AuthConfig {
         name: user.into(),
@@ -141,7 +141,7 @@ fn wrong_chap_secret_ends_the_link() {
 
 #[test]
 fn client_without_credentials_refuses_auth() {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.ipcp.request_dns = true;
     let mut p = Pair::new(c, server(&[AuthProto::Pap], "alice * s3cret *\n"));
     p.start();
@@ -533,7 +533,10 @@ fn ipv6_echo_to_all_nodes() -> Vec<u8> {
 /// out only under the protocol of their own family, once its NCP is open.
 #[test]
 fn datagrams_travel_only_under_their_own_protocol() {
-    let mut p = Pair::new(client("x", "y"), server(&[], ""));
+    // No CCP: a datagram sent leaves as itself, not inside 0x00fd.
+    let (mut a, mut b) = (client("x", "y"), server(&[], ""));
+    (a.ccp, b.ccp) = (None, None);
+    let mut p = Pair::new(a, b);
     let v4 = ipv4(24, 24);
     let v6 = ipv6_echo_to_all_nodes();
     assert_eq!(p.a.send_ip(&v4, p.now), None, "IPCP not open yet");

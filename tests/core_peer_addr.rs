@@ -25,7 +25,7 @@ const ALIAS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
 const ALICE: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 5);
 
 fn server(remote: Option<Ipv4Addr>, addresses: &str) -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.lcp.require_auth = vec![AuthProto::Pap];
     c.ipcp.local = Some(LOCAL);
     c.ipcp.remote = remote;
@@ -41,7 +41,7 @@ fn server(remote: Option<Ipv4Addr>, addresses: &str) -> LinkConfig {
 
 /// alice asking for `want` (None: pppd's `noipdefault`, "give me one").
 fn alice(want: Option<Ipv4Addr>) -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.ipcp.local = want;
     c.auth = AuthConfig {
         name: "alice".into(),

@@ -40,7 +40,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 fn server(require: &[AuthProto]) -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.lcp.require_auth = require.to_vec();
     c.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
     c.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
@@ -57,7 +57,7 @@ fn server(require: &[AuthProto]) -> LinkConfig {
 }
 
 fn client() -> LinkConfig {
-    let mut c = LinkConfig::default();
+    let mut c = LinkConfig::pppd();
     c.ipcp.request_dns = true;
     c.auth = AuthConfig {
         name: "alice".into(),

@@ -371,7 +371,7 @@ mod inproc {
     /// The side with the scripts: gives the addresses; its scripts in
     /// `hooks`, killed after `timeout`.
     pub fn side_a(hooks: &Path, timeout: Duration) -> SessionConfig {
-        let mut link = LinkConfig::default();
+        let mut link = LinkConfig::pppd();
         link.ipcp.local = Some(A_ADDR);
         link.ipcp.remote = Some(B_ADDR);
         SessionConfig {
@@ -412,7 +412,7 @@ mod inproc {
                 password: Some(Secret::new("s3cret")),
                 ..AuthConfig::default()
             },
-            ..LinkConfig::default()
+            ..LinkConfig::pppd()
         };
         link.echo = EchoConfig {
             interval: echo,

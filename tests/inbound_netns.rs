@@ -6,29 +6,21 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::carrier::{Carrier, Netns};
-use support::hosts::{ok, veth, Service};
+use support::hosts::{ok, Service};
+use support::lab::{Lab, CALLER_PPP, CONSOLE_PPP, LPAR1, LPAR1_ALIAS, LPAR2};
 use support::sim::{Caller, Switch, NUMBER};
 
-const CONSOLE_PPP: &str = "10.99.0.1";
-const CALLER_PPP: &str = "10.99.0.2";
-const LPAR1: &str = "192.168.51.11";
-const LPAR2: &str = "192.168.52.12";
-const LPAR1_ALIAS: &str = "10.99.0.11";
-
-/// The four hosts: the console on a LAN with both partitions, and the
-/// caller with nothing but its phone line; and the phone network.
+/// The four hosts: the lab's console on a LAN with both partitions, and
+/// the caller with nothing but its phone line; and the phone network.
 struct Hosts {
     caller: Netns,
-    console: Netns,
-    lpar1: Netns,
-    lpar2: Netns,
-    state: PathBuf,
+    lab: Lab,
+    state: std::path::PathBuf,
     phone: Switch,
 }
 
@@ -49,19 +41,11 @@ impl Hosts {
     /// With the phone network `phone` makes.
     fn new_with(tag: &str, phone: impl FnOnce() -> Switch) -> Option<Hosts> {
         let caller = Netns::new(&format!("{tag}-caller"))?;
-        let console = Netns::new(&format!("{tag}-console"))?;
-        let lpar1 = Netns::new(&format!("{tag}-lpar1"))?;
-        let lpar2 = Netns::new(&format!("{tag}-lpar2"))?;
-        veth(&console, &lpar1, "1", "192.168.51.1", LPAR1);
-        veth(&console, &lpar2, "2", "192.168.52.1", LPAR2);
-        let state =
-            std::env::temp_dir().join(format!("carrier-inbound-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&state);
+        let lab = Lab::new(tag)?;
+        let state = lab.state("state");
         Some(Hosts {
             caller,
-            console,
-            lpar1,
-            lpar2,
+            lab,
             state,
             phone: phone(),
         })
@@ -77,52 +61,14 @@ impl Hosts {
     }
 
     fn enable_with(&self, console_access: bool, extra: &[&str]) -> (String, String) {
-        let mut args = vec![
-            "--events",
-            "json",
-            "inbound",
-            "enable",
-            "--state-dir",
-            self.state(),
-            "--ppp-local",
-            CONSOLE_PPP,
-            "--ppp-remote",
-            CALLER_PPP,
-            "--partition",
-        ];
-        let p = format!("lpar1={LPAR1}");
-        args.push(&p);
-        if console_access {
-            args.push("--console-access");
-        }
-        args.extend_from_slice(extra);
-        let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
-            .args(&args)
-            .output()
-            .unwrap();
-        ok(out.clone(), "inbound enable");
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["event"], "inbound-enabled");
-        (
-            v["user"].as_str().unwrap().to_string(),
-            v["secret"].as_str().unwrap().to_string(),
-        )
+        let link = (CONSOLE_PPP, CALLER_PPP);
+        let lpar1 = format!("lpar1={LPAR1}");
+        self.lab
+            .enable(&self.state, link, &lpar1, console_access, extra)
     }
 
     fn status(&self) -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_carrier"))
-            .args([
-                "--events",
-                "json",
-                "inbound",
-                "status",
-                "--state-dir",
-                self.state(),
-            ])
-            .output()
-            .unwrap();
-        ok(out.clone(), "inbound status");
-        serde_json::from_slice(&out.stdout).unwrap()
+        self.lab.status(&self.state)
     }
 
     /// `carrier answer --inbound` on modem1, in the console.
@@ -148,7 +94,7 @@ impl Hosts {
             args.extend(["--modem-answers", "1"]);
         }
         args.extend_from_slice(extra);
-        Carrier::spawn_in(Some(self.console.name()), &args)
+        Carrier::spawn_in(Some(self.lab.console.name()), &args)
     }
 
     /// The console's carrier is waiting for a call on its modem.
@@ -188,9 +134,11 @@ impl Hosts {
 
     /// Console-side leftovers of carrier: its table and its interface.
     fn console_leftovers(&self) -> String {
-        let rules = String::from_utf8_lossy(&self.console.run(&["nft", "list", "ruleset"]).stdout)
-            .into_owned();
-        let addrs = String::from_utf8_lossy(&self.console.run(&["ip", "addr"]).stdout).into_owned();
+        let rules =
+            String::from_utf8_lossy(&self.lab.console.run(&["nft", "list", "ruleset"]).stdout)
+                .into_owned();
+        let addrs =
+            String::from_utf8_lossy(&self.lab.console.run(&["ip", "addr"]).stdout).into_owned();
         let mut found = String::new();
         if rules.contains("carrier") {
             found += &rules;
@@ -245,7 +193,7 @@ impl Hosts {
 
     /// A sysctl in the console's namespace.
     fn sysctl(&self, name: &str) -> String {
-        let out = self.console.run(&["cat", &format!("/proc/sys/{name}")]);
+        let out = self.lab.console.run(&["cat", &format!("/proc/sys/{name}")]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -254,12 +202,6 @@ impl Hosts {
             .run(&["ping", "-c", "2", "-W", "2", addr])
             .status
             .success()
-    }
-}
-
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
@@ -289,12 +231,12 @@ fn call(h: &Hosts, how: Answer, user: &str, secret: &str) -> (Carrier, Carrier) 
 fn allowed_partition_and_console_ports_only() {
     let Some(h) = Hosts::new("fence") else { return };
     let (user, secret) = h.enable(true);
-    let _e1 = h.tcp_echo(&h.lpar1, 7777);
-    let _e2 = h.tcp_echo(&h.lpar2, 7777);
-    let _s22 = h.tcp_echo(&h.console, 22);
-    let _s80 = h.tcp_echo(&h.console, 80);
-    let _s8080 = h.tcp_echo(&h.console, 8080);
-    let _u2300 = h.udp_echo(&h.console, 2300);
+    let _e1 = h.tcp_echo(&h.lab.lpar1, 7777);
+    let _e2 = h.tcp_echo(&h.lab.lpar2, 7777);
+    let _s22 = h.tcp_echo(&h.lab.console, 22);
+    let _s80 = h.tcp_echo(&h.lab.console, 80);
+    let _s8080 = h.tcp_echo(&h.lab.console, 8080);
+    let _u2300 = h.udp_echo(&h.lab.console, 2300);
     std::thread::sleep(Duration::from_millis(300));
     let (mut console, mut caller) = call(&h, Answer::Rings1, &user, &secret);
     let connect = console.wait_event("connect", Duration::ZERO).unwrap();
@@ -319,7 +261,7 @@ fn allowed_partition_and_console_ports_only() {
     assert!(
         !h.reaches("TCP", "192.168.51.1", 22),
         "console access opens the PPP address only, not the console's LAN address; rules: {}",
-        String::from_utf8_lossy(&h.console.run(&["nft", "list", "ruleset"]).stdout)
+        String::from_utf8_lossy(&h.lab.console.run(&["nft", "list", "ruleset"]).stdout)
     );
     assert_eq!(
         h.sysctl("net/ipv4/ip_forward"),
@@ -342,7 +284,7 @@ fn allowed_partition_and_console_ports_only() {
         "",
         "carrier's rules or addresses left after hang-up"
     );
-    let lan = format!("c1{}", std::process::id() % 100000);
+    let lan = Lab::lan_if(1);
     assert_eq!(
         h.sysctl(&format!("net/ipv4/conf/{lan}/forwarding")),
         "0",
@@ -365,9 +307,9 @@ fn console_access_off_means_nothing_reaches_the_console() {
         return;
     };
     let (user, secret) = h.enable(false);
-    let _s22 = h.tcp_echo(&h.console, 22);
-    let _u2300 = h.udp_echo(&h.console, 2300);
-    let _e1 = h.tcp_echo(&h.lpar1, 7777);
+    let _s22 = h.tcp_echo(&h.lab.console, 22);
+    let _u2300 = h.udp_echo(&h.lab.console, 2300);
+    let _e1 = h.tcp_echo(&h.lab.lpar1, 7777);
     std::thread::sleep(Duration::from_millis(300));
     // This time the console's modem answers by itself (ATS0=1).
     let (mut console, mut caller) = call(&h, Answer::ModemAnswers1, &user, &secret);
@@ -460,8 +402,8 @@ fn kill_9_then_restart_leaves_nothing() {
     // The next start cleans up first, then refuses: the call was used.
     let mut restarted = h.answer(Answer::Rings1);
     assert_eq!(restarted.wait_exit(Duration::from_secs(10)), Some(20));
-    let rules =
-        String::from_utf8_lossy(&h.console.run(&["nft", "list", "ruleset"]).stdout).into_owned();
+    let rules = String::from_utf8_lossy(&h.lab.console.run(&["nft", "list", "ruleset"]).stdout)
+        .into_owned();
     assert!(!rules.contains("carrier"), "{rules}");
 
     // Enabled again, the console takes the dead one's modem over: the

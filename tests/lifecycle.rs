@@ -10,13 +10,14 @@ mod support;
 use std::time::Duration;
 
 use carrier::answerer::{self, AnswerSetup, Screening};
+use carrier::call::CallError;
 use carrier::dialer::{self, CallSetup};
 use carrier::events::Reporter;
 use carrier::modem::answer::AnswerMode;
 use carrier::modem::dial::{DialPlan, Number};
 use carrier::modem::hangup::HangupOptions;
 use carrier::net::NoIp;
-use carrier::port::{PortError, PortSpec};
+use carrier::port::PortSpec;
 use carrier::session::SessionConfig;
 use carrier_sim::{Destination, FaultSpec};
 use serde_json::Value;
@@ -192,7 +193,7 @@ async fn screening_a_direct_line_is_refused_before_the_port_is_opened() {
     )
     .await
     .expect_err("screening a line without caller ID is a configuration error");
-    assert!(matches!(e, PortError::Config(_)), "{e}");
+    assert!(matches!(e, CallError::Config(_)), "{e}");
     assert_eq!(e.exit_code(), 2);
 
     let modem_answers = AnswerSetup {

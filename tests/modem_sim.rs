@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use carrier::modem::{
     carrier_lost, dial, hangup, reset_idle, wait_for_call, AnswerEvent, AnswerMode, AnswerOptions,
-    AtPort, DialError, DialEvent, DialPlan, HangupOptions, Line, ModemError, Number, ReaderConfig,
-    ResultCode,
+    AtPort, DialError, DialEvent, DialPlan, HangupOptions, ModemError, ModemOutput, Number,
+    ReaderConfig, ResultCode,
 };
 use carrier_hw::{AsyncTty, Lines, LinesError, ModemLines, Pty};
 use carrier_sim::CtlLines;
@@ -266,7 +266,7 @@ async fn call(sim: &Sim) -> (AtPort<AsyncTty>, AtPort<AsyncTty>) {
     r.unwrap();
     loop {
         match callee.next_line(PATIENCE).await.unwrap() {
-            Line::Result(ResultCode::Connect(_)) => break,
+            ModemOutput::Result(ResultCode::Connect(_)) => break,
             _ => continue,
         }
     }
@@ -484,7 +484,7 @@ impl ModemLines for Recorder<'_> {
 async fn far_end_hears_no_carrier(callee: &mut AtPort<AsyncTty>) {
     loop {
         match callee.next_line(PATIENCE).await.unwrap() {
-            Line::Result(ResultCode::NoCarrier) => return,
+            ModemOutput::Result(ResultCode::NoCarrier) => return,
             _ => continue,
         }
     }

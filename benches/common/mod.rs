@@ -466,7 +466,7 @@ pub const CLIENT_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 77, 0, 2
 
 pub fn server_config() -> LinkConfig {
     use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
-    let mut c = LinkConfig::default();
+    let mut c = pppd_novj_noccp();
     c.lcp.require_auth = vec![AuthProto::Pap];
     c.ipcp.local = Some(SERVER_ADDR);
     c.ipcp.remote = Some(CLIENT_ADDR);
@@ -490,6 +490,15 @@ pub fn client_config() -> LinkConfig {
             password: Some(Secret::new("s3cret")),
             ..AuthConfig::default()
         },
-        ..LinkConfig::default()
+        ..pppd_novj_noccp()
     }
+}
+
+/// What carrier runs, as the pppd the benches measure it against is told
+/// (`novj noccp`): neither compression blurs the framing being timed.
+pub fn pppd_novj_noccp() -> LinkConfig {
+    let mut c = LinkConfig::pppd();
+    c.ipcp.vj = None;
+    c.ccp = None;
+    c
 }

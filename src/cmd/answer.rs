@@ -17,9 +17,7 @@ use super::common::*;
 use crate::AnswerArgs;
 
 pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, Fatal> {
-    if a.ms_dns.len() > 2 {
-        return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
-    }
+    let dns = ms_dns(&a.ms_dns)?;
     // pppd's setipaddr refuses these too.
     for (flag, addr) in [("--local", a.local), ("--remote", a.remote)] {
         if let Some(ip) = addr.filter(|ip| ip.is_unspecified() || is_bad(*ip)) {
@@ -35,7 +33,7 @@ pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, 
         return Err(fatal(EXIT_CONFIG, "--local and --remote must differ"));
     }
     let mut link = link_config(&a.ppp);
-    apply_ipv6(&mut link, &a.ppp, None, false)?;
+    apply_ipv6(&mut link, &a.ppp)?;
     let require = required_auth(a.require_pap, a.require_chap);
     link.lcp.require_auth = if require.is_empty() {
         vec![AuthProto::ChapMd5]
@@ -44,7 +42,7 @@ pub fn answer_link(a: &AnswerArgs, secrets: SecretsTable) -> Result<LinkConfig, 
     };
     link.ipcp.local = a.local;
     link.ipcp.remote = a.remote;
-    link.ipcp.dns = [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()];
+    link.ipcp.dns = dns;
     link.auth = AuthConfig {
         name: a.name.clone(),
         secrets: Arc::new(secrets),

@@ -1,16 +1,17 @@
 //! What every command shares: exit statuses, errors, PPP options from
 //! flags, and signals.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
 use carrier::answerer::AnswerSetup;
+use carrier::call::CallError;
 use carrier::inbound::InboundError;
 use carrier::modem::answer::AnswerMode;
 use carrier::port::{PortError, PortSpec};
-use carrier::ppp::auth::AuthProto;
-use carrier::ppp::fsm::FsmConfig;
-use carrier::ppp::link::{EchoConfig, LinkConfig};
+use carrier::ppp::link::LinkConfig;
+use carrier::profile::{MergeError, PppOptions};
 use carrier::secrets::SecretsTable;
 use carrier::session;
 use tokio::sync::watch;
@@ -38,6 +39,12 @@ impl From<PortError> for Fatal {
     }
 }
 
+impl From<CallError> for Fatal {
+    fn from(e: CallError) -> Fatal {
+        fatal(e.exit_code(), e.to_string())
+    }
+}
+
 impl From<InboundError> for Fatal {
     fn from(e: InboundError) -> Fatal {
         fatal(e.exit_code(), e.to_string())
@@ -58,7 +65,7 @@ pub fn port_spec(device: &Path, line: &crate::LineArgs, lock_dir: Option<&Path>)
     }
 }
 
-fn sim_lines(device: &Path) -> Option<carrier::port::Lines> {
+pub fn sim_lines(device: &Path) -> Option<carrier::port::Lines> {
     carrier_sim::lines_for(device)
 }
 
@@ -90,85 +97,55 @@ pub fn answer_setup(
     })
 }
 
-pub fn link_config(p: &PppArgs) -> LinkConfig {
-    let fsm = FsmConfig {
-        restart: Duration::from_secs(p.lcp_restart.max(1)),
-        max_terminate: p.lcp_max_terminate,
-        max_configure: p.lcp_max_configure,
-        max_failure: p.lcp_max_failure,
+/// The PPP flags, as the library takes them.
+pub fn ppp_options(p: &PppArgs) -> PppOptions {
+    PppOptions {
+        mru: p.mru,
+        asyncmap: p.asyncmap,
+        lcp_echo_interval: p.lcp_echo_interval,
+        lcp_echo_failure: p.lcp_echo_failure,
+        lcp_echo_adaptive: p.lcp_echo_adaptive,
+        lcp_restart: p.lcp_restart,
+        lcp_max_configure: p.lcp_max_configure,
+        lcp_max_terminate: p.lcp_max_terminate,
+        lcp_max_failure: p.lcp_max_failure,
         passive: p.passive,
-    };
-    let mut c = LinkConfig {
-        lcp_fsm: fsm,
-        ipcp_fsm: fsm,
-        echo: EchoConfig {
-            // pppd's lcp-echo-interval 0: no echoes (not one every loop,
-            // which would declare the link dead at once).
-            interval: p
-                .lcp_echo_interval
-                .filter(|s| *s > 0)
-                .map(Duration::from_secs),
-            failure: p.lcp_echo_failure.unwrap_or(4),
-            adaptive: p.lcp_echo_adaptive,
-        },
-        ..LinkConfig::default()
-    };
-    c.lcp.mru = p.mru.unwrap_or(1500);
-    c.lcp.accm = p.asyncmap.unwrap_or(0);
-    c.lcp.magic = !p.nomagic;
-    c.lcp.acfc = !p.noaccomp;
-    c.lcp.pfc = !p.nopcomp;
-    // pppd's default: VJ with 16 slots and slot numbers compressed.
-    c.ipcp.vj = (!p.novj).then(|| carrier::ppp::ipcp::VjConfig {
-        max_slot: p.vj_max_slots.unwrap_or(16) - 1,
-        compress_slot: !p.novjccomp,
-    });
-    // pppd's default: CCP with Deflate 15 (options 26 and 24), then
-    // BSD-Compress 15.
-    c.ccp = (!p.noccp).then(|| carrier::ppp::ccp::CcpConfig {
-        deflate: (!p.nodeflate).then(|| p.deflate.unwrap_or(carrier::ppp::ccp::Sizes::MAX)),
-        deflate_draft: !p.nodeflatedraft,
-        bsd: (!p.nobsdcomp).then(|| p.bsdcomp.unwrap_or(carrier::ppp::ccp::Sizes::MAX)),
-    });
-    c.ccp_fsm = fsm;
-    c
+        nomagic: p.nomagic,
+        noaccomp: p.noaccomp,
+        nopcomp: p.nopcomp,
+        ipv6: p.ipv6.clone(),
+        noipv6: p.noipv6,
+        ipv6cp_accept_local: p.ipv6cp_accept_local,
+        ipv6cp_accept_remote: p.ipv6cp_accept_remote,
+        noip: p.noip,
+        novj: p.novj,
+        vj_max_slots: p.vj_max_slots,
+        novjccomp: p.novjccomp,
+        noccp: p.noccp,
+        deflate: p.deflate,
+        nodeflate: p.nodeflate,
+        nodeflatedraft: p.nodeflatedraft,
+        bsdcomp: p.bsdcomp,
+        nobsdcomp: p.nobsdcomp,
+    }
 }
 
-/// pppd's `+ipv6` / `ipv6 <local>,<remote>` / `noipv6` / `noip`, the
-/// flags over the profile's `ipv6` (true, false, or "LOCAL,REMOTE").
-pub fn apply_ipv6(
-    link: &mut LinkConfig,
-    p: &PppArgs,
-    profile: Option<&str>,
-    profile_noip: bool,
-) -> Result<(), Fatal> {
-    let spec = if p.noipv6 {
-        None
-    } else {
-        p.ipv6.as_deref().or(profile)
-    };
-    link.ipv6 = match spec {
-        None => None,
-        Some(s) => {
-            let (local, remote) = carrier::ppp::ipv6cp::parse_pair(s)
-                .map_err(|e| fatal(EXIT_CONFIG, format!("--ipv6: {e}")))?;
-            Some(carrier::ppp::ipv6cp::Ipv6cpConfig {
-                local,
-                remote,
-                accept_local: p.ipv6cp_accept_local,
-                accept_remote: p.ipv6cp_accept_remote,
-            })
-        }
-    };
-    link.ipv6cp_fsm = link.ipcp_fsm;
-    link.noip = p.noip || profile_noip;
-    if link.noip && link.ipv6.is_none() {
-        return Err(fatal(
-            EXIT_CONFIG,
-            "--noip without --ipv6 leaves the link nothing to carry",
-        ));
+/// [`LinkConfig::pppd`] under the flags.
+pub fn link_config(p: &PppArgs) -> LinkConfig {
+    ppp_options(p).link_config()
+}
+
+/// The flags' IPv6CP and `noip`, with no profile under them.
+pub fn apply_ipv6(link: &mut LinkConfig, p: &PppArgs) -> Result<(), Fatal> {
+    ppp_options(p)
+        .apply_ipv6(link, None, false)
+        .map_err(Fatal::from)
+}
+
+impl From<MergeError> for Fatal {
+    fn from(e: MergeError) -> Fatal {
+        fatal(EXIT_CONFIG, e.to_string())
     }
-    Ok(())
 }
 
 /// The scripts' view of an answering line; none without an interface.
@@ -184,16 +161,13 @@ pub fn hook_setup(line: &crate::LineArgs, hooks: &crate::HookArgs) -> Option<ses
     })
 }
 
-pub fn required_auth(pap: bool, chap: bool) -> Vec<AuthProto> {
-    let mut v = Vec::new();
-    if chap {
-        v.push(AuthProto::ChapMd5);
-    }
-    if pap {
-        v.push(AuthProto::Pap);
-    }
-    v
+/// `--ms-dns`, given at most twice.
+pub fn ms_dns(servers: &[Ipv4Addr]) -> Result<[Option<Ipv4Addr>; 2], Fatal> {
+    carrier::ppp::ipcp::offered_dns(servers)
+        .ok_or_else(|| fatal(EXIT_CONFIG, "at most two --ms-dns servers"))
 }
+
+pub use carrier::profile::required_auth;
 
 pub fn load_secrets(path: &Path) -> Result<SecretsTable, Fatal> {
     SecretsTable::load(path).map_err(|e| fatal(EXIT_CONFIG, e.to_string()))

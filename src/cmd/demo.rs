@@ -87,7 +87,10 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         ),
     );
 
-    let mut link = LinkConfig::default();
+    let mut link = LinkConfig::pppd();
+    // The built-in access server offers no compression.
+    link.ipcp.vj = None;
+    link.ccp = None;
     link.ipcp.request_dns = true;
     link.echo.interval = Some(Duration::from_secs(5));
     link.echo.failure = 3;

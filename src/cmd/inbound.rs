@@ -159,9 +159,7 @@ pub async fn inbound(c: InboundCommand, format: Format) -> Result<u8, Fatal> {
 
 /// `carrier answer --inbound`: serve the one enabled call.
 pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> {
-    if a.ms_dns.len() > 2 {
-        return Err(fatal(EXIT_CONFIG, "at most two --ms-dns servers"));
-    }
+    let dns = ms_dns(&a.ms_dns)?;
     // The customer's enablement decides whether a service call carries
     // IPv6 (`inbound enable --ipv6`), not the answering side's flags.
     if a.ppp.ipv6.is_some() || a.ppp.noip {
@@ -175,7 +173,7 @@ pub async fn answer_inbound(a: AnswerArgs, format: Format) -> Result<u8, Fatal> 
         state_dir: a.state.state_dir.clone(),
         link: link_config(&a.ppp),
         name: a.name.clone(),
-        ms_dns: [a.ms_dns.first().copied(), a.ms_dns.get(1).copied()],
+        ms_dns: dns,
         allow_callers: a.modem.allow_caller.clone(),
         ifname: a.line.ifname().to_string(),
         pcap: a.line.pcap.clone(),

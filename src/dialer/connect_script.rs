@@ -8,9 +8,8 @@ use serde_json::json;
 
 use crate::events::Reporter;
 use crate::exit;
-use crate::modem::chat::{ChatConfig, Script};
+use crate::modem::chat::{run_script, tty_break, ChatConfig, Script, ScriptEvent};
 use crate::modem::result::Connect;
-use crate::modem::script::{run_script, tty_break, ScriptEvent};
 use crate::modem::AtPort;
 
 /// The script's text. chat reads any script, but one with `word:` in it

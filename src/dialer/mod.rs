@@ -12,13 +12,14 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::call::CallError;
 use crate::demand::{self, DemandConfig};
 use crate::events::Reporter;
 use crate::exit;
 use crate::modem::dial::DialPlan;
 use crate::modem::hangup::HangupOptions;
 use crate::net::IpPlane;
-use crate::port::{PortError, PortSpec};
+use crate::port::PortSpec;
 use crate::ppp::{DownReason, Event};
 use crate::redial::{CallResult, Next, Redial};
 use crate::session::{self, Outcome, SessionConfig};
@@ -32,14 +33,14 @@ pub fn demand_plane(
     ifname: &str,
     demand: &DemandConfig,
     reporter: &Reporter,
-) -> Result<crate::net::tun::TunPlane, PortError> {
+) -> Result<crate::net::tun::TunPlane, CallError> {
     let unit = crate::net::tun::unit_number(ifname)
         .and_then(|u| u8::try_from(u).ok())
         .unwrap_or(0);
     let addrs = demand::placeholders(unit, 1500);
     let plane = plane
         .demand(&addrs, demand.queue)
-        .map_err(|source| PortError::Interface {
+        .map_err(|source| CallError::Interface {
             ifname: ifname.to_string(),
             source,
         })?;
@@ -94,7 +95,7 @@ pub async fn run<P: IpPlane>(
     plane: &mut P,
     reporter: &Reporter,
     mut stop: watch::Receiver<bool>,
-) -> Result<u8, PortError> {
+) -> Result<u8, CallError> {
     let mut redial = Redial::new(
         setup.persist,
         setup.holdoff,

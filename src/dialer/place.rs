@@ -8,11 +8,12 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::{CallEnd, CallSetup};
+use crate::call::CallError;
 use crate::events::Reporter;
 use crate::exit;
 use crate::modem::dial::{self, DialEvent};
 use crate::net::IpPlane;
-use crate::port::{ModemPort, PortError};
+use crate::port::ModemPort;
 
 /// How often a long wait (dialing, waiting for CONNECT) says it is still
 /// waiting.
@@ -23,7 +24,7 @@ pub(crate) async fn place_call<P: IpPlane>(
     plane: &mut P,
     reporter: &Reporter,
     stop: watch::Receiver<bool>,
-) -> Result<CallEnd, PortError> {
+) -> Result<CallEnd, CallError> {
     let mut port = ModemPort::open(&setup.port)?;
     let device = &setup.port.device;
     if setup.direct {
@@ -36,7 +37,7 @@ pub(crate) async fn place_call<P: IpPlane>(
         let outcome = line
             .run(plane, setup.session.clone(), reporter, stop)
             .await
-            .map_err(PortError::from);
+            .map_err(CallError::from);
         line.hang_up(reporter).await;
         return Ok(CallEnd::Session(Box::new(outcome?)));
     }
@@ -107,7 +108,7 @@ pub(crate) async fn place_call<P: IpPlane>(
     let outcome = line
         .run(plane, setup.session.clone(), reporter, stop)
         .await
-        .map_err(PortError::from);
+        .map_err(CallError::from);
     line.hang_up(reporter).await;
     Ok(CallEnd::Session(Box::new(outcome?)))
 }

@@ -13,9 +13,9 @@ use tokio::sync::watch;
 use super::lock::CallLock;
 use super::{call, plane, revoke, AuthKind, Store};
 use crate::answerer::{AnswerLine, AnswerSetup, Screening};
+use crate::call::CallError;
 use crate::events::Reporter;
 use crate::exit;
-use crate::port::PortError;
 use crate::ppp::auth::{AuthConfig, AuthProto, Secret};
 use crate::ppp::link::LinkConfig;
 use crate::secrets::SecretsTable;
@@ -44,7 +44,7 @@ pub async fn serve(
     setup: ServiceSetup,
     reporter: &Reporter,
     signals: watch::Receiver<bool>,
-) -> Result<u8, PortError> {
+) -> Result<u8, CallError> {
     let store = Store::new(&setup.state_dir);
     // Held until the call is over: the proof, to `enable`, `disable` and
     // the next start, that this call is alive.

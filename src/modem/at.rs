@@ -16,7 +16,8 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 
-use super::result::{Line, LineReader, ReaderConfig, ReaderStats, ResultCode, Unsolicited};
+use super::reader::{LineReader, ModemOutput, ReaderConfig, ReaderStats};
+use super::result::{ResultCode, Unsolicited};
 
 /// Result codes as words (V1), not suppressed (Q0), commands echoed (E1):
 /// what the reader and every init sequence expect.
@@ -130,15 +131,15 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
                 Err(e) => return Err(e),
             };
             match line {
-                Line::Echo(_) => {}
-                Line::Info(text) => info.push(text),
-                Line::Unsolicited(u) => self.unsolicited.push_back(u),
-                Line::Result(result) if result.is_final() => {
+                ModemOutput::Echo(_) => {}
+                ModemOutput::Info(text) => info.push(text),
+                ModemOutput::Unsolicited(u) => self.unsolicited.push_back(u),
+                ModemOutput::Result(result) if result.is_final() => {
                     tracing::debug!(cmd, %result, "modem ->");
                     return Ok(Response { info, result });
                 }
                 // An intermediate code of a table we do not know.
-                Line::Result(other) => info.push(other.to_string()),
+                ModemOutput::Result(other) => info.push(other.to_string()),
             }
         }
     }
@@ -160,9 +161,9 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     /// waiting at most `timeout`. RING and caller ID lines that arrived
     /// during a command come first, in order (unless
     /// [`AtPort::take_unsolicited`] took them).
-    pub async fn next_line(&mut self, timeout: Duration) -> Result<Line, ModemError> {
+    pub async fn next_line(&mut self, timeout: Duration) -> Result<ModemOutput, ModemError> {
         if let Some(u) = self.unsolicited.pop_front() {
-            return Ok(Line::Unsolicited(u));
+            return Ok(ModemOutput::Unsolicited(u));
         }
         let deadline = crate::deadline_after(Instant::now(), timeout);
         self.read_line(deadline).await.map_err(|e| match e {
@@ -189,8 +190,8 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         }
         loop {
             match self.read_line(deadline).await {
-                Ok(Line::Result(r)) if r.is_final() => return Some(r),
-                Ok(Line::Unsolicited(u)) => self.unsolicited.push_back(u),
+                Ok(ModemOutput::Result(r)) if r.is_final() => return Some(r),
+                Ok(ModemOutput::Unsolicited(u)) => self.unsolicited.push_back(u),
                 Ok(_) => {}
                 Err(_) => return None,
             }
@@ -276,7 +277,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     fn discard_stale(&mut self) {
         while let Some(line) = self.reader.poll_line() {
             match line {
-                Line::Unsolicited(u) => self.unsolicited.push_back(u),
+                ModemOutput::Unsolicited(u) => self.unsolicited.push_back(u),
                 other => tracing::debug!(line = ?other, "modem said, before the command"),
             }
         }
@@ -304,7 +305,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     }
 
     /// The next line, reading the port as needed until `deadline`.
-    async fn read_line(&mut self, deadline: Instant) -> Result<Line, ModemError> {
+    async fn read_line(&mut self, deadline: Instant) -> Result<ModemOutput, ModemError> {
         let mut buf = [0u8; READ_CHUNK];
         loop {
             if let Some(line) = self.reader.poll_line() {
@@ -552,7 +553,7 @@ mod tests {
         );
         assert!(matches!(
             at.next_line(T).await.unwrap(),
-            Line::Unsolicited(Unsolicited::Ring { .. })
+            ModemOutput::Unsolicited(Unsolicited::Ring { .. })
         ));
         modem.await.unwrap();
     }
@@ -685,7 +686,7 @@ mod tests {
         // Let the stale lines be read as lines first.
         assert_eq!(
             at.next_line(T).await.unwrap(),
-            Line::Result(ResultCode::NoCarrier)
+            ModemOutput::Result(ResultCode::NoCarrier)
         );
         m.write_all(b"\r\nNO CARRIER\r\n").await.unwrap();
         // Read the stale NO CARRIER into the reader without taking it.

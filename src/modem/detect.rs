@@ -35,7 +35,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::at::{AtPort, ModemError, Response};
-use super::result::{ReaderConfig, ReaderStats, ResultCode};
+use super::reader::{ReaderConfig, ReaderStats};
+use super::result::ResultCode;
 
 /// How long to let a port settle after opening (DTR up) before talking.
 const SETTLE: Duration = Duration::from_millis(100);

@@ -340,7 +340,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modem::result::ReaderConfig;
+    use crate::modem::reader::ReaderConfig;
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     /// A scripted modem: answers each command line with the next reply.

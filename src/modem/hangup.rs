@@ -18,7 +18,8 @@ use tokio::time::Instant;
 
 use super::at::{AtPort, ModemError};
 use super::blocking;
-use super::result::{Line, ReaderConfig, ResultCode};
+use super::reader::{ModemOutput, ReaderConfig};
+use super::result::ResultCode;
 
 #[derive(Clone, Debug)]
 pub struct HangupOptions {
@@ -141,9 +142,9 @@ where
             return Ok(());
         }
         match at.next_line(left).await {
-            Ok(Line::Result(ResultCode::Ok)) => return Ok(()),
+            Ok(ModemOutput::Result(ResultCode::Ok)) => return Ok(()),
             // Carrier gone already: the modem is in command state.
-            Ok(Line::Result(ResultCode::NoCarrier)) => {
+            Ok(ModemOutput::Result(ResultCode::NoCarrier)) => {
                 // Let the guard time pass so ATH0 is not glued to +++.
                 drain_for(at, opts.guard).await?;
                 return Ok(());

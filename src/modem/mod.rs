@@ -1,9 +1,10 @@
-//! Talking to a modem in command state: V.250 result codes and the line
-//! reader ([`result`]), and chat(8) scripts ([`chat`]). Both are pure: the
-//! driver that owns the port feeds them bytes and carries out what they
-//! ask. The async driver around them: [`at`] (commands over a port),
-//! [`dial`], [`answer`] (with [`screen`], who may call), [`hangup`] and
-//! [`script`] (running a chat script).
+//! Talking to a modem in command state: V.250 result codes ([`result`]),
+//! the line reader ([`reader`]), chat(8) scripts ([`chat`]) and the ring
+//! counting and screening of a call ([`answer`]). Their logic is pure: the
+//! driver that owns the port feeds it lines or bytes and carries out what
+//! it asks. The async drivers: [`at`] (commands over a port), [`dial`],
+//! [`answer`] (with [`screen`], who may call), [`hangup`] and
+//! [`run_script`] (running a chat script).
 
 pub mod answer;
 pub mod at;
@@ -11,23 +12,23 @@ pub mod chat;
 pub mod detect;
 pub mod dial;
 pub mod hangup;
+pub mod reader;
 pub mod result;
 pub mod screen;
-pub mod script;
 
 pub use answer::{
     reset_idle, wait_for_call, AnswerError, AnswerEvent, AnswerMode, AnswerOptions, Answered,
 };
 pub use at::{AtPort, DataPort, ModemError, Response};
-pub use chat::{Action, Chat, ChatConfig, ChatError, Outcome, ParseError, Script, Step, SubExpect};
+pub use chat::{
+    no_break, run_script, tty_break, Action, Chat, ChatConfig, ChatError, Outcome, ParseError,
+    Script, ScriptEvent, ScriptRun, Step, SubExpect,
+};
 pub use dial::{dial, Connected, DialError, DialEvent, DialPlan, Number};
 pub use hangup::{carrier_lost, hangup, HangupOptions};
-pub use result::{
-    CallerIdField, Connect, Line, LineReader, NumericTable, ReaderConfig, ReaderStats, ResultCode,
-    Unsolicited,
-};
+pub use reader::{LineReader, ModemOutput, ReaderConfig, ReaderStats};
+pub use result::{CallerIdField, Connect, NumericTable, ResultCode, Unsolicited};
 pub use screen::{AllowedCallers, Pattern, PatternError, RefuseReason};
-pub use script::{no_break, run_script, tty_break, ScriptEvent, ScriptRun};
 
 /// Runs a blocking control-line call (an ioctl, a simulator's control
 /// socket, tcsendbreak) without stalling the other tasks of a

@@ -20,6 +20,18 @@ pub mod opt {
 
 const DNS_OPTS: [u8; 2] = [opt::PRIMARY_DNS, opt::SECONDARY_DNS];
 
+/// The DNS servers to offer, for [`IpcpConfig::dns`], from pppd's
+/// `ms-dns` given up to twice; None for more: RFC 1877 §1.1 and §1.3
+/// have a primary and a secondary, nothing else.
+pub fn offered_dns(servers: &[Ipv4Addr]) -> Option<[Option<Ipv4Addr>; 2]> {
+    match servers {
+        [] => Some([None, None]),
+        [a] => Some([Some(*a), None]),
+        [a, b] => Some([Some(*a), Some(*b)]),
+        _ => None,
+    }
+}
+
 /// One direction of VJ compression as RFC 1332 §3.2 words it: the
 /// receiver's highest slot number and whether it takes packets that leave
 /// the slot number out.
@@ -366,6 +378,15 @@ mod tests {
     use super::*;
 
     const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+
+    #[test]
+    fn at_most_two_dns_servers_are_offered() {
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(10, 0, 0, 54));
+        assert_eq!(offered_dns(&[]), Some([None, None]));
+        assert_eq!(offered_dns(&[a]), Some([Some(a), None]));
+        assert_eq!(offered_dns(&[a, b]), Some([Some(a), Some(b)]));
+        assert_eq!(offered_dns(&[a, b, a]), None);
+    }
     const ALIAS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
     const GIVEN: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 5);
 

@@ -11,6 +11,7 @@ pub mod ccp;
 pub mod chap;
 pub mod compress;
 pub mod datagram;
+pub mod defaults;
 pub mod deflate;
 pub mod fsm;
 pub mod ipcp;

@@ -4,6 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use thiserror::Error;
+
 use crate::secrets::SecretsError;
 
 /// What went wrong with a profile; see [`ProfileError`].
@@ -141,4 +143,16 @@ pub(super) fn one_line(message: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A profile and flags that make no call: a configuration error, in one
+/// line.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct MergeError(String);
+
+impl MergeError {
+    pub fn new(message: impl Into<String>) -> MergeError {
+        MergeError(message.into())
+    }
 }

@@ -30,6 +30,8 @@ mod error;
 mod field_path;
 mod fields;
 mod locate;
+mod options;
+mod resolve;
 mod validate;
 
 use std::fs;
@@ -46,9 +48,14 @@ use crate::secrets::read_private;
 use error::{one_line, shorten_unknown_field};
 use field_path::{key, line_of, locate_in_table, path_string, span_of};
 
-pub use error::{ProfileError, ProfileErrorKind};
+pub use error::{MergeError, ProfileError, ProfileErrorKind};
 pub use fields::{AsyncMap, Flow, Ipv6Setting, Password, PhoneNumber};
 pub use locate::{config_dirs, config_dirs_from, resolve_device};
+pub use options::PppOptions;
+pub use resolve::{
+    merge, required_auth, DialOverrides, ResolvedDial, DEFAULT_HOLDOFF, DEFAULT_IFNAME,
+    DEFAULT_MAXFAIL,
+};
 pub use validate::{
     check_ifname, check_init_command, is_dialable, MAX_SECONDS, SPEEDS, STANDARD_SPEEDS,
 };

@@ -237,16 +237,21 @@ fn open_pty() -> io::Result<(OwnedFd, PathBuf, File)> {
 }
 
 /// The client configuration `carrier dial --user U --password P` builds:
-/// authenticates itself with either protocol, asks for an address.
+/// authenticates itself with either protocol, asks for an address; but
+/// neither VJ nor CCP, so the attacks' datagrams go out as written and
+/// the firewall sees exactly what the test sent.
 pub fn client_config(user: &str, password: &[u8]) -> LinkConfig {
-    LinkConfig {
+    let mut c = LinkConfig {
         auth: AuthConfig {
             name: user.to_string(),
             password: Some(Secret::new(password)),
             ..AuthConfig::default()
         },
-        ..LinkConfig::default()
-    }
+        ..LinkConfig::pppd()
+    };
+    c.ipcp.vj = None;
+    c.ccp = None;
+    c
 }
 
 impl Hostile {

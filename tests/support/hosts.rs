@@ -1,5 +1,5 @@
-//! Test hosts' plumbing shared by the namespace tests: a checked command,
-//! a veth pair between the console and a partition, and an echo service.
+//! Test hosts' plumbing shared by the namespace tests: a checked command
+//! and an echo service (the hosts themselves: lab.rs).
 
 use std::process::{Command, Output};
 
@@ -11,54 +11,6 @@ pub fn ok(o: Output, what: &str) {
         "{what}: {}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-pub fn veth(console: &Netns, lpar: &Netns, tag: &str, console_addr: &str, lpar_addr: &str) {
-    let (a, b) = (
-        format!("c{tag}{}", std::process::id() % 100000),
-        format!("l{tag}{}", std::process::id() % 100000),
-    );
-    ok(
-        Command::new("ip")
-            .args([
-                "link",
-                "add",
-                &a,
-                "netns",
-                console.name(),
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &b,
-                "netns",
-                lpar.name(),
-            ])
-            .output()
-            .unwrap(),
-        "veth",
-    );
-    ok(
-        console.run(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{console_addr}/24"),
-            "dev",
-            &a,
-        ]),
-        "addr",
-    );
-    ok(console.run(&["ip", "link", "set", &a, "up"]), "up");
-    ok(
-        lpar.run(&["ip", "addr", "add", &format!("{lpar_addr}/24"), "dev", &b]),
-        "addr",
-    );
-    ok(lpar.run(&["ip", "link", "set", &b, "up"]), "up");
-    ok(
-        lpar.run(&["ip", "route", "add", "default", "via", console_addr]),
-        "route",
     );
 }
 

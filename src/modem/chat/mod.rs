@@ -1,4 +1,4 @@
-//! chat(8) scripts: the parser and a sans-IO interpreter.
+//! chat(8) scripts: the parser, a sans-IO interpreter and its driver.
 //!
 //! The syntax and meaning follow chat 1.x as shipped with pppd 2.4/2.5
 //! (chat/chat.c and chat.8 in ppp-project/ppp): expect-send pairs, `''`,
@@ -12,7 +12,8 @@
 //! The interpreter is driven like the PPP core: [`Chat::feed`] bytes from
 //! the modem, [`Chat::handle_timeout`] at [`Chat::poll_timeout`], and
 //! drain [`Chat::poll_action`] (bytes to send, pauses, breaks, messages).
-//! It owns no port and no clock.
+//! It owns no port and no clock; [`run_script`] is the async driver that
+//! does, over an [`AtPort`](crate::modem::AtPort).
 //!
 //! Where this differs from chat.c, on purpose:
 //! * The whole script is parsed before anything is sent, so a malformed
@@ -30,6 +31,7 @@
 mod error;
 mod escape;
 mod interp;
+mod run;
 mod script;
 
 use std::time::Duration;
@@ -37,6 +39,7 @@ use std::time::Duration;
 pub use error::{ChatError, ParseError};
 pub use escape::visible;
 pub use interp::{Action, Chat, ChatConfig, Outcome};
+pub use run::{no_break, run_script, tty_break, ScriptEvent, ScriptRun};
 pub use script::{Script, Step, SubExpect};
 
 /// chat's DEFAULT_CHAT_TIMEOUT, also what `TIMEOUT 0` restores.

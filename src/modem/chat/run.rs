@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use carrier_hw::LinesError;
 
-use super::at::{AtPort, ModemError};
-use super::chat::{visible, Action, Chat, ChatConfig, ChatError, Outcome, Script};
+use super::{visible, Action, Chat, ChatConfig, ChatError, Outcome, Script};
+use crate::modem::at::{AtPort, ModemError};
 
 /// What a script tells its user as it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub fn no_break<P>(_: &P) -> Result<(), LinesError> {
 /// A real tty's break, tcsendbreak(3).
 pub fn tty_break<P: std::os::fd::AsRawFd>(port: &P) -> Result<(), LinesError> {
     // tcsendbreak blocks for a quarter to half a second.
-    super::blocking(|| carrier_hw::send_break(port))
+    crate::modem::blocking(|| carrier_hw::send_break(port))
 }
 
 /// Runs `script` on `at`'s port. Bytes the script left unread (after
@@ -185,7 +185,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modem::result::ReaderConfig;
+    use crate::modem::reader::ReaderConfig;
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
 
     fn cfg() -> ChatConfig {

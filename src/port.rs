@@ -18,11 +18,13 @@ use crate::modem::{AtPort, DataPort, ModemError, ReaderConfig};
 use crate::net::IpPlane;
 use crate::session::{self, Outcome, SessionConfig, SessionError};
 
-pub type Lines = Box<dyn ModemLines + Send + Sync>;
+/// A port's modem control lines: its tty's own, or a PTY's from whoever
+/// made it.
+pub type ControlLines = Box<dyn ModemLines + Send + Sync>;
 
 /// Control lines for a PTY, from whoever made it: a PTY has none of its
 /// own, and the library knows nothing of the simulator that supplies them.
-pub type PtyLines = fn(&Path) -> Option<Lines>;
+pub type PtyLines = fn(&Path) -> Option<ControlLines>;
 
 /// Why the port could not be had or made ready: locked, opened, its
 /// modem initialised. A whole call's failure is a
@@ -83,7 +85,7 @@ pub fn default_lock_dir() -> PathBuf {
 /// (the same open file, not a second open by a path that may have moved).
 /// A PTY has none; whoever made it may supply them. Otherwise result codes
 /// and LCP echoes are all there is, said once.
-fn control_lines(spec: &PortSpec, tty: &AsyncTty) -> Option<Lines> {
+fn control_lines(spec: &PortSpec, tty: &AsyncTty) -> Option<ControlLines> {
     use std::os::fd::AsFd;
     if tty.is_pty() {
         if let Some(l) = spec.pty_lines.and_then(|f| f(&spec.device)) {
@@ -104,7 +106,7 @@ fn control_lines(spec: &PortSpec, tty: &AsyncTty) -> Option<Lines> {
 /// A locked, open port in command state.
 pub struct ModemPort {
     pub at: AtPort<AsyncTty>,
-    pub lines: Option<Lines>,
+    pub lines: Option<ControlLines>,
     lock: PortLock,
 }
 
@@ -182,7 +184,7 @@ impl ModemPort {
 /// A port with a call up.
 pub struct CallLine {
     data: DataPort<AsyncTty>,
-    lines: Option<Lines>,
+    lines: Option<ControlLines>,
     lock: PortLock,
     /// None on a null-modem line: nothing to hang up.
     hangup: Option<HangupOptions>,

@@ -14,7 +14,7 @@ use carrier::modem::{
     AtPort, DialError, DialEvent, DialPlan, HangupOptions, ModemError, ModemOutput, Number,
     ReaderConfig, ResultCode,
 };
-use carrier_hw::{AsyncTty, Lines, LinesError, ModemLines, Pty};
+use carrier_hw::{AsyncTty, InputCircuits, LinesError, ModemLines, Pty};
 use carrier_sim::CtlLines;
 use carrier_sim::Destination::{Busy, Modem, NoAnswer, NoDialtone, Service};
 use carrier_sim::{CallInfo, Sim, SimConfig, TimeScale};
@@ -476,7 +476,7 @@ impl ModemLines for Recorder<'_> {
     fn set_rts(&self, on: bool) -> Result<(), LinesError> {
         self.inner.set_rts(on)
     }
-    fn get(&self) -> Result<Lines, LinesError> {
+    fn get(&self) -> Result<InputCircuits, LinesError> {
         self.inner.get()
     }
 }

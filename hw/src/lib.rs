@@ -16,7 +16,7 @@ pub mod tty;
 pub use dirwatch::{wait_in_dir, DirWatch, Recheck};
 pub use enumerate::{available_ports, Enumerator, PciInfo, PortInfo, PortKind, UsbInfo};
 pub use lines::{
-    hangup_by_dtr, hangup_by_dtr_async, send_break, LineMask, Lines, LinesError, ModemLines,
+    hangup_by_dtr, hangup_by_dtr_async, send_break, InputCircuits, LineMask, LinesError, ModemLines,
 };
 pub use lock::{LockError, LockOptions, PortLock};
 pub use miwait::wait_for_change;

@@ -43,7 +43,7 @@ impl LinesError {
 
 /// The input circuits as last read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Lines {
+pub struct InputCircuits {
     /// Data Carrier Detect (V.24 circuit 109): a call is up.
     pub dcd: bool,
     /// Ring Indicator (circuit 125).
@@ -54,9 +54,9 @@ pub struct Lines {
     pub cts: bool,
 }
 
-impl Lines {
-    fn from_bits(bits: libc::c_int) -> Lines {
-        Lines {
+impl InputCircuits {
+    fn from_bits(bits: libc::c_int) -> InputCircuits {
+        InputCircuits {
             dcd: bits & libc::TIOCM_CAR != 0,
             ri: bits & libc::TIOCM_RNG != 0,
             dsr: bits & libc::TIOCM_DSR != 0,
@@ -130,7 +130,7 @@ pub trait ModemLines {
     fn set_dtr(&self, on: bool) -> Result<(), LinesError>;
     /// Raises or drops Request To Send.
     fn set_rts(&self, on: bool) -> Result<(), LinesError>;
-    fn get(&self) -> Result<Lines, LinesError>;
+    fn get(&self) -> Result<InputCircuits, LinesError>;
     /// Blocks until one of `mask`'s lines changes (Ok(true)) or `timeout`
     /// passes (Ok(false)), through TIOCMIWAIT where the device has it
     /// (see the `miwait` module); then read the lines with `get`.
@@ -181,8 +181,8 @@ pub fn fd_set_rts(fd: BorrowedFd<'_>, on: bool) -> Result<(), LinesError> {
 }
 
 /// The control lines of whatever file descriptor `fd` refers to.
-pub fn fd_get(fd: BorrowedFd<'_>) -> Result<Lines, LinesError> {
-    get_bits(fd.as_raw_fd()).map(Lines::from_bits)
+pub fn fd_get(fd: BorrowedFd<'_>) -> Result<InputCircuits, LinesError> {
+    get_bits(fd.as_raw_fd()).map(InputCircuits::from_bits)
 }
 
 /// Raises DTR again when dropped, so that a hang-up interrupted half way
@@ -268,10 +268,10 @@ mod tests {
 
     #[test]
     fn bits_decode() {
-        let l = Lines::from_bits(libc::TIOCM_CAR | libc::TIOCM_CTS);
+        let l = InputCircuits::from_bits(libc::TIOCM_CAR | libc::TIOCM_CTS);
         assert_eq!(
             l,
-            Lines {
+            InputCircuits {
                 dcd: true,
                 ri: false,
                 dsr: false,
@@ -279,8 +279,8 @@ mod tests {
             }
         );
         assert_eq!(
-            Lines::from_bits(libc::TIOCM_RNG | libc::TIOCM_DSR),
-            Lines {
+            InputCircuits::from_bits(libc::TIOCM_RNG | libc::TIOCM_DSR),
+            InputCircuits {
                 dcd: false,
                 ri: true,
                 dsr: true,
@@ -300,8 +300,8 @@ mod tests {
         fn set_rts(&self, _on: bool) -> Result<(), LinesError> {
             Ok(())
         }
-        fn get(&self) -> Result<Lines, LinesError> {
-            Ok(Lines::default())
+        fn get(&self) -> Result<InputCircuits, LinesError> {
+            Ok(InputCircuits::default())
         }
     }
 

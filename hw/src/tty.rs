@@ -30,7 +30,7 @@ use thiserror::Error;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::lines::{self, LineMask, Lines, LinesError, ModemLines};
+use crate::lines::{self, InputCircuits, LineMask, LinesError, ModemLines};
 use crate::miwait;
 
 #[derive(Debug, Error)]
@@ -539,7 +539,7 @@ macro_rules! impl_modem_lines {
             fn set_rts(&self, on: bool) -> Result<(), LinesError> {
                 lines::fd_set_rts(self.as_fd(), on)
             }
-            fn get(&self) -> Result<Lines, LinesError> {
+            fn get(&self) -> Result<InputCircuits, LinesError> {
                 lines::fd_get(self.as_fd())
             }
             fn wait_change(&self, mask: LineMask, timeout: Duration) -> Result<bool, LinesError> {

@@ -20,7 +20,7 @@ use crate::error::SimError;
 
 /// The modem's control lines as a DTE sees them, and the DTR it sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lines {
+pub struct CircuitState {
     pub dcd: bool,
     pub ri: bool,
     pub dsr: bool,
@@ -30,7 +30,7 @@ pub struct Lines {
     pub dtr: bool,
 }
 
-impl Lines {
+impl CircuitState {
     fn fields(&self) -> [(&'static str, bool); 5] {
         [
             ("DCD", self.dcd),
@@ -42,7 +42,7 @@ impl Lines {
     }
 
     /// Only the lines that differ from `before`, or None.
-    pub fn diff(&self, before: &Lines) -> Option<String> {
+    pub fn diff(&self, before: &CircuitState) -> Option<String> {
         let parts: Vec<String> = self
             .fields()
             .iter()
@@ -54,7 +54,7 @@ impl Lines {
     }
 }
 
-impl fmt::Display for Lines {
+impl fmt::Display for CircuitState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self
             .fields()
@@ -97,13 +97,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
 pub struct Request {
     pub client: u64,
     pub command: Option<Command>,
-    pub reply: Option<oneshot::Sender<Lines>>,
+    pub reply: Option<oneshot::Sender<CircuitState>>,
 }
 
 /// Listens on `path` (replacing a stale socket) until the task is aborted.
 pub fn serve(
     path: &Path,
-    lines: watch::Receiver<Lines>,
+    lines: watch::Receiver<CircuitState>,
     requests: mpsc::Sender<Request>,
 ) -> Result<JoinHandle<()>, SimError> {
     remove_stale(path)?;
@@ -130,7 +130,7 @@ fn remove_stale(path: &Path) -> Result<(), SimError> {
 
 async fn accept_loop(
     listener: UnixListener,
-    lines: watch::Receiver<Lines>,
+    lines: watch::Receiver<CircuitState>,
     requests: mpsc::Sender<Request>,
 ) {
     let mut next_id = 0u64;
@@ -151,7 +151,7 @@ async fn accept_loop(
 async fn client(
     stream: UnixStream,
     id: u64,
-    mut lines: watch::Receiver<Lines>,
+    mut lines: watch::Receiver<CircuitState>,
     requests: mpsc::Sender<Request>,
 ) {
     let (r, mut w) = stream.into_split();
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn formats_lines_and_changes() {
-        let a = Lines {
+        let a = CircuitState {
             dcd: true,
             ri: false,
             dsr: true,
@@ -229,7 +229,7 @@ mod tests {
             dtr: true,
         };
         assert_eq!(a.to_string(), "DCD 1 RI 0 DSR 1 CTS 1 DTR 1");
-        let b = Lines {
+        let b = CircuitState {
             dcd: false,
             ri: true,
             ..a

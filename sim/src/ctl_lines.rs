@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use carrier_hw::{Lines, LinesError, ModemLines};
+use carrier_hw::{InputCircuits, LinesError, ModemLines};
 
 /// How long a command may take to be answered.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -70,7 +70,7 @@ impl CtlLines {
     }
 
     /// Sends one command and returns the state it reports.
-    fn command(&self, cmd: &str) -> Result<Lines, LinesError> {
+    fn command(&self, cmd: &str) -> Result<InputCircuits, LinesError> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         // Taken out while in use: put back only after a clean exchange.
         let mut conn = match guard.take() {
@@ -105,7 +105,7 @@ fn open(path: &Path, timeout: Duration) -> io::Result<BufReader<UnixStream>> {
     Ok(BufReader::new(s))
 }
 
-fn exchange(conn: &mut BufReader<UnixStream>, cmd: &str) -> io::Result<Lines> {
+fn exchange(conn: &mut BufReader<UnixStream>, cmd: &str) -> io::Result<InputCircuits> {
     conn.get_mut().write_all(format!("{cmd}\n").as_bytes())?;
     for _ in 0..=MAX_PUSHED {
         let mut line = String::new();
@@ -143,7 +143,7 @@ fn exchange(conn: &mut BufReader<UnixStream>, cmd: &str) -> io::Result<Lines> {
 
 /// A full report (`DCD 1 RI 0 DSR 1 CTS 1 DTR 1`), or None for a partial
 /// one or anything else.
-pub(crate) fn parse_full(line: &str) -> Option<Lines> {
+pub(crate) fn parse_full(line: &str) -> Option<InputCircuits> {
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.len() % 2 != 0 {
         return None;
@@ -163,7 +163,7 @@ pub(crate) fn parse_full(line: &str) -> Option<Lines> {
             _ => {}
         }
     }
-    Some(Lines {
+    Some(InputCircuits {
         dcd: dcd?,
         ri: ri?,
         dsr: dsr?,
@@ -180,7 +180,7 @@ impl ModemLines for CtlLines {
         self.command(if on { "RTS 1" } else { "RTS 0" }).map(|_| ())
     }
 
-    fn get(&self) -> Result<Lines, LinesError> {
+    fn get(&self) -> Result<InputCircuits, LinesError> {
         self.command("GET")
     }
 }
@@ -195,7 +195,7 @@ mod tests {
     fn parses_reports() {
         assert_eq!(
             parse_full("DCD 1 RI 0 DSR 1 CTS 1 DTR 1"),
-            Some(Lines {
+            Some(InputCircuits {
                 dcd: true,
                 ri: false,
                 dsr: true,

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::at::{Dial, Effect, Executed, Interpreter, ResultCode, Then};
 use crate::cid::{self, CallingLine};
-use crate::ctl::{self, Lines};
+use crate::ctl::{self, CircuitState};
 use crate::escape::Escape;
 use crate::exchange::{Caller, Connection, Destination, Exchange, Offer, Progress, Route};
 use crate::fault::FaultSpec;
@@ -98,7 +98,7 @@ pub(crate) struct Io {
     pub port_out: mpsc::Sender<Vec<u8>>,
     pub offers: mpsc::Receiver<Offer>,
     pub ctl: mpsc::Receiver<ctl::Request>,
-    pub lines: watch::Sender<Lines>,
+    pub lines: watch::Sender<CircuitState>,
 }
 
 #[derive(Debug)]
@@ -197,8 +197,8 @@ impl Modem {
         }
     }
 
-    pub(crate) fn lines(&self) -> Lines {
-        Lines {
+    pub(crate) fn lines(&self) -> CircuitState {
+        CircuitState {
             dcd: self.at.settings().dcd_mode == 0 || self.call_r.is_some(),
             ri: self.ri_off.is_some(),
             dsr: true,
@@ -664,7 +664,7 @@ impl Modem {
         self.state = State::Idle;
     }
 
-    fn on_ctl(&mut self, request: ctl::Request, lines: &watch::Sender<Lines>) {
+    fn on_ctl(&mut self, request: ctl::Request, lines: &watch::Sender<CircuitState>) {
         match request.command {
             Some(ctl::Command::Dtr(level)) => {
                 self.ctl_dtr.insert(request.client, level);
@@ -724,7 +724,7 @@ impl Modem {
     }
 }
 
-fn publish(lines: &watch::Sender<Lines>, now: Lines) {
+fn publish(lines: &watch::Sender<CircuitState>, now: CircuitState) {
     lines.send_if_modified(|l| {
         let changed = *l != now;
         *l = now;

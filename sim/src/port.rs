@@ -40,13 +40,13 @@ const READ_CHUNK: usize = 256;
 const PENDING_LIMIT: usize = 4096;
 const RETRY: Duration = Duration::from_millis(5);
 
-pub struct ModemPort {
+pub struct SimPty {
     master: File,
     slave_path: PathBuf,
 }
 
-impl ModemPort {
-    pub fn open() -> Result<ModemPort, HwError> {
+impl SimPty {
+    pub fn open() -> Result<SimPty, HwError> {
         let ptmx = PathBuf::from("/dev/ptmx");
         let err = |source: nix::Error| HwError::Open {
             path: ptmx.clone(),
@@ -65,7 +65,7 @@ impl ModemPort {
         let flags = fcntl(pair.master.as_raw_fd(), FcntlArg::F_GETFL).map_err(err)?;
         let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         fcntl(pair.master.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(err)?;
-        Ok(ModemPort {
+        Ok(SimPty {
             master: File::from(pair.master),
             slave_path,
         })

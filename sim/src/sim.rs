@@ -10,12 +10,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::at::Interpreter;
-use crate::ctl::{self, Lines};
+use crate::ctl::{self, CircuitState};
 use crate::error::SimError;
 use crate::exchange::{builtin_services, Destination, Exchange, Route, Service, Timing};
 use crate::fault::FaultSpec;
 use crate::modem::{Io, Modem, ModemSpec};
-use crate::port::ModemPort;
+use crate::port::SimPty;
 use crate::scale::TimeScale;
 
 /// Everything the simulator is started with.
@@ -138,13 +138,13 @@ impl Sim {
             .enumerate()
         {
             let name = format!("modem{i}");
-            let port = ModemPort::open()?;
+            let port = SimPty::open()?;
             let link = dir.join(&name);
             replace_symlink(port.slave_path(), &link)?;
             sim.links.push(link);
             tracing::info!(modem = %name, model = spec.model.id, speed = spec.speed(), pty = %port.slave_path().display(), "modem ready");
             let modem = Modem::new(i, spec, at, exchange.clone());
-            let (lines_tx, lines_rx) = watch::channel::<Lines>(modem.lines());
+            let (lines_tx, lines_rx) = watch::channel::<CircuitState>(modem.lines());
             let (ctl_tx, ctl_rx) = mpsc::channel(16);
             let ctl_path = dir.join(format!("{name}.ctl"));
             sim.tasks.push(ctl::serve(&ctl_path, lines_rx, ctl_tx)?);

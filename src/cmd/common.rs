@@ -65,7 +65,7 @@ pub fn port_spec(device: &Path, line: &crate::LineArgs, lock_dir: Option<&Path>)
     }
 }
 
-pub fn sim_lines(device: &Path) -> Option<carrier::port::Lines> {
+pub fn sim_lines(device: &Path) -> Option<carrier::port::ControlLines> {
     carrier_sim::lines_for(device)
 }
 

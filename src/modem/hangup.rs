@@ -244,7 +244,7 @@ async fn watch_dcd(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carrier_hw::Lines;
+    use carrier_hw::InputCircuits;
     use std::sync::Mutex;
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
 
@@ -266,15 +266,15 @@ mod tests {
         fn set_rts(&self, _: bool) -> Result<(), LinesError> {
             Ok(())
         }
-        fn get(&self) -> Result<Lines, LinesError> {
+        fn get(&self) -> Result<InputCircuits, LinesError> {
             if !self.supported {
                 return Err(LinesError::Unsupported);
             }
             let mut d = self.dcd.lock().unwrap();
             let dcd = if d.len() > 1 { d.remove(0) } else { d[0] };
-            Ok(Lines {
+            Ok(InputCircuits {
                 dcd,
-                ..Lines::default()
+                ..InputCircuits::default()
             })
         }
     }

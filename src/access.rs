@@ -91,11 +91,9 @@ impl AccessServer {
     }
 
     fn link_config(&self, peer: Ipv4Addr) -> LinkConfig {
+        // The dial-in point runs the PPP a pppd dial-in point runs: VJ
+        // and CCP offered, as `carrier dial` offers them.
         let mut link = LinkConfig::pppd();
-        // The dial-in point has never offered compression: the dial
-        // tests and the demo measure plain links against it.
-        link.ipcp.vj = None;
-        link.ccp = None;
         link.lcp.require_auth = self.cfg.require.clone();
         link.ipcp.local = Some(self.cfg.local);
         link.ipcp.remote = Some(peer);

@@ -87,10 +87,8 @@ pub async fn demo(a: DemoArgs, format: Format) -> Result<u8, Fatal> {
         ),
     );
 
+    // The demo dials with what `carrier dial` runs.
     let mut link = LinkConfig::pppd();
-    // The built-in access server offers no compression.
-    link.ipcp.vj = None;
-    link.ccp = None;
     link.ipcp.request_dns = true;
     link.echo.interval = Some(Duration::from_secs(5));
     link.echo.failure = 3;

@@ -103,7 +103,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         }
         let line = format!("{cmd}\r");
         self.reader.expect_echo(line.as_bytes());
-        let deadline = crate::deadline_after(Instant::now(), timeout);
+        let deadline = crate::deadline::after(Instant::now(), timeout);
         self.write(line.as_bytes(), deadline, cmd).await?;
         let mut info = Vec::new();
         loop {
@@ -165,7 +165,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
         if let Some(u) = self.unsolicited.pop_front() {
             return Ok(ModemOutput::Unsolicited(u));
         }
-        let deadline = crate::deadline_after(Instant::now(), timeout);
+        let deadline = crate::deadline::after(Instant::now(), timeout);
         self.read_line(deadline).await.map_err(|e| match e {
             ModemError::Timeout { what, .. } => ModemError::Timeout {
                 what,
@@ -184,7 +184,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     /// does it (V.250 §6.3.1.9), and the modem answers NO CARRIER. Waits
     /// for that final result at most `timeout`; returns it if it came.
     pub async fn abort_call(&mut self, timeout: Duration) -> Option<ResultCode> {
-        let deadline = crate::deadline_after(Instant::now(), timeout);
+        let deadline = crate::deadline::after(Instant::now(), timeout);
         if self.write(b"\r", deadline, "abort").await.is_err() {
             return None;
         }
@@ -226,7 +226,7 @@ impl<P: AsyncRead + AsyncWrite + Unpin> AtPort<P> {
     pub async fn write_raw(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), ModemError> {
         self.write(
             bytes,
-            crate::deadline_after(Instant::now(), timeout),
+            crate::deadline::after(Instant::now(), timeout),
             "write",
         )
         .await

@@ -240,7 +240,7 @@ struct Target {
 pub async fn detect(ports: Vec<PathBuf>, opts: DetectOptions) -> Vec<DetectResult> {
     let targets = targets(ports);
     let opts = Arc::new(opts);
-    let deadline = crate::deadline_after(Instant::now(), opts.total);
+    let deadline = crate::deadline::after(Instant::now(), opts.total);
     let mut set = JoinSet::new();
     for (i, t) in targets.iter().cloned().enumerate() {
         let opts = opts.clone();
@@ -248,7 +248,8 @@ pub async fn detect(ports: Vec<PathBuf>, opts: DetectOptions) -> Vec<DetectResul
     }
     let mut results: Vec<Option<DetectResult>> = vec![None; targets.len()];
     loop {
-        match tokio::time::timeout_at(crate::deadline_after(deadline, GRACE), set.join_next()).await
+        match tokio::time::timeout_at(crate::deadline::after(deadline, GRACE), set.join_next())
+            .await
         {
             Ok(Some(Ok((i, r)))) => results[i] = Some(r),
             Ok(Some(Err(e))) => tracing::warn!(error = %e, "a port probe failed"),
@@ -419,7 +420,8 @@ async fn probe(t: Target, opts: &DetectOptions, deadline: Instant) -> DetectResu
             Err(e) => return DetectResult::not_a_modem(port, open_reason(e)),
         };
         let mut at = AtPort::new(tty, ReaderConfig::default());
-        tokio::time::sleep_until(deadline.min(crate::deadline_after(Instant::now(), SETTLE))).await;
+        tokio::time::sleep_until(deadline.min(crate::deadline::after(Instant::now(), SETTLE)))
+            .await;
         let tries = if i == 0 {
             HELLO_TRIES_FIRST
         } else {

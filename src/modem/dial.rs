@@ -198,7 +198,7 @@ where
         return Err(DialError::NoNumbers);
     }
     let start = Instant::now();
-    let deadline = crate::deadline_after(start, plan.deadline);
+    let deadline = crate::deadline::after(start, plan.deadline);
     let mut tries = 0u32;
     let past_deadline = |tries| DialError::Deadline {
         after: plan.deadline,
@@ -223,7 +223,7 @@ where
     let mut last = String::new();
     for pass in 0..=plan.retries {
         if pass > 0 {
-            let resume = crate::deadline_after(Instant::now(), plan.backoff);
+            let resume = crate::deadline::after(Instant::now(), plan.backoff);
             if resume >= deadline {
                 return Err(past_deadline(tries));
             }

@@ -40,7 +40,7 @@ pub fn is_dialable(s: &str) -> bool {
 }
 
 /// The longest time a profile may give, in seconds (about 31 years).
-pub const MAX_SECONDS: u64 = 1_000_000_000;
+pub const MAX_SECONDS: u64 = crate::deadline::FOREVER_SECS;
 
 /// A network interface name Linux takes: 1 to 15 bytes (IFNAMSIZ is 16
 /// with the NUL), no `/`, `:` or spaces, not `.` or `..`.

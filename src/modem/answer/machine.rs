@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{AnswerError, AnswerEvent, AnswerMode, AnswerOptions, Answered};
+use crate::deadline::after_std;
 use crate::modem::reader::ModemOutput;
 use crate::modem::result::{CallerIdField, Connect, ResultCode, Unsolicited};
 use crate::modem::screen::{RefuseReason, Verdict};
-use crate::std_deadline_after;
 
 /// How long the modem gets to give up a call we abandon.
 const ABORT_WAIT: Duration = Duration::from_secs(3);
@@ -128,7 +128,7 @@ impl CallWait {
         let wait = CallWait {
             opts: opts.clone(),
             start: now,
-            overall: opts.ring_timeout.map(|d| std_deadline_after(now, d)),
+            overall: opts.ring_timeout.map(|d| after_std(now, d)),
             call: Call::default(),
             refused: 0,
             actions: VecDeque::new(),
@@ -265,8 +265,8 @@ impl CallWait {
 
     fn call_deadline(&self) -> Option<Instant> {
         match (self.call.answering, self.call.last_heard) {
-            (Some(t), _) => Some(std_deadline_after(t, self.opts.connect_timeout)),
-            (None, Some(t)) => Some(std_deadline_after(t, self.opts.ring_gap)),
+            (Some(t), _) => Some(after_std(t, self.opts.connect_timeout)),
+            (None, Some(t)) => Some(after_std(t, self.opts.ring_gap)),
             (None, None) => None,
         }
     }

@@ -200,7 +200,7 @@ where
         let until = wait
             .poll_timeout()
             .map(Instant::from_std)
-            .unwrap_or_else(|| crate::deadline_after(t, IDLE_SLICE));
+            .unwrap_or_else(|| crate::deadline::after(t, IDLE_SLICE));
         match at.next_line(until.saturating_duration_since(t)).await {
             Ok(line) => wait.handle_line(line, now()),
             Err(ModemError::Timeout { .. }) => wait.handle_timeout(now()),

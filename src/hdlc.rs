@@ -256,6 +256,22 @@ impl Encoder {
             scratch.extend_from_slice(&protocol.to_be_bytes());
         }
         scratch.extend_from_slice(info);
+        self.seal(default, opening_flag, out);
+    }
+
+    /// Appends `body` (address, control, protocol and information octets
+    /// as they are, well-formed or not) as one frame with its FCS, under
+    /// the current ACCM, opening flag included.
+    pub fn encode_raw(&mut self, body: &[u8], out: &mut BytesMut) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(body);
+        self.seal(false, true, out);
+    }
+
+    /// Appends the FCS to the unstuffed frame in `scratch` and stuffs it
+    /// onto `out`, with the default escapes or the peer's.
+    fn seal(&mut self, default: bool, opening_flag: bool, out: &mut BytesMut) {
+        let scratch = &mut self.scratch;
         let mut fcs = [0u8; 4];
         let n = self.fcs.compute(scratch, &mut fcs);
         scratch.extend_from_slice(&fcs[..n]);

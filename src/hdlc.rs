@@ -260,12 +260,13 @@ impl Encoder {
     }
 
     /// Appends `body` (address, control, protocol and information octets
-    /// as they are, well-formed or not) as one frame with its FCS, under
-    /// the current ACCM, opening flag included.
+    /// as they are, well-formed or not) as one frame with its FCS, opening
+    /// flag included, every control character escaped as under the
+    /// default ACCM: a receiver decodes it whatever ACCM it has.
     pub fn encode_raw(&mut self, body: &[u8], out: &mut BytesMut) {
         self.scratch.clear();
         self.scratch.extend_from_slice(body);
-        self.seal(false, true, out);
+        self.seal(true, true, out);
     }
 
     /// Appends the FCS to the unstuffed frame in `scratch` and stuffs it
@@ -806,6 +807,20 @@ mod tests {
         let mut out = BytesMut::new();
         e.encode(protocol, info, &mut out);
         out.to_vec()
+    }
+
+    #[test]
+    fn a_raw_frame_decodes_to_its_octets_under_any_accm() {
+        let mut e = Encoder::new();
+        e.set_accm(0);
+        // No header that parses, controls in it.
+        let body = [0x12, 0x00, 0x7e, 0x7d, 0x01, 0x11];
+        let mut out = BytesMut::new();
+        e.encode_raw(&body, &mut out);
+        assert_eq!(out[0], FLAG);
+        let mut d = Decoder::default();
+        let (frames, discards) = frames_of(&mut d, &out);
+        assert_eq!((frames, discards), (vec![body.to_vec()], vec![]));
     }
 
     #[test]

@@ -257,11 +257,10 @@ impl Line {
 
     /// Appends to `wire` a frame of `body`'s octets as they are (address,
     /// control, protocol and information, whether or not they parse),
-    /// under the current ACCM: for a test's hostile peer, which writes
-    /// frames no link would. The tap sees it if its header splits. The
-    /// link neither sees nor counts it.
+    /// every control escaped so the peer decodes it under any ACCM: for a
+    /// test's hostile peer, which writes frames no link would. The tap
+    /// sees it if its header splits. The link neither sees nor counts it.
     pub fn send_raw(&mut self, body: &[u8], tap: Tap<'_>, wire: &mut BytesMut) {
-        self.sync_framing();
         if let (Some(t), Ok((protocol, info))) = (tap, split_header(body)) {
             t.frame(Direction::Outbound, protocol, info);
         }

@@ -300,7 +300,10 @@ fn idle_under_inbound_stream(filter: Option<&str>, sends: &[u64]) -> Option<u64>
         }
         let d = udp_443(false);
         let f = p.send_ip(false, &d).expect("the peer may send");
-        assert!(p.handle_frame(true, &frame_bytes(&f)).is_some(), "delivered");
+        assert!(
+            p.handle_frame(true, &frame_bytes(&f)).is_some(),
+            "delivered"
+        );
         if sends.contains(&s) {
             assert!(p.send_ip(true, &udp_443(true)).is_some());
         }
@@ -460,7 +463,11 @@ fn ncp_frames_sent_with_the_credentials_wait_for_authorization() {
                 assert_eq!(p.handle_frame(false, &frame_bytes(f)), None);
             }
             assert_eq!(p.b.link().phase(), Phase::Authenticate, "{protocol:?}");
-            assert_eq!(p.b.link_stats().not_ready, before + 2, "NCP frames discarded");
+            assert_eq!(
+                p.b.link_stats().not_ready,
+                before + 2,
+                "NCP frames discarded"
+            );
             assert_eq!(p.b.link().ipcp_state(), carrier::ppp::fsm::State::Initial);
             let out: Vec<Frame> = p.poll_transmit(false);
             assert!(
@@ -573,7 +580,10 @@ fn datagrams_travel_only_under_their_own_protocol() {
     // 0x0021, nor does garbage.
     assert_eq!(p.send_ip(true, &v6), None);
     assert_eq!(p.send_ip(true, &[0x45, 0, 0]), None);
-    assert_eq!(p.send_ip(true, &padded), Some(frame_of(proto::IPV4, &padded[..24])));
+    assert_eq!(
+        p.send_ip(true, &padded),
+        Some(frame_of(proto::IPV4, &padded[..24]))
+    );
     let s = p.a.link_stats();
     assert_eq!((s.ip_out, s.ip_out_dropped), (1, 3));
 }

@@ -193,7 +193,10 @@ impl LinePair {
     }
 
     fn events(&mut self) {
-        for (i, line, ev) in [(0, &mut self.a, &mut self.ev_a), (1, &mut self.b, &mut self.ev_b)] {
+        for (i, line, ev) in [
+            (0, &mut self.a, &mut self.ev_a),
+            (1, &mut self.b, &mut self.ev_b),
+        ] {
             while let Some(e) = line.poll_event() {
                 self.down[i] |= matches!(e, Event::Down { .. });
                 ev.push(e);
@@ -206,11 +209,14 @@ impl LinePair {
     /// settled).
     fn tick(&mut self, end: Instant) -> bool {
         let (ga, gb) = (self.gone(true), self.gone(false));
-        let next = [(!ga).then(|| self.a.poll_timeout()), (!gb).then(|| self.b.poll_timeout())]
-            .into_iter()
-            .flatten()
-            .flatten()
-            .min();
+        let next = [
+            (!ga).then(|| self.a.poll_timeout()),
+            (!gb).then(|| self.b.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .min();
         match next {
             Some(t) if t <= end => {
                 self.now = self.now.max(t);
@@ -304,7 +310,11 @@ impl LinePair {
         let got = if to_a { &self.got_a } else { &self.got_b };
         let n = got.len();
         self.deliver(to_a, wire);
-        let got = if to_a { &mut self.got_a } else { &mut self.got_b };
+        let got = if to_a {
+            &mut self.got_a
+        } else {
+            &mut self.got_b
+        };
         (got.len() > n).then(|| got.remove(n))
     }
 

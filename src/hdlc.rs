@@ -256,6 +256,23 @@ impl Encoder {
             scratch.extend_from_slice(&protocol.to_be_bytes());
         }
         scratch.extend_from_slice(info);
+        self.seal(default, opening_flag, out);
+    }
+
+    /// Appends `body` (address, control, protocol and information octets
+    /// as they are, well-formed or not) as one frame with its FCS, opening
+    /// flag included, every control character escaped as under the
+    /// default ACCM: a receiver decodes it whatever ACCM it has.
+    pub fn encode_raw(&mut self, body: &[u8], out: &mut BytesMut) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(body);
+        self.seal(true, true, out);
+    }
+
+    /// Appends the FCS to the unstuffed frame in `scratch` and stuffs it
+    /// onto `out`, with the default escapes or the peer's.
+    fn seal(&mut self, default: bool, opening_flag: bool, out: &mut BytesMut) {
+        let scratch = &mut self.scratch;
         let mut fcs = [0u8; 4];
         let n = self.fcs.compute(scratch, &mut fcs);
         scratch.extend_from_slice(&fcs[..n]);
@@ -790,6 +807,20 @@ mod tests {
         let mut out = BytesMut::new();
         e.encode(protocol, info, &mut out);
         out.to_vec()
+    }
+
+    #[test]
+    fn a_raw_frame_decodes_to_its_octets_under_any_accm() {
+        let mut e = Encoder::new();
+        e.set_accm(0);
+        // No header that parses, controls in it.
+        let body = [0x12, 0x00, 0x7e, 0x7d, 0x01, 0x11];
+        let mut out = BytesMut::new();
+        e.encode_raw(&body, &mut out);
+        assert_eq!(out[0], FLAG);
+        let mut d = Decoder::default();
+        let (frames, discards) = frames_of(&mut d, &out);
+        assert_eq!((frames, discards), (vec![body.to_vec()], vec![]));
     }
 
     #[test]

@@ -255,6 +255,18 @@ impl Line {
         encode(&mut self.enc, protocol, info, now, tap, wire);
     }
 
+    /// Appends to `wire` a frame of `body`'s octets as they are (address,
+    /// control, protocol and information, whether or not they parse),
+    /// every control escaped so the peer decodes it under any ACCM: for a
+    /// test's hostile peer, which writes frames no link would. The tap
+    /// sees it if its header splits. The link neither sees nor counts it.
+    pub fn send_raw(&mut self, body: &[u8], tap: Tap<'_>, wire: &mut BytesMut) {
+        if let (Some(t), Ok((protocol, info))) = (tap, split_header(body)) {
+            t.frame(Direction::Outbound, protocol, info);
+        }
+        self.enc.encode_raw(body, wire);
+    }
+
     /// An IP datagram (IPv4 or IPv6) to send: appended to `wire` after the
     /// control frames waiting before it, compressed as the link agreed.
     /// False if the link does not carry it now (dropped and counted there).

@@ -1,15 +1,18 @@
 //! Property tests of the protocol core: the sans-IO link under garbage,
 //! lossy and corrupting wires and random option sets, and the streaming
-//! HDLC decoder under arbitrary chunking. Two links are wired back to back
-//! with a fake clock (as in core_links.rs), so every case runs in
-//! microseconds of real time and is deterministic.
+//! HDLC decoder under arbitrary chunking. Two lines (codec and link) are
+//! wired back to back with a fake clock (as in core_links.rs), so every
+//! case runs in microseconds of real time and is deterministic; the wire
+//! mangles frames before they are framed, so a corrupt frame reaches the
+//! link past the FCS.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use carrier::hdlc::{join_header, Decoder, DecoderStats, Discard, Encoder, FcsKind};
+use carrier::hdlc::{Decoder, DecoderStats, Discard, Encoder, FcsKind};
+use carrier::line::Line;
 use carrier::ppp::auth::{AuthConfig, AuthProto, Secret};
 use carrier::ppp::link::{Event, Link, LinkConfig};
 use carrier::ppp::{proto, Phase};
@@ -17,18 +20,15 @@ use carrier::secrets::SecretsTable;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
+mod support;
+use support::linkpair::{frame_bytes, handle_counted, Arrival, LinePair};
+
 // ---------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------
 
 /// Longest fake time a negotiation may take before it must have ended.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
-/// Loop turns in which the clock does not move: more than this is a busy
-/// loop (frames ping-ponging, or a deadline that never clears).
-const MAX_TURNS_AT_ONE_INSTANT: u32 = 1_000;
-/// Loop turns in one whole run.
-const MAX_TURNS: u32 = 20_000;
-
 /// `cases` cases, unless PROPTEST_CASES asks for a longer soak.
 fn config(cases: u32) -> ProptestConfig {
     let default = ProptestConfig::default();
@@ -80,147 +80,27 @@ fn ip_up_event(ev: &[Event]) -> Option<(Ipv4Addr, Option<Ipv4Addr>, Vec<Ipv4Addr
     })
 }
 
-struct Side {
-    link: Link,
-    events: Vec<Event>,
-    /// A Down event was polled: the session flushes what is queued and
-    /// ends, so the link gets no more frames or timeouts.
-    down: bool,
-    /// The flush after Down is done: nothing more leaves this side.
-    gone: bool,
-    /// Configure-Requests sent, [LCP, IPCP].
-    conf_reqs: [u32; 2],
+/// Two lines back to back with a fake clock; each hangs up at Down, as
+/// the session does.
+fn pair(a: LinkConfig, b: LinkConfig, seed: [u8; 32]) -> LinePair {
+    let mut p = LinePair::seeded(a, b, seed);
+    p.hang_up = true;
+    p
 }
 
-impl Side {
-    fn new(cfg: LinkConfig, seed: [u8; 32]) -> Self {
-        Side {
-            link: Link::new(cfg, seed),
-            events: Vec::new(),
-            down: false,
-            gone: false,
-            conf_reqs: [0; 2],
-        }
-    }
+/// Configure-Requests `from_a` (or b) sent, [LCP, IPCP].
+fn conf_reqs(p: &LinePair, from_a: bool) -> [usize; 2] {
+    [proto::LCP, proto::IPCP].map(|protocol| {
+        p.wire
+            .iter()
+            .filter(|(a, f)| *a == from_a && f.protocol == protocol && f.data.first() == Some(&1))
+            .count()
+    })
 }
 
-/// Two links back to back with a fake clock.
-struct Pair {
-    sides: [Side; 2],
-    start: Instant,
-    now: Instant,
-    /// Frames taken from `poll_transmit`, both sides.
-    sent: usize,
-}
-
-impl Pair {
-    fn new(a: LinkConfig, b: LinkConfig, seed: [u8; 32]) -> Self {
-        let mut seed_b = seed;
-        seed_b[0] ^= 0x5a;
-        let now = Instant::now();
-        Pair {
-            sides: [Side::new(a, seed), Side::new(b, seed_b)],
-            start: now,
-            now,
-            sent: 0,
-        }
-    }
-
-    fn start(&mut self) {
-        for s in &mut self.sides {
-            s.link.open(self.now);
-            s.link.lower_up(self.now);
-        }
-    }
-
-    /// Runs until both sides are quiet and no timer is due within `limit`.
-    /// `wire(from, bytes)` returns what arrives at the other end: nothing,
-    /// the frame, several copies, altered copies.
-    fn run(&mut self, limit: Duration, mut wire: impl FnMut(usize, Vec<u8>) -> Vec<Vec<u8>>) {
-        let end = self.now + limit;
-        let mut turns = 0u32;
-        let mut turns_here = 0u32;
-        loop {
-            turns += 1;
-            turns_here += 1;
-            assert!(turns <= MAX_TURNS, "no end after {turns} turns");
-            assert!(
-                turns_here <= MAX_TURNS_AT_ONE_INSTANT,
-                "busy loop at {:?}: {:?} / {:?}",
-                self.now - self.start,
-                self.sides[0].link,
-                self.sides[1].link
-            );
-            for s in &mut self.sides {
-                while let Some(e) = s.link.poll_event() {
-                    s.down |= matches!(e, Event::Down { .. });
-                    s.events.push(e);
-                }
-            }
-            let mut moved = false;
-            for from in 0..2 {
-                if self.sides[from].gone {
-                    continue;
-                }
-                let to = 1 - from;
-                while let Some(f) = self.sides[from].link.poll_transmit() {
-                    moved = true;
-                    self.sent += 1;
-                    if f.data.first() == Some(&1) {
-                        match f.protocol {
-                            proto::LCP => self.sides[from].conf_reqs[0] += 1,
-                            proto::IPCP => self.sides[from].conf_reqs[1] += 1,
-                            _ => {}
-                        }
-                    }
-                    for bytes in wire(from, join_header(f.protocol, &f.data)) {
-                        if !self.sides[to].down {
-                            handle_counted(&mut self.sides[to].link, &bytes, self.now);
-                        }
-                    }
-                }
-            }
-            for s in &mut self.sides {
-                s.gone |= s.down;
-            }
-            if moved {
-                continue;
-            }
-            let next = self
-                .sides
-                .iter()
-                .filter(|s| !s.down)
-                .filter_map(|s| s.link.poll_timeout())
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    if t > self.now {
-                        self.now = t;
-                        turns_here = 0;
-                    }
-                    for s in &mut self.sides {
-                        if !s.down {
-                            s.link.handle_timeout(self.now);
-                        }
-                    }
-                }
-                _ => break,
-            }
-        }
-    }
-
-    fn run_clean(&mut self, limit: Duration) {
-        self.run(limit, |_, b| vec![b]);
-    }
-}
-
-/// `handle_frame`, checking that the frame is counted exactly once.
-fn handle_counted(link: &mut Link, frame: &[u8], now: Instant) {
-    let before = *link.stats();
-    link.handle_frame(frame, now);
-    let after = link.stats();
-    let counted = (after.frames_in - before.frames_in) + (after.bad_header - before.bad_header);
-    assert_eq!(counted, 1, "frame {frame:02x?} counted {counted} times");
+/// (line, events) of the client (a) and the server (b).
+fn sides(p: &LinePair) -> [(&Line, &[Event]); 2] {
+    [(&p.a, &p.ev_a), (&p.b, &p.ev_b)]
 }
 
 // ---------------------------------------------------------------------
@@ -411,24 +291,29 @@ proptest! {
     fn garbage_to_an_open_link(
         frames in prop::collection::vec((any::<bool>(), junk_frame()), 1..24),
     ) {
-        let mut p = Pair::new(client(), server(&[AuthProto::Pap]), [5; 32]);
+        let mut p = pair(client(), server(&[AuthProto::Pap]), [5; 32]);
         p.start();
         p.run_clean(Duration::from_secs(5));
-        prop_assert!(p.sides.iter().all(|s| s.link.is_ip_up()));
-        let before: Vec<u64> = p
-            .sides
-            .iter()
-            .map(|s| s.link.stats().frames_in + s.link.stats().bad_header)
-            .collect();
-        let mut given = [0u64; 2];
+        prop_assert!(sides(&p).iter().all(|(l, _)| l.link().is_ip_up()));
+        let taken = |l: &Line| l.link_stats().frames_in + l.link_stats().bad_header;
+        let before = sides(&p).map(|(l, _)| (taken(l), l.framing_stats().runt));
+        let (mut given, mut runts) = ([0u64; 2], [0u64; 2]);
         for (to_server, f) in &frames {
             let i = usize::from(*to_server);
-            handle_counted(&mut p.sides[i].link, f, p.now);
-            given[i] += 1;
+            // Framed raw by the other line, as a hostile peer would. A
+            // body under two octets is a runt (no protocol field) to the
+            // decoder and never reaches the link; the bare links above
+            // take those.
+            p.handle_raw(!to_server, f);
+            if f.len() < 2 {
+                runts[i] += 1;
+            } else {
+                given[i] += 1;
+            }
         }
-        for i in 0..2 {
-            let s = p.sides[i].link.stats();
-            prop_assert_eq!(s.frames_in + s.bad_header, before[i] + given[i]);
+        for (i, (l, _)) in sides(&p).into_iter().enumerate() {
+            prop_assert_eq!(taken(l), before[i].0 + given[i]);
+            prop_assert_eq!(l.framing_stats().runt, before[i].1 + runts[i]);
         }
         p.run_clean(Duration::from_secs(60));
     }
@@ -446,40 +331,43 @@ proptest! {
         fates in prop::collection::vec(fate(), 0..48),
         seed in any::<[u8; 32]>(),
     ) {
-        let mut p = Pair::new(client(), server(&[AuthProto::Pap]), seed);
+        let mut p = pair(client(), server(&[AuthProto::Pap]), seed);
+        let start = p.now;
         p.start();
         let mut n = 0usize;
-        p.run(RUN_LIMIT, |_, mut bytes| {
+        p.run_wire(RUN_LIMIT, |_, f| {
             let fate = fates.get(n).cloned().unwrap_or(Fate::Deliver);
             n += 1;
             match fate {
-                Fate::Deliver => vec![bytes],
+                Fate::Deliver => vec![Arrival::AsSent],
                 Fate::Drop => vec![],
-                Fate::Duplicate => vec![bytes.clone(), bytes],
+                Fate::Duplicate => vec![Arrival::AsSent, Arrival::AsSent],
+                // Mangled before framing, so it passes the FCS.
                 Fate::Flip(i, mask) => {
+                    let mut bytes = frame_bytes(f);
                     let i = i.index(bytes.len());
                     bytes[i] ^= mask;
-                    vec![bytes]
+                    vec![Arrival::Raw(bytes)]
                 }
             }
         });
-        for (i, s) in p.sides.iter().enumerate() {
+        for (i, (l, events)) in sides(&p).into_iter().enumerate() {
             prop_assert!(
-                s.link.is_ip_up() || s.down,
+                l.link().is_ip_up() || has_down(events),
                 "side {} neither up nor down after {:?} and {} frames: {:?}, events {:?}",
-                i, p.now - p.start, p.sent, s.link, s.events
+                i, p.now - start, p.wire.len(), l, events
             );
-            if s.link.is_ip_up() {
-                prop_assert_eq!(s.link.phase(), Phase::Network);
+            if l.link().is_ip_up() {
+                prop_assert_eq!(l.link().phase(), Phase::Network);
             }
         }
         // Both up means the client has the address the server assigns: the
         // server Naks anything else and Acks nothing else. (What the client
         // learns of the server's address can differ: an Ack flipped into a
         // Reject legitimately makes the server stop announcing it.)
-        if p.sides.iter().all(|s| s.link.is_ip_up()) {
-            let (local, _, _) = ip_up_event(&p.sides[0].events).unwrap();
-            let (_, s_peer, _) = ip_up_event(&p.sides[1].events).unwrap();
+        if sides(&p).iter().all(|(l, _)| l.link().is_ip_up()) {
+            let (local, _, _) = ip_up_event(&p.ev_a).unwrap();
+            let (_, s_peer, _) = ip_up_event(&p.ev_b).unwrap();
             prop_assert_eq!(local, Ipv4Addr::new(10, 0, 0, 2));
             prop_assert_eq!(s_peer, Some(local));
         }
@@ -519,25 +407,27 @@ proptest! {
             }
             Addressing::Agreed => c.ipcp.local = Some(client_addr),
         }
-        let max_configure = s.lcp_fsm.max_configure;
-        let mut p = Pair::new(c, s, seed);
+        let max_configure = s.lcp_fsm.max_configure as usize;
+        let mut p = pair(c, s, seed);
+        let start = p.now;
         p.start();
         p.run_clean(Duration::from_secs(60));
 
-        let [cs, ss] = &p.sides;
-        prop_assert!(!has_down(&cs.events) && !has_down(&ss.events),
-            "went down: {:?} / {:?}", cs.events, ss.events);
-        prop_assert!(cs.link.is_ip_up() && ss.link.is_ip_up(),
-            "not up: {:?} / {:?}", cs.link, ss.link);
-        prop_assert_eq!(p.now, p.start, "a timer had to fire");
-        for side in [cs, ss] {
-            prop_assert!(side.conf_reqs[0] <= max_configure, "LCP {:?}", side.conf_reqs);
-            prop_assert!(side.conf_reqs[1] <= max_configure, "IPCP {:?}", side.conf_reqs);
+        let [(cl, cev), (sl, sev)] = sides(&p);
+        prop_assert!(!has_down(cev) && !has_down(sev),
+            "went down: {:?} / {:?}", cev, sev);
+        prop_assert!(cl.link().is_ip_up() && sl.link().is_ip_up(),
+            "not up: {:?} / {:?}", cl, sl);
+        prop_assert_eq!(p.now, start, "a timer had to fire");
+        for from_a in [true, false] {
+            let sent = conf_reqs(&p, from_a);
+            prop_assert!(sent[0] <= max_configure, "LCP {:?}", sent);
+            prop_assert!(sent[1] <= max_configure, "IPCP {:?}", sent);
         }
 
         // Addresses and DNS.
-        let (c_local, c_peer, c_dns) = ip_up_event(&cs.events).unwrap();
-        let (s_local, s_peer, _) = ip_up_event(&ss.events).unwrap();
+        let (c_local, c_peer, c_dns) = ip_up_event(cev).unwrap();
+        let (s_local, s_peer, _) = ip_up_event(sev).unwrap();
         prop_assert_eq!(c_local, client_addr);
         prop_assert_eq!(s_peer, Some(client_addr));
         prop_assert_eq!(s_local, Ipv4Addr::new(10, 0, 0, 1));
@@ -550,7 +440,7 @@ proptest! {
         prop_assert_eq!(c_dns, want_dns);
 
         // Framing: what one sends with is what the other receives with.
-        let (cf, sf) = (cs.link.framing(), ss.link.framing());
+        let (cf, sf) = (cl.link().framing(), sl.link().framing());
         prop_assert_eq!(cf.tx_accm, sf.rx_accm);
         prop_assert_eq!(sf.tx_accm, cf.rx_accm);
         prop_assert_eq!(cf.mru, sf.peer_mru);
@@ -568,8 +458,8 @@ proptest! {
             Event::LcpUp { ours, theirs } => Some((*ours, *theirs)),
             _ => None,
         });
-        let (c_ours, c_theirs) = lcp_up(&cs.events).unwrap();
-        let (s_ours, s_theirs) = lcp_up(&ss.events).unwrap();
+        let (c_ours, c_theirs) = lcp_up(cev).unwrap();
+        let (s_ours, s_theirs) = lcp_up(sev).unwrap();
         prop_assert_eq!(c_ours, s_theirs);
         prop_assert_eq!(s_ours, c_theirs);
         prop_assert_eq!(s_ours.auth, require.first().copied());
@@ -705,12 +595,12 @@ proptest! {
 
 /// Brings a PAP pair up, then hands `to_server` to the server as if the
 /// client had started a new negotiation, and runs on.
-fn renegotiate(to_server: &[u8]) -> Pair {
-    let mut p = Pair::new(client(), server(&[AuthProto::Pap]), [9; 32]);
+fn renegotiate(to_server: &[u8]) -> LinePair {
+    let mut p = pair(client(), server(&[AuthProto::Pap]), [9; 32]);
     p.start();
     p.run_clean(Duration::from_secs(5));
-    assert!(p.sides.iter().all(|s| s.link.is_ip_up()));
-    handle_counted(&mut p.sides[1].link, to_server, p.now);
+    assert!(sides(&p).iter().all(|(l, _)| l.link().is_ip_up()));
+    p.handle_frame(false, to_server);
     p.run_clean(RUN_LIMIT);
     p
 }
@@ -739,12 +629,12 @@ fn lcp_renegotiation_keeps_the_peers_options() {
         0xff, 0x03, 0xc0, 0x21, 1, 0x99, 0, 14, 5, 6, 0x12, 0x34, 0x56, 0x78, 7, 2, 8, 2,
     ];
     let p = renegotiate(&req);
-    let [c, s] = &p.sides;
-    assert!(!has_down(&c.events), "client: {:?}", c.events);
-    assert!(!has_down(&s.events), "server: {:?}", s.events);
-    assert!(c.link.is_ip_up() && s.link.is_ip_up());
-    let (c_ours, c_theirs) = last_lcp_up(&c.events);
-    let (s_ours, s_theirs) = last_lcp_up(&s.events);
+    let [(c, c_events), (s, s_events)] = sides(&p);
+    assert!(!has_down(c_events), "client: {:?}", c_events);
+    assert!(!has_down(s_events), "server: {:?}", s_events);
+    assert!(c.link().is_ip_up() && s.link().is_ip_up());
+    let (c_ours, c_theirs) = last_lcp_up(c_events);
+    let (s_ours, s_theirs) = last_lcp_up(s_events);
     assert_eq!(
         c_theirs.auth,
         Some(AuthProto::Pap),
@@ -761,7 +651,7 @@ fn lcp_renegotiation_keeps_the_peers_options() {
             .filter(|e| matches!(e, Event::AuthOk { .. }))
             .count()
     };
-    assert_eq!(events_since_up(&c.events), 2, "authenticated twice");
+    assert_eq!(events_since_up(c_events), 2, "authenticated twice");
 }
 
 /// The same for IPCP: the peer's address, Ack'ed in the Configure-Request
@@ -770,11 +660,11 @@ fn lcp_renegotiation_keeps_the_peers_options() {
 fn ipcp_renegotiation_keeps_the_peer_address() {
     let req = [0xff, 0x03, 0x80, 0x21, 1, 0x99, 0, 10, 3, 6, 10, 0, 0, 2];
     let p = renegotiate(&req);
-    let [c, s] = &p.sides;
-    assert!(c.link.is_ip_up() && s.link.is_ip_up());
-    let (_, s_peer, _) = ip_up_event(&s.events).unwrap();
+    let [(c, c_events), (s, s_events)] = sides(&p);
+    assert!(c.link().is_ip_up() && s.link().is_ip_up());
+    let (_, s_peer, _) = ip_up_event(s_events).unwrap();
     assert_eq!(s_peer, Some(Ipv4Addr::new(10, 0, 0, 2)));
-    let (c_local, c_peer, _) = ip_up_event(&c.events).unwrap();
+    let (c_local, c_peer, _) = ip_up_event(c_events).unwrap();
     assert_eq!(c_local, Ipv4Addr::new(10, 0, 0, 2));
     assert_eq!(c_peer, Some(Ipv4Addr::new(10, 0, 0, 1)));
 }

@@ -1,8 +1,10 @@
-//! Two sans-IO links wired back to back with a fake clock: whole
+//! Two sans-IO PPP lines wired back to back with a fake clock: whole
 //! negotiations in microseconds, deterministically. [`LinePair`] joins two
-//! [`Line`]s (codec and link, as the session drives them) by octets;
-//! [`Pair`] joins two bare links by frames, for tests that hand a link
-//! frames no encoder would make.
+//! [`Line`]s (codec and link, as the session drives them) by octets; a
+//! test's hostile peer puts frames no link would make onto the wire with
+//! [`LinePair::handle_raw`] or [`Arrival::Raw`]. Only a test of the link
+//! itself, with octets no decoder would pass, hands a bare [`Link`] a
+//! frame ([`handle_counted`]).
 
 #![allow(dead_code)]
 
@@ -12,122 +14,48 @@ use bytes::BytesMut;
 use carrier::hdlc::split_header;
 use carrier::line::Line;
 use carrier::ppp::activity::Direction;
-use carrier::ppp::link::{Event, Frame, Link, LinkConfig};
+use carrier::ppp::link::{Event, Frame, Link, LinkConfig, LinkStats};
 
-/// What the clock drives: a bare link or a line.
-trait Timers {
-    fn next(&self) -> Option<Instant>;
-    fn fire(&mut self, now: Instant);
-}
-
-impl Timers for Link {
-    fn next(&self) -> Option<Instant> {
-        self.poll_timeout()
-    }
-    fn fire(&mut self, now: Instant) {
-        self.handle_timeout(now)
-    }
-}
-
-impl Timers for Line {
-    fn next(&self) -> Option<Instant> {
-        self.poll_timeout()
-    }
-    fn fire(&mut self, now: Instant) {
-        self.handle_timeout(now)
-    }
-}
-
-/// Moves `now` on to the first timer of `a` and `b` and runs both, if it
-/// is due by `end`; false if none is (the pair has settled).
-fn tick<T: Timers>(now: &mut Instant, end: Instant, a: &mut T, b: &mut T) -> bool {
-    match [a.next(), b.next()].into_iter().flatten().min() {
-        Some(t) if t <= end => {
-            *now = (*now).max(t);
-            a.fire(*now);
-            b.fire(*now);
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Two links and a clock. `filter` may drop or alter frames in flight.
-pub struct Pair {
-    pub a: Link,
-    pub b: Link,
-    pub now: Instant,
-    pub ev_a: Vec<Event>,
-    pub ev_b: Vec<Event>,
-    /// Frames seen on the wire, (from_a, frame).
-    pub wire: Vec<(bool, Frame)>,
-}
-
-/// A frame as the peer's decoder hands it to `handle_frame`.
+/// A frame as the peer's decoder hands it to the link.
 pub fn frame_bytes(f: &Frame) -> Vec<u8> {
     carrier::hdlc::join_header(f.protocol, &f.data)
 }
 
-impl Pair {
-    pub fn new(a: LinkConfig, b: LinkConfig) -> Self {
-        Pair {
-            a: Link::new(a, [1; 32]),
-            b: Link::new(b, [2; 32]),
-            now: Instant::now(),
-            ev_a: Vec::new(),
-            ev_b: Vec::new(),
-            wire: Vec::new(),
-        }
-    }
-
-    pub fn start(&mut self) {
-        for l in [&mut self.a, &mut self.b] {
-            l.open(self.now);
-            l.lower_up(self.now);
-        }
-    }
-
-    /// Runs until both sides are quiet and no timer is due within `limit`.
-    pub fn run(&mut self, limit: Duration, mut filter: impl FnMut(bool, &Frame) -> bool) {
-        let end = self.now + limit;
-        loop {
-            let mut moved = false;
-            while let Some(f) = self.a.poll_transmit() {
-                moved = true;
-                self.wire.push((true, f.clone()));
-                if filter(true, &f) {
-                    self.b.handle_frame(&frame_bytes(&f), self.now);
-                }
-            }
-            while let Some(f) = self.b.poll_transmit() {
-                moved = true;
-                self.wire.push((false, f.clone()));
-                if filter(false, &f) {
-                    self.a.handle_frame(&frame_bytes(&f), self.now);
-                }
-            }
-            while let Some(e) = self.a.poll_event() {
-                self.ev_a.push(e);
-            }
-            while let Some(e) = self.b.poll_event() {
-                self.ev_b.push(e);
-            }
-            if moved {
-                continue;
-            }
-            if !tick(&mut self.now, end, &mut self.a, &mut self.b) {
-                break;
-            }
-        }
-    }
-
-    pub fn run_clean(&mut self, limit: Duration) {
-        self.run(limit, |_, _| true);
-    }
+/// Frames a link has taken: each is counted once, parsed or not.
+fn taken(s: &LinkStats) -> u64 {
+    s.frames_in + s.bad_header
 }
 
+/// `handle_frame` on a bare link (a test of the link below the codec, with
+/// octets no decoder would pass), checking that the frame is counted
+/// exactly once.
+pub fn handle_counted(link: &mut Link, frame: &[u8], now: Instant) {
+    let before = taken(link.stats());
+    link.handle_frame(frame, now);
+    let counted = taken(link.stats()) - before;
+    assert_eq!(counted, 1, "frame {frame:02x?} counted {counted} times");
+}
+
+/// What arrives of one frame in flight.
+#[derive(Clone, Debug)]
+pub enum Arrival {
+    /// The octets the line sent.
+    AsSent,
+    /// These frame octets instead (address, control, protocol and
+    /// information: a mangled copy, say), framed raw by the sending line.
+    Raw(Vec<u8>),
+}
+
+/// Loop turns in which the clock does not move: more than this is a busy
+/// loop (frames ping-ponging, or a deadline that never clears).
+const MAX_TURNS_AT_ONE_INSTANT: u32 = 1_000;
+/// Loop turns in one run.
+const MAX_TURNS: u32 = 20_000;
+
 /// Two lines and a clock, joined by octets: each frame one line sends is
-/// logged and, unless `filter` drops it, its octets go to the other line.
+/// logged and, as the filter decides, its octets (or others) go to the
+/// other line. Every frame the decoder hands a link must be counted there
+/// exactly once.
 pub struct LinePair {
     pub a: Line,
     pub b: Line,
@@ -141,13 +69,31 @@ pub struct LinePair {
     /// The datagrams each line delivered.
     pub got_a: Vec<Vec<u8>>,
     pub got_b: Vec<Vec<u8>>,
+    /// A line whose link reported Down hangs up, as the session does: it
+    /// sends what it had queued, then neither sends, receives nor times
+    /// out. Off, both lines run on to the end.
+    pub hang_up: bool,
+    /// Down reported, (a, b).
+    down: [bool; 2],
 }
 
 impl LinePair {
     pub fn new(a: LinkConfig, b: LinkConfig) -> Self {
+        Self::with_seeds(a, b, [1; 32], [2; 32])
+    }
+
+    /// Two lines whose random choices (magic numbers, identifiers,
+    /// challenges) come from `seed`, b's from a variation of it.
+    pub fn seeded(a: LinkConfig, b: LinkConfig, seed: [u8; 32]) -> Self {
+        let mut seed_b = seed;
+        seed_b[0] ^= 0x5a;
+        Self::with_seeds(a, b, seed, seed_b)
+    }
+
+    fn with_seeds(a: LinkConfig, b: LinkConfig, seed_a: [u8; 32], seed_b: [u8; 32]) -> Self {
         LinePair {
-            a: Line::new(a, [1; 32]),
-            b: Line::new(b, [2; 32]),
+            a: Line::new(a, seed_a),
+            b: Line::new(b, seed_b),
             now: Instant::now(),
             ev_a: Vec::new(),
             ev_b: Vec::new(),
@@ -155,6 +101,8 @@ impl LinePair {
             octets: (Vec::new(), Vec::new()),
             got_a: Vec::new(),
             got_b: Vec::new(),
+            hang_up: false,
+            down: [false; 2],
         }
     }
 
@@ -182,15 +130,42 @@ impl LinePair {
         }
     }
 
+    /// Whether a (`a`) or b has hung up.
+    fn gone(&self, a: bool) -> bool {
+        self.hang_up && self.down[usize::from(!a)]
+    }
+
+    /// `wire` into a (`to_a`) or b, unless it hung up; checks that the
+    /// link counted each frame the decoder passed it once.
+    fn deliver(&mut self, to_a: bool, wire: &[u8]) {
+        if self.gone(to_a) {
+            return;
+        }
+        let now = self.now;
+        let (_, rx, _, got) = self.ends(!to_a);
+        let (before, decoded) = (taken(rx.link_stats()), rx.framing_stats().frames);
+        rx.handle_input(wire, now, None, |d| got.push(d.to_vec()));
+        let counted = taken(rx.link_stats()) - before;
+        let decoded = rx.framing_stats().frames - decoded;
+        assert_eq!(
+            counted, decoded,
+            "{decoded} frames in {wire:02x?} counted {counted} times"
+        );
+    }
+
     /// Moves every frame one line has to send, a frame at a time; whether
     /// there was any.
-    fn send_side(&mut self, from_a: bool, filter: &mut impl FnMut(bool, &Frame) -> bool) -> bool {
+    fn send_side(
+        &mut self,
+        from_a: bool,
+        filter: &mut impl FnMut(bool, &Frame) -> Vec<Arrival>,
+    ) -> bool {
         let now = self.now;
         let mut moved = false;
         loop {
             let mut sent = None;
             let mut wire = BytesMut::new();
-            let (tx, rx, octets, got) = self.ends(from_a);
+            let (tx, _, octets, _) = self.ends(from_a);
             let mut tap = |_: Direction, protocol: u16, info: &[u8]| {
                 sent = Some(Frame {
                     protocol,
@@ -203,39 +178,107 @@ impl LinePair {
             moved = true;
             octets.extend_from_slice(&wire);
             let f = sent.expect("the tap saw the frame");
-            if filter(from_a, &f) {
-                rx.handle_input(&wire, now, None, |d| got.push(d.to_vec()));
+            for arrival in filter(from_a, &f) {
+                match arrival {
+                    Arrival::AsSent => self.deliver(!from_a, &wire),
+                    Arrival::Raw(body) => {
+                        let mut raw = BytesMut::new();
+                        self.ends(from_a).0.send_raw(&body, None, &mut raw);
+                        self.deliver(!from_a, &raw);
+                    }
+                }
             }
             self.wire.push((from_a, f));
         }
     }
 
     fn events(&mut self) {
-        while let Some(e) = self.a.poll_event() {
-            self.ev_a.push(e);
-        }
-        while let Some(e) = self.b.poll_event() {
-            self.ev_b.push(e);
+        for (i, line, ev) in [
+            (0, &mut self.a, &mut self.ev_a),
+            (1, &mut self.b, &mut self.ev_b),
+        ] {
+            while let Some(e) = line.poll_event() {
+                self.down[i] |= matches!(e, Event::Down { .. });
+                ev.push(e);
+            }
         }
     }
 
-    /// Runs until both sides are quiet and no timer is due within `limit`.
+    /// Moves `now` on to the first timer of the lines still up and runs
+    /// them, if it is due by `end`; false if none is (the pair has
+    /// settled).
+    fn tick(&mut self, end: Instant) -> bool {
+        let (ga, gb) = (self.gone(true), self.gone(false));
+        let next = [
+            (!ga).then(|| self.a.poll_timeout()),
+            (!gb).then(|| self.b.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .min();
+        match next {
+            Some(t) if t <= end => {
+                self.now = self.now.max(t);
+                if !ga {
+                    self.a.handle_timeout(self.now);
+                }
+                if !gb {
+                    self.b.handle_timeout(self.now);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Runs until both sides are quiet and no timer is due within `limit`;
+    /// `filter` keeps (true) or drops each frame in flight.
     pub fn run(&mut self, limit: Duration, mut filter: impl FnMut(bool, &Frame) -> bool) {
+        self.run_wire(limit, |from_a, f| {
+            if filter(from_a, f) {
+                vec![Arrival::AsSent]
+            } else {
+                Vec::new()
+            }
+        });
+    }
+
+    /// Runs until both sides are quiet and no timer is due within `limit`.
+    /// `wire(from_a, frame)` says what arrives at the other end: nothing,
+    /// the frame, several copies, altered copies. Panics on a busy loop.
+    pub fn run_wire(
+        &mut self,
+        limit: Duration,
+        mut wire: impl FnMut(bool, &Frame) -> Vec<Arrival>,
+    ) {
         let end = self.now + limit;
+        let (mut turns, mut turns_here, mut here) = (0u32, 0u32, self.now);
         loop {
+            turns += 1;
+            turns_here = if self.now == here { turns_here + 1 } else { 1 };
+            here = self.now;
+            assert!(turns <= MAX_TURNS, "no end after {turns} turns");
+            assert!(
+                turns_here <= MAX_TURNS_AT_ONE_INSTANT,
+                "busy loop at {:?}: {:?} / {:?}",
+                self.now,
+                self.a,
+                self.b
+            );
+            // A line that reports Down now still sends what it queued.
+            let gone = self.down.map(|d| self.hang_up && d);
             self.events();
-            let moved_a = self.send_side(true, &mut filter);
-            let moved_b = self.send_side(false, &mut filter);
-            self.events();
+            let moved_a = !gone[0] && self.send_side(true, &mut wire);
+            let moved_b = !gone[1] && self.send_side(false, &mut wire);
             if moved_a || moved_b {
                 continue;
             }
-            if !tick(&mut self.now, end, &mut self.a, &mut self.b) {
+            if !self.tick(end) {
                 break;
             }
         }
     }
-
     pub fn run_clean(&mut self, limit: Duration) {
         self.run(limit, |_, _| true);
     }
@@ -246,12 +289,33 @@ impl LinePair {
     pub fn handle_frame(&mut self, to_a: bool, frame: &[u8]) -> Option<Vec<u8>> {
         let (protocol, info) = split_header(frame).expect("a frame with a header");
         let now = self.now;
-        let (from, to, _, _) = self.ends(!to_a);
         let mut wire = BytesMut::new();
-        from.send_frame(protocol, info, now, None, &mut wire);
-        let mut got = None;
-        to.handle_input(&wire, now, None, |d| got = Some(d.to_vec()));
-        got
+        self.ends(!to_a)
+            .0
+            .send_frame(protocol, info, now, None, &mut wire);
+        self.deliver_one(to_a, &wire)
+    }
+
+    /// [`LinePair::handle_frame`] for octets that need not parse (a
+    /// hostile peer's), framed raw: a body under two octets is a runt the
+    /// decoder drops before the link.
+    pub fn handle_raw(&mut self, to_a: bool, body: &[u8]) -> Option<Vec<u8>> {
+        let mut wire = BytesMut::new();
+        self.ends(!to_a).0.send_raw(body, None, &mut wire);
+        self.deliver_one(to_a, &wire)
+    }
+
+    /// [`LinePair::deliver`] of one frame; the datagram it delivered.
+    fn deliver_one(&mut self, to_a: bool, wire: &[u8]) -> Option<Vec<u8>> {
+        let got = if to_a { &self.got_a } else { &self.got_b };
+        let n = got.len();
+        self.deliver(to_a, wire);
+        let got = if to_a {
+            &mut self.got_a
+        } else {
+            &mut self.got_b
+        };
+        (got.len() > n).then(|| got.remove(n))
     }
 
     /// The frames `a` (`from_a`) or `b` has to send, taken off its line

@@ -1,7 +1,7 @@
 //! carrier: a modem dialer and PPP stack.
 //!
-//! The protocol core ([`hdlc`], [`ppp`]) is pure: no I/O, no clock, no
-//! tasks; so is [`wire`], the one reader of IP, TCP and UDP headers that
+//! The protocol core ([`hdlc`], [`ppp`], [`l2tp`]) is pure: no I/O, no
+//! clock, no tasks; so is [`wire`], the one reader of IP, TCP and UDP headers that
 //! the core and everything else use. [`session`] drives the core over a
 //! serial line with tokio; [`port`] holds a serial port through a call;
 //! [`dialer`], [`answerer`] and [`inbound::service`] are the calls'
@@ -19,6 +19,7 @@ pub mod exit;
 pub mod hdlc;
 pub mod hooks;
 pub mod inbound;
+pub mod l2tp;
 pub mod line;
 pub mod modem;
 pub mod net;

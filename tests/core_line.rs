@@ -17,6 +17,9 @@ fn pair() -> LinePair {
     a_cfg.ipcp.local = Some(Ipv4Addr::new(10, 0, 0, 1));
     a_cfg.ipcp.remote = Some(Ipv4Addr::new(10, 0, 0, 2));
     let mut p = LinePair::new(a_cfg, LinkConfig::default());
+    // Each side's burst in one read: the frame behind a Configure-Ack
+    // arrives in the same octets as the Ack.
+    p.batch = true;
     p.start();
     p.run_clean(Duration::ZERO);
     p

@@ -389,6 +389,9 @@ proptest! {
             Just(Addressing::Agreed),
         ],
         seed in any::<[u8; 32]>(),
+        // pppd's defaults (VJ, CCP) on either side or on neither: the
+        // plain link the property was first written for is still drawn.
+        compress in any::<[bool; 2]>(),
     ) {
         let client_addr = Ipv4Addr::new(10, 0, 0, 2);
         let mut s = server(&require);
@@ -406,6 +409,12 @@ proptest! {
                 c.ipcp.local = Some(client_addr);
             }
             Addressing::Agreed => c.ipcp.local = Some(client_addr),
+        }
+        for (cfg, on) in [(&mut s, compress[0]), (&mut c, compress[1])] {
+            if !on {
+                cfg.ipcp.vj = None;
+                cfg.ccp = None;
+            }
         }
         let max_configure = s.lcp_fsm.max_configure as usize;
         let mut p = pair(c, s, seed);

@@ -1,6 +1,6 @@
 //! The link pppd runs when no option says otherwise, as one constructor:
-//! what the `carrier` binary, the access server and the benches start
-//! from. [`LinkConfig::default()`] stays "everything optional off" (no
+//! what the `carrier` binary, the access server, the benches and the
+//! tests that model a carrier run start from. [`LinkConfig::default()`] stays "everything optional off" (no
 //! VJ, no CCP, echo failure 0), the blank a protocol test fills in.
 
 use super::ccp::CcpConfig;

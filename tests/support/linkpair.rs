@@ -73,6 +73,11 @@ pub struct LinePair {
     /// sends what it had queued, then neither sends, receives nor times
     /// out. Off, both lines run on to the end.
     pub hang_up: bool,
+    /// A line's whole turn of frames arrives in one read, as a session
+    /// reads a burst from the tty: a frame behind the Configure-Ack that
+    /// changes the ACCM comes in the same octets. Off, each frame is its
+    /// own read.
+    pub batch: bool,
     /// Down reported, (a, b).
     down: [bool; 2],
 }
@@ -102,6 +107,7 @@ impl LinePair {
             got_a: Vec::new(),
             got_b: Vec::new(),
             hang_up: false,
+            batch: false,
             down: [false; 2],
         }
     }
@@ -153,8 +159,8 @@ impl LinePair {
         );
     }
 
-    /// Moves every frame one line has to send, a frame at a time; whether
-    /// there was any.
+    /// Moves every frame one line has to send, a frame at a time (or, with
+    /// `batch`, the whole turn in one read); whether there was any.
     fn send_side(
         &mut self,
         from_a: bool,
@@ -162,6 +168,7 @@ impl LinePair {
     ) -> bool {
         let now = self.now;
         let mut moved = false;
+        let mut burst = BytesMut::new();
         loop {
             let mut sent = None;
             let mut wire = BytesMut::new();
@@ -173,23 +180,32 @@ impl LinePair {
                 });
             };
             if !tx.transmit_one(now, Some(&mut tap), &mut wire) {
-                return moved;
+                break;
             }
             moved = true;
             octets.extend_from_slice(&wire);
             let f = sent.expect("the tap saw the frame");
             for arrival in filter(from_a, &f) {
-                match arrival {
-                    Arrival::AsSent => self.deliver(!from_a, &wire),
+                let arrived = match arrival {
+                    Arrival::AsSent => wire.clone(),
                     Arrival::Raw(body) => {
                         let mut raw = BytesMut::new();
                         self.ends(from_a).0.send_raw(&body, None, &mut raw);
-                        self.deliver(!from_a, &raw);
+                        raw
                     }
+                };
+                if self.batch {
+                    burst.extend_from_slice(&arrived);
+                } else {
+                    self.deliver(!from_a, &arrived);
                 }
             }
             self.wire.push((from_a, f));
         }
+        if !burst.is_empty() {
+            self.deliver(!from_a, &burst);
+        }
+        moved
     }
 
     fn events(&mut self) {

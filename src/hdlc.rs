@@ -262,7 +262,9 @@ impl Encoder {
     /// Appends `body` (address, control, protocol and information octets
     /// as they are, well-formed or not) as one frame with its FCS, opening
     /// flag included, every control character escaped as under the
-    /// default ACCM: a receiver decodes it whatever ACCM it has.
+    /// default ACCM: a receiver decodes it whatever ACCM it has. It always
+    /// opens with a flag and takes no time, so it leaves the flag-sharing
+    /// clock of [`Encoder::encode_frame`] as it was.
     pub fn encode_raw(&mut self, body: &[u8], out: &mut BytesMut) {
         self.scratch.clear();
         self.scratch.extend_from_slice(body);

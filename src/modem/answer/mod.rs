@@ -304,6 +304,17 @@ mod tests {
         m.write_all(bytes).await.unwrap();
     }
 
+    /// A modem that takes S0, refuses `AT+VCID=1` and answers `AT#CID=1`
+    /// with `cid`.
+    async fn rockwell_only(m: &mut DuplexStream, cid: &[u8]) {
+        assert_eq!(read_cmd(m).await, "ATS0=0");
+        send(m, b"\r\nOK\r\n").await;
+        assert_eq!(read_cmd(m).await, "AT+VCID=1");
+        send(m, b"\r\nERROR\r\n").await;
+        assert_eq!(read_cmd(m).await, "AT#CID=1");
+        send(m, cid).await;
+    }
+
     async fn ring(m: &mut DuplexStream) {
         send(m, b"\r\nRING\r\n").await;
     }
@@ -354,12 +365,7 @@ mod tests {
         let (a, mut m) = duplex(4096);
         let mut at = AtPort::new(a, ReaderConfig::default());
         let modem = tokio::spawn(async move {
-            assert_eq!(read_cmd(&mut m).await, "ATS0=0");
-            send(&mut m, b"\r\nOK\r\n").await;
-            assert_eq!(read_cmd(&mut m).await, "AT+VCID=1");
-            send(&mut m, b"\r\nERROR\r\n").await;
-            assert_eq!(read_cmd(&mut m).await, "AT#CID=1");
-            send(&mut m, b"\r\nOK\r\n").await;
+            rockwell_only(&mut m, b"\r\nOK\r\n").await;
             ring(&mut m).await;
             send(&mut m, &block("5550142")).await;
             assert_eq!(read_cmd(&mut m).await, "ATA");
@@ -374,12 +380,7 @@ mod tests {
         let (a, mut m) = duplex(4096);
         let mut at = AtPort::new(a, ReaderConfig::default());
         let modem = tokio::spawn(async move {
-            assert_eq!(read_cmd(&mut m).await, "ATS0=0");
-            send(&mut m, b"\r\nOK\r\n").await;
-            assert_eq!(read_cmd(&mut m).await, "AT+VCID=1");
-            send(&mut m, b"\r\nERROR\r\n").await;
-            assert_eq!(read_cmd(&mut m).await, "AT#CID=1");
-            send(&mut m, b"\r\nERROR\r\n").await;
+            rockwell_only(&mut m, b"\r\nERROR\r\n").await;
             // A call rings anyway: it must not be answered.
             ring(&mut m).await;
             send(&mut m, &block("5550142")).await;
